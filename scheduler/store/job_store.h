@@ -1,0 +1,95 @@
+// JobStore: where the scheduler makes its state durable. The scheduler core keeps every
+// job and task in memory and hands changed records to a StoreWriter, which group-commits
+// them through this interface on its own thread. On start the core rebuilds itself from
+// Load().
+//
+//   SqliteJobStore store(data_dir);
+//   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snap, store.Load());
+//   WriteBatch batch;
+//   batch.tasks.push_back(task_record);
+//   GENFARM_RETURN_IF_ERROR(store.Commit(batch));
+//
+// Implementations: SqliteJobStore (embedded default, WAL), InMemoryJobStore (tests).
+#ifndef GENFARM_SCHEDULER_STORE_JOB_STORE_H_
+#define GENFARM_SCHEDULER_STORE_JOB_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+#include "genfarm/v1/types.pb.h"
+
+namespace genfarm::scheduler {
+
+struct JobRecord {
+  JobId id;
+  std::string idempotency_key;  // empty when the submitter gave none
+  v1::JobSpec spec;
+  v1::JobState state = v1::JOB_STATE_ACTIVE;
+  int64_t submit_ms = 0;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string message;
+};
+
+struct TaskRecord {
+  TaskId id;
+  int32_t stage = 0;             // index into JobSpec.stages
+  std::vector<int64_t> frames;   // frames this task writes
+  v1::TaskState state = v1::TASK_STATE_WAITING;
+  int32_t attempts = 0;          // attempts started so far
+  AttemptId attempt;             // current or last attempt (0 = none)
+  std::string worker;            // worker of the current or last attempt
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t not_before_ms = 0;     // retry backoff
+  v1::FailureReason failure_reason = v1::FAILURE_REASON_UNSPECIFIED;
+  std::string message;
+  int64_t frames_done = 0;
+};
+
+struct LogRecord {
+  TaskId task;
+  AttemptId attempt;
+  int64_t time_ms = 0;
+  std::string text;
+};
+
+// One atomic unit of durability. Records are upserts keyed by id; logs are appended.
+struct WriteBatch {
+  std::vector<JobRecord> jobs;
+  std::vector<TaskRecord> tasks;
+  std::vector<LogRecord> logs;
+  int64_t attempt_high_water = 0;  // highest attempt id handed out; 0 = unchanged
+
+  bool empty() const { return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0; }
+};
+
+struct StoreSnapshot {
+  std::vector<JobRecord> jobs;    // ordered by id
+  std::vector<TaskRecord> tasks;  // ordered by (job, index)
+  int64_t attempt_high_water = 0;
+};
+
+// Thread-compatible: the StoreWriter thread is the only caller of Commit; Load and
+// ReadLogs may be called from any one thread at a time.
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Everything committed so far.
+  virtual absl::StatusOr<StoreSnapshot> Load() = 0;
+
+  // Applies the batch in one transaction: all of it is durable, or none of it.
+  virtual absl::Status Commit(const WriteBatch& batch) = 0;
+
+  // Log lines of one task (task.index < 0: every task of the job), oldest first.
+  virtual absl::StatusOr<std::vector<LogRecord>> ReadLogs(TaskId task, int limit) = 0;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_STORE_JOB_STORE_H_
