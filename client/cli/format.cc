@@ -1,0 +1,311 @@
+#include "client/cli/format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "client/cli/text_table.h"
+#include "common/frame_set.h"
+
+namespace genfarm::client {
+namespace {
+
+// "JOB_STATE_ACTIVE" -> "active".
+std::string StripPrefix(const std::string& enum_name, absl::string_view prefix) {
+  std::string name = enum_name;
+  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
+  if (name.empty()) return "unknown";
+  return absl::AsciiStrToLower(name);
+}
+
+int64_t CountState(const v1::StageStatus& stage, const std::string& state) {
+  auto it = stage.tasks_by_state().find(state);
+  return it == stage.tasks_by_state().end() ? 0 : it->second;
+}
+
+std::string Percent(int64_t done, int64_t total) {
+  if (total <= 0) return "0%";
+  return absl::StrCat(done * 100 / total, "%");
+}
+
+// Task states in the order a task moves through them, for stable output.
+const std::vector<std::string>& TaskStateOrder() {
+  static const auto* order = new std::vector<std::string>{
+      "waiting", "blocked", "queued", "running", "succeeded", "failed", "canceled"};
+  return *order;
+}
+
+// "3 running, 1 failed" from a lower-case state -> count map, in lifecycle order, zeros left out.
+std::string StateCounts(const std::map<std::string, int64_t>& counts) {
+  std::vector<std::string> parts;
+  for (const std::string& state : TaskStateOrder()) {
+    auto it = counts.find(state);
+    if (it != counts.end() && it->second > 0) parts.push_back(absl::StrCat(it->second, " ", state));
+  }
+  for (const auto& [state, count] : counts) {
+    if (count > 0 && std::find(TaskStateOrder().begin(), TaskStateOrder().end(), state) ==
+                         TaskStateOrder().end()) {
+      parts.push_back(absl::StrCat(count, " ", state));
+    }
+  }
+  return parts.empty() ? "no tasks" : absl::StrJoin(parts, ", ");
+}
+
+std::string FormatTime(int64_t ms, absl::TimeZone tz) {
+  if (ms <= 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(ms), tz);
+}
+
+std::string Age(int64_t ms, absl::Time now) {
+  if (ms <= 0) return "-";
+  absl::Duration age = now - absl::FromUnixMillis(ms);
+  if (age < absl::ZeroDuration()) age = absl::ZeroDuration();
+  return absl::StrCat(HumanDuration(age), " ago");
+}
+
+}  // namespace
+
+std::string TaskFrames(const v1::Task& task) {
+  return FrameSet::FromFrames({task.frames().begin(), task.frames().end()}).ToString();
+}
+
+std::string JobStateName(v1::JobState state) {
+  return StripPrefix(v1::JobState_Name(state), "JOB_STATE_");
+}
+std::string TaskStateName(v1::TaskState state) {
+  return StripPrefix(v1::TaskState_Name(state), "TASK_STATE_");
+}
+std::string WorkerStateName(v1::WorkerState state) {
+  return StripPrefix(v1::WorkerState_Name(state), "WORKER_STATE_");
+}
+std::string FailureReasonName(v1::FailureReason reason) {
+  return StripPrefix(v1::FailureReason_Name(reason), "FAILURE_REASON_");
+}
+std::string TierName(v1::Tier tier) {
+  if (tier == v1::TIER_UNSPECIFIED) return "batch";
+  return StripPrefix(v1::Tier_Name(tier), "TIER_");
+}
+
+std::optional<v1::JobState> ParseJobState(const std::string& name) {
+  v1::JobState state;
+  if (!v1::JobState_Parse(absl::StrCat("JOB_STATE_", absl::AsciiStrToUpper(name)), &state) ||
+      state == v1::JOB_STATE_UNSPECIFIED) {
+    return std::nullopt;
+  }
+  return state;
+}
+
+bool IsFinished(v1::JobState state) {
+  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
+         state == v1::JOB_STATE_CANCELED;
+}
+
+std::string HumanDuration(absl::Duration d) {
+  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+  int64_t s = absl::ToInt64Seconds(d);
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  if (s < 86400) return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+  return absl::StrFormat("%dd%02dh", s / 86400, (s % 86400) / 3600);
+}
+
+std::string HumanBytes(int64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return absl::StrCat(bytes, "B");
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 5) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f%s", value, kUnits[unit]);
+}
+
+int64_t TotalFrames(const v1::Job& job) {
+  int64_t total = 0;
+  for (const auto& stage : job.stages()) total += stage.frames_total();
+  return total;
+}
+
+int64_t TotalFramesDone(const v1::Job& job) {
+  int64_t done = 0;
+  for (const auto& stage : job.stages()) done += stage.frames_done();
+  return done;
+}
+
+std::string FormatProgressLine(const v1::Job& job, std::optional<double> frames_per_second,
+                               std::optional<absl::Duration> eta) {
+  int64_t total = TotalFrames(job);
+  int64_t done = TotalFramesDone(job);
+  std::vector<std::string> parts;
+  parts.push_back(absl::StrCat("job ", job.id(), " ", job.spec().name(), " ",
+                               JobStateName(job.state()), " ", done, "/", total, " ",
+                               Percent(done, total)));
+  for (const auto& stage : job.stages()) {
+    std::string part =
+        absl::StrCat(stage.name(), " ", stage.frames_done(), "/", stage.frames_total());
+    if (int64_t running = CountState(stage, "running"); running > 0) {
+      absl::StrAppend(&part, " ", running, " running");
+    }
+    if (int64_t failed = CountState(stage, "failed"); failed > 0) {
+      absl::StrAppend(&part, " ", failed, " failed");
+    }
+    parts.push_back(std::move(part));
+  }
+  if (!IsFinished(job.state())) {
+    std::string rate = frames_per_second
+                           ? absl::StrFormat("%.*f frames/s", *frames_per_second < 10 ? 2 : 1,
+                                             *frames_per_second)
+                           : "-- frames/s";
+    absl::StrAppend(&rate, " ETA ", eta ? HumanDuration(*eta) : "--");
+    parts.push_back(std::move(rate));
+  }
+  return absl::StrJoin(parts, " | ");
+}
+
+std::string FormatJobOutcome(const v1::Job& job) {
+  std::string line = absl::StrCat("job ", job.id(), " (", job.spec().name(), ") ",
+                                  JobStateName(job.state()), ": ", TotalFramesDone(job), "/",
+                                  TotalFrames(job), " frames");
+  int64_t start = job.start_time_ms() > 0 ? job.start_time_ms() : job.submit_time_ms();
+  if (start > 0 && job.end_time_ms() >= start) {
+    absl::StrAppend(&line, " in ", HumanDuration(absl::Milliseconds(job.end_time_ms() - start)));
+  }
+  if (!job.message().empty()) absl::StrAppend(&line, " (", job.message(), ")");
+  return line;
+}
+
+std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now) {
+  TextTable table(
+      {"ID", "NAME", "PROJECT", "SHOT", "STATE", "PRI", "FRAMES", "SUBMITTER", "SUBMITTED"});
+  for (const auto& job : jobs) {
+    int64_t total = TotalFrames(job);
+    int64_t done = TotalFramesDone(job);
+    table.AddRow({absl::StrCat(job.id()), job.spec().name(), job.spec().project(),
+                  job.spec().shot(), JobStateName(job.state()), absl::StrCat(job.spec().priority()),
+                  absl::StrCat(done, "/", total, " ", Percent(done, total)), job.spec().submitter(),
+                  Age(job.submit_time_ms(), now)});
+  }
+  return table.Render();
+}
+
+std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tasks, absl::Time now,
+                            absl::TimeZone tz) {
+  const v1::JobSpec& spec = job.spec();
+  std::string out = absl::StrCat("job ", job.id(), " ", spec.name(), " [", JobStateName(job.state()),
+                                 "]\n");
+  absl::StrAppend(&out, "  project ", spec.project().empty() ? "-" : spec.project(), "  shot ",
+                  spec.shot().empty() ? "-" : spec.shot(), "  submitter ",
+                  spec.submitter().empty() ? "-" : spec.submitter(), "  priority ",
+                  spec.priority(), " (", TierName(spec.tier()), ")\n");
+  absl::StrAppend(&out, "  submitted ", FormatTime(job.submit_time_ms(), tz));
+  if (job.start_time_ms() > 0) absl::StrAppend(&out, "  started ", FormatTime(job.start_time_ms(), tz));
+  if (job.end_time_ms() > 0) {
+    absl::StrAppend(&out, "  ended ", FormatTime(job.end_time_ms(), tz));
+    if (job.start_time_ms() > 0) {
+      absl::StrAppend(&out, " (took ",
+                      HumanDuration(absl::Milliseconds(job.end_time_ms() - job.start_time_ms())),
+                      ")");
+    }
+  } else if (job.start_time_ms() > 0) {
+    absl::StrAppend(&out, " (running for ",
+                    HumanDuration(now - absl::FromUnixMillis(job.start_time_ms())), ")");
+  }
+  absl::StrAppend(&out, "\n");
+  if (spec.depends_on_jobs_size() > 0) {
+    absl::StrAppend(&out, "  depends on jobs ", absl::StrJoin(spec.depends_on_jobs(), ", "), "\n");
+  }
+  if (!job.message().empty()) absl::StrAppend(&out, "  message: ", job.message(), "\n");
+
+  absl::StrAppend(&out, "stages:\n");
+  TextTable stages({"  STAGE", "FRAMES", "DONE", "TASKS"});
+  std::map<std::string, int64_t> job_counts;
+  for (const auto& stage : job.stages()) {
+    std::map<std::string, int64_t> counts(stage.tasks_by_state().begin(),
+                                          stage.tasks_by_state().end());
+    for (const auto& [state, count] : counts) job_counts[state] += count;
+    stages.AddRow({absl::StrCat("  ", stage.name()),
+                   absl::StrCat(stage.frames_done(), "/", stage.frames_total()),
+                   Percent(stage.frames_done(), stage.frames_total()), StateCounts(counts)});
+  }
+  absl::StrAppend(&out, stages.Render());
+  absl::StrAppend(&out, "tasks: ", StateCounts(job_counts), "\n");
+
+  std::vector<const v1::Task*> stuck;
+  for (const auto& task : tasks) {
+    if (!task.message().empty() &&
+        (task.state() == v1::TASK_STATE_QUEUED || task.state() == v1::TASK_STATE_BLOCKED ||
+         task.state() == v1::TASK_STATE_WAITING)) {
+      stuck.push_back(&task);
+    }
+  }
+  if (std::string failed = FormatFailedTasks(tasks); !failed.empty()) {
+    absl::StrAppend(&out, "failed tasks:\n", failed);
+  }
+  if (!stuck.empty()) {
+    absl::StrAppend(&out, "not placed:\n");
+    for (const v1::Task* task : stuck) {
+      absl::StrAppend(&out, "  task ", task->index(), " ", task->stage(), " frames ",
+                      TaskFrames(*task), " (", TaskStateName(task->state()),
+                      "): ", task->message(), "\n");
+    }
+  }
+  return out;
+}
+
+std::string FormatFailedTasks(const std::vector<v1::Task>& tasks) {
+  std::string out;
+  for (const auto& task : tasks) {
+    if (task.state() != v1::TASK_STATE_FAILED) continue;
+    absl::StrAppend(&out, "  task ", task.index(), " ", task.stage(), " frames ",
+                    TaskFrames(task), " (", task.attempts(), " attempts");
+    if (task.failure_reason() != v1::FAILURE_REASON_UNSPECIFIED) {
+      absl::StrAppend(&out, ", ", FailureReasonName(task.failure_reason()));
+    }
+    if (!task.worker().empty()) absl::StrAppend(&out, ", last on ", task.worker());
+    absl::StrAppend(&out, "): ", task.message().empty() ? "no message" : task.message(), "\n");
+  }
+  return out;
+}
+
+std::string FormatWorkersTable(const std::vector<v1::Worker>& workers) {
+  TextTable table({"ID", "STATE", "DEVICES", "SLOTS", "MODELS", "RUNNING"});
+  for (const auto& worker : workers) {
+    std::vector<std::string> devices;
+    for (const auto& device : worker.devices()) {
+      std::string d = device.name().empty() ? device.kind() : device.name();
+      if (device.memory_total_bytes() > 0) {
+        absl::StrAppend(&d, " ", HumanBytes(device.memory_used_bytes()), "/",
+                        HumanBytes(device.memory_total_bytes()));
+      }
+      devices.push_back(std::move(d));
+    }
+    std::vector<std::string> loaded;
+    for (const auto& model : worker.models()) {
+      if (model.loaded()) loaded.push_back(model.name());
+    }
+    std::string models = loaded.empty() ? "-" : absl::StrJoin(loaded, ",");
+    if (static_cast<size_t>(worker.models_size()) > loaded.size()) {
+      absl::StrAppend(&models, " (", worker.models_size(), " available)");
+    }
+    table.AddRow({worker.id(), WorkerStateName(worker.state()),
+                  devices.empty() ? "-" : absl::StrJoin(devices, ", "),
+                  absl::StrCat(worker.busy_slots(), "/", worker.slots()), models,
+                  worker.running().empty() ? "-" : absl::StrJoin(worker.running(), ",")});
+  }
+  return table.Render();
+}
+
+std::string FormatLogLine(const v1::LogLine& line, absl::TimeZone tz) {
+  std::string time =
+      line.time_ms() > 0 ? absl::FormatTime("%H:%M:%S", absl::FromUnixMillis(line.time_ms()), tz)
+                         : "--:--:--";
+  return absl::StrCat(time, " task ", line.task_index(), " #", line.attempt_id(), "  ", line.text());
+}
+
+}  // namespace genfarm::client

@@ -1,0 +1,76 @@
+// Human-readable output of the `genfarm` CLI: tables, job status, the progress line of
+// `watch` / `submit --wait`, log lines. Pure functions of protobuf messages and the time passed
+// in, so every line a user sees is unit-tested without a scheduler.
+//
+//   RateEstimator rate;
+//   rate.Observe(clock.Now(), TotalFramesDone(job));
+//   std::cout << FormatProgressLine(job, rate.FramesPerSecond(),
+//                                   rate.Eta(TotalFrames(job) - TotalFramesDone(job)));
+#ifndef GENFARM_CLIENT_CLI_FORMAT_H_
+#define GENFARM_CLIENT_CLI_FORMAT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "genfarm/v1/farm_service.pb.h"
+#include "genfarm/v1/job_service.pb.h"
+#include "genfarm/v1/types.pb.h"
+
+namespace genfarm::client {
+
+// Lower-case names without the enum prefix: "active", "running", "input_missing", "batch".
+std::string JobStateName(v1::JobState state);
+std::string TaskStateName(v1::TaskState state);
+std::string WorkerStateName(v1::WorkerState state);
+std::string FailureReasonName(v1::FailureReason reason);
+std::string TierName(v1::Tier tier);
+
+// Parses a job state name as printed by JobStateName ("failed", case-insensitive).
+std::optional<v1::JobState> ParseJobState(const std::string& name);
+
+// True once the job can no longer change: succeeded, failed or canceled.
+bool IsFinished(v1::JobState state);
+
+// "45s", "1m05s", "2h03m", "3d04h".
+std::string HumanDuration(absl::Duration d);
+// "512B", "1.5KiB", "7.8GiB".
+std::string HumanBytes(int64_t bytes);
+
+// A task's frames in frame-set syntax: "1001-1008", "1,5,10-20", "1001-1099x2".
+std::string TaskFrames(const v1::Task& task);
+
+int64_t TotalFrames(const v1::Job& job);
+int64_t TotalFramesDone(const v1::Job& job);
+
+// One line, no newline:
+//   job 17 sh010_upres active 160/480 33% | upres 120/240 3 running 1 failed | retime 40/240 |
+//   2.5 frames/s ETA 2m08s
+std::string FormatProgressLine(const v1::Job& job, std::optional<double> frames_per_second,
+                               std::optional<absl::Duration> eta);
+
+// The last line of `watch`: "job 17 (sh010_upres) succeeded: 480/480 frames in 3m12s".
+std::string FormatJobOutcome(const v1::Job& job);
+
+// `genfarm jobs`: one row per job, ages relative to `now`.
+std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now);
+
+// `genfarm status`: header, per-stage progress, task state counts, and the message of every
+// failed task and of every task that cannot be placed.
+std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tasks, absl::Time now,
+                            absl::TimeZone tz);
+
+// One indented line per failed task, with its frames, attempts, reason and message; "" if none.
+std::string FormatFailedTasks(const std::vector<v1::Task>& tasks);
+
+// `genfarm workers`: id, state, devices with memory, slots, loaded models, running tasks.
+std::string FormatWorkersTable(const std::vector<v1::Worker>& workers);
+
+// `genfarm logs`: "12:04:05 task 3 #41  frame 1042 done".
+std::string FormatLogLine(const v1::LogLine& line, absl::TimeZone tz);
+
+}  // namespace genfarm::client
+
+#endif  // GENFARM_CLIENT_CLI_FORMAT_H_

@@ -1,0 +1,112 @@
+#include "client/cli/job_follow.h"
+
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/cli/format.h"
+#include "client/cli/rate_estimator.h"
+
+namespace genfarm::client {
+namespace {
+
+constexpr int kMaxReconnects = 5;
+
+}  // namespace
+
+absl::StatusOr<v1::GetJobResponse> FetchJob(CommandContext& ctx, int64_t job_id,
+                                            bool include_tasks) {
+  grpc::ClientContext context;
+  ctx.scheduler->SetDeadline(context);
+  v1::GetJobRequest request;
+  request.set_job_id(job_id);
+  request.set_include_tasks(include_tasks);
+  v1::GetJobResponse response;
+  grpc::Status status = ctx.scheduler->jobs().GetJob(&context, request, &response);
+  if (!status.ok()) return ctx.scheduler->ToStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostream& progress,
+                                  bool tty) {
+  RateEstimator rate;
+  std::string last_line;
+  bool seeded = false;
+  int reconnects = 0;
+  v1::Job job;
+  bool have_job = false;
+  auto end_line = [&] {
+    if (tty && !last_line.empty()) progress << "\n" << std::flush;
+    last_line.clear();
+  };
+  while (true) {
+    // No deadline: a job may run for hours.
+    grpc::ClientContext context;
+    v1::WatchJobRequest request;
+    request.set_job_id(job_id);
+    std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader =
+        ctx.scheduler->jobs().WatchJob(&context, request);
+    v1::JobEvent event;
+    while (reader->Read(&event)) {
+      reconnects = 0;
+      job = event.job();
+      have_job = true;
+      absl::Time now = ctx.clock->Now();
+      if (!seeded) {
+        // Until the window fills, estimate from the job's start so a half-done job shows a rate
+        // at once.
+        absl::Time start = absl::FromUnixMillis(job.start_time_ms());
+        if (job.start_time_ms() > 0 && start < now) rate.Observe(start, 0);
+        seeded = true;
+      }
+      rate.Observe(now, TotalFramesDone(job));
+      std::string line = FormatProgressLine(job, rate.FramesPerSecond(),
+                                            rate.Eta(TotalFrames(job) - TotalFramesDone(job)));
+      if (tty) {
+        progress << "\r\033[K" << line << std::flush;
+      } else if (line != last_line) {
+        progress << line << "\n" << std::flush;
+      }
+      last_line = line;
+      if (IsFinished(job.state())) {
+        context.TryCancel();
+        break;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (have_job && IsFinished(job.state())) {
+      end_line();
+      return job;
+    }
+    if (!status.ok() && status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      end_line();
+      return ctx.scheduler->ToStatus(status);
+    }
+    if (status.ok()) {
+      // The scheduler closed the stream; the job may have ended between events.
+      absl::StatusOr<v1::GetJobResponse> fetched = FetchJob(ctx, job_id, false);
+      if (fetched.ok() && IsFinished(fetched->job().state())) {
+        end_line();
+        return fetched->job();
+      }
+    }
+    if (++reconnects > kMaxReconnects || !have_job) {
+      end_line();
+      if (!status.ok()) return ctx.scheduler->ToStatus(status);
+      return absl::UnavailableError(
+          absl::StrCat("scheduler at ", ctx.scheduler->address(),
+                       " kept closing the watch of job ", job_id, " before it ended"));
+    }
+    absl::Duration backoff = absl::Seconds(1 << (reconnects - 1));
+    end_line();
+    *ctx.err << "genfarm: lost the scheduler at " << ctx.scheduler->address()
+             << ", reconnecting in " << HumanDuration(backoff) << "\n";
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+  }
+}
+
+int ExitCodeFor(const v1::Job& job) {
+  return job.state() == v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitJobFailed;
+}
+
+}  // namespace genfarm::client

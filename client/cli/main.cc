@@ -1,0 +1,167 @@
+// genfarm: the command-line client of the GenFarm scheduler. Parses flags and dispatches to
+// commands.h; every command's logic lives there.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/time.h"
+#include "client/cli/commands.h"
+#include "client/cli/scheduler_connection.h"
+#include "common/clock.h"
+
+namespace {
+
+using genfarm::client::CommandContext;
+using Run = std::function<absl::StatusOr<int>(CommandContext&)>;
+
+std::string DefaultScheduler() {
+  const char* env = std::getenv("GENFARM_SCHEDULER");
+  return env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace gc = genfarm::client;
+  CLI::App app{"genfarm: submit, follow and steer jobs on a GenFarm render farm", "genfarm"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand
+
+  std::string scheduler = DefaultScheduler();
+  double timeout_seconds = 10;
+  app.add_option("--scheduler", scheduler,
+                 "scheduler address HOST:PORT (default: $GENFARM_SCHEDULER, else 127.0.0.1:7070)");
+  app.add_option("--timeout", timeout_seconds, "seconds to wait for each call (watch waits forever)")
+      ->check(CLI::PositiveNumber);
+
+  Run run;
+  std::string command;
+  auto dispatch = [&](CLI::App* sub, Run fn) {
+    sub->callback([&run, &command, sub, fn = std::move(fn)] {
+      command = sub->get_name();
+      run = fn;
+    });
+  };
+
+  // submit
+  gc::SubmitOptions submit;
+  int submit_priority = 0;
+  auto* submit_cmd = app.add_subcommand("submit", "check a job spec (YAML) and submit it");
+  submit_cmd->add_option("FILE", submit.file, "job spec YAML")->required();
+  submit_cmd->add_flag("--wait", submit.wait,
+                       "follow the job; exit 0 if every task succeeded, 1 if any failed");
+  submit_cmd->add_flag("--json", submit.json, "print a JSON summary on stdout");
+  submit_cmd->add_option("--idempotency-key", submit.idempotency_key,
+                         "resubmitting with the same key returns the same job");
+  auto* priority_opt =
+      submit_cmd->add_option("--priority", submit_priority, "override the spec's priority (0-100)");
+  dispatch(submit_cmd, [&](CommandContext& ctx) {
+    if (priority_opt->count() > 0) submit.priority = submit_priority;
+    return gc::RunSubmit(ctx, submit);
+  });
+
+  // jobs
+  gc::JobsOptions jobs;
+  auto* jobs_cmd = app.add_subcommand("jobs", "list jobs");
+  jobs_cmd->add_option("--project", jobs.project, "only this project");
+  jobs_cmd->add_option("--state", jobs.state,
+                       "only jobs in this state (waiting, active, paused, succeeded, failed, "
+                       "canceled)");
+  jobs_cmd->add_option("--limit", jobs.limit, "at most this many jobs (default 50)");
+  dispatch(jobs_cmd, [&](CommandContext& ctx) { return gc::RunJobs(ctx, jobs); });
+
+  int64_t job_id = 0;
+  auto add_job_arg = [&job_id](CLI::App* sub) {
+    sub->add_option("JOB", job_id, "job id")->required()->check(CLI::NonNegativeNumber);
+  };
+
+  auto* status_cmd = app.add_subcommand("status", "show a job: stages, tasks, failures");
+  add_job_arg(status_cmd);
+  dispatch(status_cmd, [&](CommandContext& ctx) { return gc::RunStatus(ctx, job_id); });
+
+  auto* watch_cmd = app.add_subcommand(
+      "watch", "follow a job until it ends; exit 0 if it succeeded, 1 if it failed");
+  add_job_arg(watch_cmd);
+  dispatch(watch_cmd, [&](CommandContext& ctx) { return gc::RunWatch(ctx, job_id); });
+
+  int log_task = -1;
+  auto* logs_cmd = app.add_subcommand("logs", "print task logs of a job");
+  add_job_arg(logs_cmd);
+  auto* log_task_opt = logs_cmd->add_option("--task", log_task, "only this task index");
+  dispatch(logs_cmd, [&](CommandContext& ctx) {
+    std::optional<int> task;
+    if (log_task_opt->count() > 0) task = log_task;
+    return gc::RunLogs(ctx, job_id, task);
+  });
+
+  for (auto [name, action, help] :
+       {std::tuple{"cancel", gc::JobAction::kCancel, "cancel a job"},
+        std::tuple{"pause", gc::JobAction::kPause, "stop placing a job's tasks"},
+        std::tuple{"resume", gc::JobAction::kResume, "resume a paused job"}}) {
+    auto* sub = app.add_subcommand(name, help);
+    add_job_arg(sub);
+    dispatch(sub, [&job_id, action = action](CommandContext& ctx) {
+      return gc::RunJobAction(ctx, action, job_id);
+    });
+  }
+
+  bool retry_failed = false;
+  std::vector<int> retry_tasks;
+  auto* retry_cmd = app.add_subcommand("retry", "retry a job's failed or canceled tasks");
+  add_job_arg(retry_cmd);
+  retry_cmd->add_flag("--failed", retry_failed,
+                      "every failed or canceled task (the default without --task)");
+  retry_cmd->add_option("--task", retry_tasks, "only these task indexes")->take_all();
+  dispatch(retry_cmd,
+           [&](CommandContext& ctx) { return gc::RunRetry(ctx, job_id, retry_failed, retry_tasks); });
+
+  int new_priority = 0;
+  auto* priority_cmd = app.add_subcommand("priority", "set a job's priority");
+  add_job_arg(priority_cmd);
+  priority_cmd->add_option("N", new_priority, "priority, higher runs first (0-100)")->required();
+  dispatch(priority_cmd,
+           [&](CommandContext& ctx) { return gc::RunSetPriority(ctx, job_id, new_priority); });
+
+  bool all_workers = false;
+  auto* workers_cmd = app.add_subcommand("workers", "list workers");
+  workers_cmd->add_flag("--all", all_workers, "include offline workers");
+  dispatch(workers_cmd, [&](CommandContext& ctx) { return gc::RunWorkers(ctx, all_workers); });
+
+  std::string worker_id;
+  for (auto [name, undrain, help] :
+       {std::tuple{"drain", false, "let a worker finish its tasks and take no new ones"},
+        std::tuple{"undrain", true, "let a drained worker take tasks again"}}) {
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("WORKER", worker_id, "worker id")->required();
+    dispatch(sub, [&worker_id, undrain = undrain](CommandContext& ctx) {
+      return gc::RunDrain(ctx, worker_id, undrain);
+    });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help or the usage error
+    return rc == 0 ? gc::kExitOk : gc::kExitError;
+  }
+
+  gc::SchedulerConnection connection(scheduler, absl::Seconds(timeout_seconds));
+  CommandContext ctx{&connection,
+                     &std::cout,
+                     &std::cerr,
+                     isatty(STDOUT_FILENO) == 1,
+                     isatty(STDERR_FILENO) == 1,
+                     &genfarm::RealClock::Get(),
+                     absl::LocalTimeZone()};
+  absl::StatusOr<int> rc = run(ctx);
+  if (!rc.ok()) {
+    std::cout << std::flush;
+    std::cerr << "genfarm: " << command << ": " << rc.status().message() << "\n";
+    return gc::kExitError;
+  }
+  return *rc;
+}

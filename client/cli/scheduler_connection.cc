@@ -1,0 +1,25 @@
+#include "client/cli/scheduler_connection.h"
+
+#include <chrono>
+
+#include "client/cli/rpc_error.h"
+
+namespace genfarm::client {
+
+SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline)
+    : address_(std::move(address)),
+      deadline_(deadline),
+      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())),
+      jobs_(v1::JobService::NewStub(channel_)),
+      farm_(v1::FarmService::NewStub(channel_)) {}
+
+void SchedulerConnection::SetDeadline(grpc::ClientContext& context) const {
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+}
+
+absl::Status SchedulerConnection::ToStatus(const grpc::Status& status) const {
+  bool connected = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  return RpcErrorToStatus(status.error_code(), status.error_message(), address_, connected);
+}
+
+}  // namespace genfarm::client

@@ -1,0 +1,49 @@
+// The CLI's connection to the scheduler: one channel, the JobService and FarmService stubs, and
+// the per-call deadline every unary call carries.
+//
+//   SchedulerConnection scheduler("127.0.0.1:7070", absl::Seconds(10));
+//   grpc::ClientContext context;
+//   scheduler.SetDeadline(context);
+//   grpc::Status s = scheduler.jobs().GetJob(&context, request, &response);
+//   if (!s.ok()) return scheduler.ToStatus(s);
+//
+// Stubs are thread-safe; the CLI uses them from one thread.
+#ifndef GENFARM_CLIENT_CLI_SCHEDULER_CONNECTION_H_
+#define GENFARM_CLIENT_CLI_SCHEDULER_CONNECTION_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "genfarm/v1/farm_service.grpc.pb.h"
+#include "genfarm/v1/job_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace genfarm::client {
+
+class SchedulerConnection {
+ public:
+  SchedulerConnection(std::string address, absl::Duration deadline);
+
+  const std::string& address() const { return address_; }
+  v1::JobService::Stub& jobs() { return *jobs_; }
+  v1::FarmService::Stub& farm() { return *farm_; }
+
+  // Gives a unary call its deadline. Streams that follow a job (WatchJob) go without one.
+  void SetDeadline(grpc::ClientContext& context) const;
+
+  // A failed call's status, explained for the terminal (see rpc_error.h).
+  absl::Status ToStatus(const grpc::Status& status) const;
+
+ private:
+  std::string address_;
+  absl::Duration deadline_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::JobService::Stub> jobs_;
+  std::unique_ptr<v1::FarmService::Stub> farm_;
+};
+
+}  // namespace genfarm::client
+
+#endif  // GENFARM_CLIENT_CLI_SCHEDULER_CONNECTION_H_

@@ -1,0 +1,319 @@
+"""Python client of the GenFarm scheduler, for pipeline tools::
+
+    import genfarm
+
+    farm = genfarm.Client()                      # $GENFARM_SCHEDULER or 127.0.0.1:7070
+    job = farm.submit("shots/sh010/upres.yaml")  # or a dict in the same format
+    for event in farm.watch(job.id):
+        print(event.job.state, event.job.frames_done, "/", event.job.frames_total)
+    job = farm.wait(job.id)
+    if not job.succeeded:
+        for task in farm.tasks(job.id, failed_only=True):
+            print(task.index, task.frames, task.message)
+
+Every call but ``watch``/``wait`` has a deadline (``timeout`` seconds, default 10).
+Failures raise ``genfarm.GenFarmError`` (bad specs raise ``genfarm.SpecError``, a
+``ValueError``). A ``Client`` is thread-safe, like the gRPC channel under it.
+"""
+
+import dataclasses
+import datetime
+import getpass
+import os
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import grpc
+
+from genfarm import spec as spec_lib
+from genfarm.v1 import farm_service_pb2
+from genfarm.v1 import farm_service_pb2_grpc
+from genfarm.v1 import job_service_pb2
+from genfarm.v1 import job_service_pb2_grpc
+from genfarm.v1 import types_pb2
+
+__all__ = ["Client", "GenFarmError", "Job", "JobEvent", "StageProgress", "Task",
+           "DEFAULT_ADDRESS"]
+
+DEFAULT_ADDRESS = "127.0.0.1:7070"
+_FINISHED = ("succeeded", "failed", "canceled")
+
+
+class GenFarmError(Exception):
+    """A scheduler call failed. ``code`` is the ``grpc.StatusCode``."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code
+
+
+def _enum_name(enum, value, prefix):
+    try:
+        name = enum.Name(value)
+    except ValueError:
+        return "unknown"
+    name = name[len(prefix):] if name.startswith(prefix) else name
+    return name.lower()
+
+
+def _time(ms):
+    if ms <= 0:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000.0, tz=datetime.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageProgress:
+    name: str
+    frames_total: int
+    frames_done: int
+    tasks_total: int
+    tasks_by_state: Dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A job as the scheduler last reported it. ``proto`` is the full ``v1.Job``."""
+    id: int
+    name: str
+    project: str
+    shot: str
+    state: str  # waiting, active, paused, succeeded, failed, canceled
+    priority: int
+    submitter: str
+    stages: Tuple[StageProgress, ...]
+    message: str
+    submit_time: Optional[datetime.datetime]
+    start_time: Optional[datetime.datetime]
+    end_time: Optional[datetime.datetime]
+    proto: types_pb2.Job = dataclasses.field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, job):
+        return cls(
+            id=job.id, name=job.spec.name, project=job.spec.project, shot=job.spec.shot,
+            state=_enum_name(types_pb2.JobState, job.state, "JOB_STATE_"),
+            priority=job.spec.priority, submitter=job.spec.submitter,
+            stages=tuple(StageProgress(s.name, s.frames_total, s.frames_done, s.tasks_total,
+                                       dict(s.tasks_by_state)) for s in job.stages),
+            message=job.message, submit_time=_time(job.submit_time_ms),
+            start_time=_time(job.start_time_ms), end_time=_time(job.end_time_ms), proto=job)
+
+    @property
+    def finished(self):
+        return self.state in _FINISHED
+
+    @property
+    def succeeded(self):
+        return self.state == "succeeded"
+
+    @property
+    def frames_total(self):
+        return sum(s.frames_total for s in self.stages)
+
+    @property
+    def frames_done(self):
+        return sum(s.frames_done for s in self.stages)
+
+    @property
+    def progress(self):
+        """Fraction of frames done, 0.0 to 1.0."""
+        return self.frames_done / self.frames_total if self.frames_total else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One chunk of frames of one stage. ``proto`` is the full ``v1.Task``."""
+    job_id: int
+    index: int
+    stage: str
+    frames: Tuple[int, ...]
+    state: str  # waiting, blocked, queued, running, succeeded, failed, canceled
+    attempts: int
+    worker: str
+    failure_reason: str  # "" or e.g. input_missing, out_of_memory
+    message: str  # last error, or why a queued task cannot be placed
+    frames_done: int
+    proto: types_pb2.Task = dataclasses.field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, task):
+        reason = ""
+        if task.failure_reason != types_pb2.FAILURE_REASON_UNSPECIFIED:
+            reason = _enum_name(types_pb2.FailureReason, task.failure_reason, "FAILURE_REASON_")
+        return cls(job_id=task.job_id, index=task.index, stage=task.stage,
+                   frames=tuple(task.frames),
+                   state=_enum_name(types_pb2.TaskState, task.state, "TASK_STATE_"),
+                   attempts=task.attempts, worker=task.worker, failure_reason=reason,
+                   message=task.message, frames_done=task.frames_done, proto=task)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobEvent:
+    """One update from ``Client.watch``: the whole job and the tasks that changed."""
+    job: Job
+    changed_tasks: Tuple[Task, ...]
+
+
+class Client:
+    """Talks to one scheduler. Use as a context manager or call ``close()``."""
+
+    def __init__(self, address=None, timeout=10.0, channel=None):
+        self.address = address or os.environ.get("GENFARM_SCHEDULER") or DEFAULT_ADDRESS
+        self.timeout = timeout
+        self._own_channel = channel is None
+        self._channel = channel or grpc.insecure_channel(self.address)
+        self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
+        self._farm = farm_service_pb2_grpc.FarmServiceStub(self._channel)
+
+    def close(self):
+        if self._own_channel:
+            self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- calls -------------------------------------------------------------------------
+
+    def _error(self, method, e):
+        code = e.code() if hasattr(e, "code") else None
+        details = e.details() if hasattr(e, "details") else str(e)
+        if code == grpc.StatusCode.UNAVAILABLE or (
+                code == grpc.StatusCode.DEADLINE_EXCEEDED and not self._connected()):
+            why = "deadline exceeded" if code == grpc.StatusCode.DEADLINE_EXCEEDED else (
+                "connection refused" if "refused" in (details or "").lower() else "unavailable")
+            message = (f"cannot reach scheduler at {self.address} ({why}) "
+                       "— is genfarm-scheduler running?")
+        else:
+            message = details or (code.name.lower() if code else "unknown error")
+        return GenFarmError(f"{method}: {message}", code)
+
+    def _connected(self):
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=0)
+            return True
+        except grpc.FutureTimeoutError:
+            return False
+
+    def _call(self, method, request):
+        stub = self._farm if method in ("ListWorkers", "DrainWorker", "GetFarmStats") else self._jobs
+        try:
+            return getattr(stub, method)(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise self._error(method, e) from None
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def submit(self, spec, idempotency_key=None, wait=False):
+        """Submits a job and returns it (``Job``), finished if ``wait``.
+
+        ``spec`` is a dict in the YAML format, a path to a YAML file, or a ``v1.JobSpec``.
+        The submitter defaults to the current user. With the same ``idempotency_key`` a
+        resubmission returns the job already created.
+        """
+        if isinstance(spec, types_pb2.JobSpec):
+            job_spec = types_pb2.JobSpec()
+            job_spec.CopyFrom(spec)
+        elif isinstance(spec, dict):
+            job_spec = spec_lib.job_spec_from_dict(spec)
+        elif isinstance(spec, (str, os.PathLike)):
+            job_spec = spec_lib.load_job_spec(spec)
+        else:
+            raise TypeError(f"spec must be a dict, a YAML file path or a JobSpec, "
+                            f"not {type(spec).__name__}")
+        if not job_spec.submitter:
+            try:
+                job_spec.submitter = getpass.getuser()
+            except (KeyError, OSError):
+                pass
+        response = self._call("SubmitJob", job_service_pb2.SubmitJobRequest(
+            spec=job_spec, idempotency_key=idempotency_key or ""))
+        return self.wait(response.job_id) if wait else self.get(response.job_id)
+
+    def get(self, job_id):
+        return Job.from_proto(self._call("GetJob", job_service_pb2.GetJobRequest(
+            job_id=job_id)).job)
+
+    def tasks(self, job_id, failed_only=False) -> List[Task]:
+        response = self._call("GetJob", job_service_pb2.GetJobRequest(
+            job_id=job_id, include_tasks=True))
+        tasks = [Task.from_proto(t) for t in response.tasks]
+        return [t for t in tasks if t.state == "failed"] if failed_only else tasks
+
+    def jobs(self, project=None, state=None, limit=100) -> List[Job]:
+        """Most recent jobs first (the scheduler's order), optionally filtered."""
+        request = job_service_pb2.ListJobsRequest(project=project or "")
+        if state:
+            try:
+                request.state = types_pb2.JobState.Value(f"JOB_STATE_{state.upper()}")
+            except ValueError:
+                raise ValueError(f"unknown job state '{state}'") from None
+        jobs = []
+        while len(jobs) < limit:
+            request.page_size = min(1000, limit - len(jobs))
+            response = self._call("ListJobs", request)
+            jobs.extend(Job.from_proto(j) for j in response.jobs)
+            if not response.next_page_token:
+                break
+            request.page_token = response.next_page_token
+        return jobs[:limit]
+
+    def watch(self, job_id, timeout=None) -> Iterator[JobEvent]:
+        """Yields a ``JobEvent`` now and on every change, until the job ends."""
+        try:
+            for event in self._jobs.WatchJob(job_service_pb2.WatchJobRequest(job_id=job_id),
+                                             timeout=timeout):
+                job_event = JobEvent(Job.from_proto(event.job),
+                                     tuple(Task.from_proto(t) for t in event.changed_tasks))
+                yield job_event
+                if job_event.job.finished:
+                    return
+        except grpc.RpcError as e:
+            raise self._error("WatchJob", e) from None
+
+    def wait(self, job_id, timeout=None) -> Job:
+        """Blocks until the job ends (or ``timeout`` seconds pass) and returns it."""
+        last = None
+        for event in self.watch(job_id, timeout=timeout):
+            last = event.job
+        if last is None or not last.finished:
+            last = self.get(job_id)
+        return last
+
+    def cancel(self, job_id) -> Job:
+        return Job.from_proto(self._call("CancelJob", job_service_pb2.JobRequest(
+            job_id=job_id)).job)
+
+    def pause(self, job_id) -> Job:
+        return Job.from_proto(self._call("PauseJob", job_service_pb2.JobRequest(
+            job_id=job_id)).job)
+
+    def resume(self, job_id) -> Job:
+        return Job.from_proto(self._call("ResumeJob", job_service_pb2.JobRequest(
+            job_id=job_id)).job)
+
+    def retry(self, job_id, tasks=None) -> int:
+        """Retries the given task indexes, or every failed/canceled task. Returns the count."""
+        request = job_service_pb2.RetryTasksRequest(job_id=job_id, failed_only=not tasks,
+                                                    task_indexes=list(tasks or []))
+        return self._call("RetryTasks", request).retried
+
+    def set_priority(self, job_id, priority) -> Job:
+        return Job.from_proto(self._call("SetPriority", job_service_pb2.SetPriorityRequest(
+            job_id=job_id, priority=priority)).job)
+
+    def logs(self, job_id, task=None) -> List[job_service_pb2.LogLine]:
+        return list(self._call("GetTaskLog", job_service_pb2.GetTaskLogRequest(
+            job_id=job_id, task_index=-1 if task is None else task)).lines)
+
+    # --- farm --------------------------------------------------------------------------
+
+    def workers(self, include_offline=False) -> List[types_pb2.Worker]:
+        return list(self._call("ListWorkers", farm_service_pb2.ListWorkersRequest(
+            include_offline=include_offline)).workers)
+
+    def drain(self, worker_id, undrain=False) -> types_pb2.Worker:
+        return self._call("DrainWorker", farm_service_pb2.DrainWorkerRequest(
+            worker_id=worker_id, undrain=undrain)).worker

@@ -1,0 +1,61 @@
+#include "common/serial_executor.h"
+
+#include <utility>
+
+namespace genfarm {
+
+SerialExecutor::SerialExecutor(std::function<void()> idle)
+    : idle_(std::move(idle)), thread_([this] { Loop(); }) {}
+
+SerialExecutor::~SerialExecutor() { Stop(); }
+
+void SerialExecutor::Post(std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  queue_.push_back(std::move(fn));
+}
+
+void SerialExecutor::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void SerialExecutor::Loop() {
+  while (true) {
+    std::deque<std::function<void()>> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty() && stopping_) return;
+      batch.swap(queue_);
+    }
+    for (auto& fn : batch) fn();
+    if (idle_) idle_();
+  }
+}
+
+PeriodicTimer::PeriodicTimer(absl::Duration period, std::function<void()> fn)
+    : thread_([this, period, fn = std::move(fn)] {
+        absl::MutexLock lock(&mu_);
+        while (true) {
+          auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+          if (mu_.AwaitWithTimeout(absl::Condition(&stopped), period)) return;
+          mu_.Unlock();
+          fn();
+          mu_.Lock();
+        }
+      }) {}
+
+PeriodicTimer::~PeriodicTimer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+}  // namespace genfarm

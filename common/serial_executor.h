@@ -1,0 +1,70 @@
+// SerialExecutor: runs posted closures one at a time on its own thread, in order.
+// The scheduler core lives on one of these: gRPC reactors post work and never block.
+// After each batch of closures (the queue ran empty) the `idle` hook runs once, which
+// is where the core dispatches and notifies watchers: one dispatch per burst of
+// results rather than one per result.
+//
+//   SerialExecutor executor([&] { core.Dispatch(); });
+//   executor.Post([&] { core.WorkerResult(id, result); });
+//   int n = executor.Run([&] { return core.task_count(); });  // waits for the answer
+#ifndef GENFARM_COMMON_SERIAL_EXECUTOR_H_
+#define GENFARM_COMMON_SERIAL_EXECUTOR_H_
+
+#include <deque>
+#include <functional>
+#include <future>
+#include <thread>
+#include <type_traits>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace genfarm {
+
+class SerialExecutor {
+ public:
+  explicit SerialExecutor(std::function<void()> idle = nullptr);
+  ~SerialExecutor();  // runs what is queued, then stops
+
+  // Queues `fn`. After Stop() closures are dropped.
+  void Post(std::function<void()> fn);
+
+  // Runs `fn` on the executor thread and returns its result. Never call from the
+  // executor thread itself.
+  template <typename F>
+  auto Run(F fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    std::packaged_task<R()> task(std::move(fn));
+    std::future<R> result = task.get_future();
+    Post([&task] { task(); });
+    return result.get();
+  }
+
+  void Stop();
+
+ private:
+  void Loop();
+
+  std::function<void()> idle_;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// Calls `fn` every `period` on its own thread until destroyed. Production wiring only:
+// tests drive time with a FakeClock and call the target directly.
+class PeriodicTimer {
+ public:
+  PeriodicTimer(absl::Duration period, std::function<void()> fn);
+  ~PeriodicTimer();
+
+ private:
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace genfarm
+
+#endif  // GENFARM_COMMON_SERIAL_EXECUTOR_H_

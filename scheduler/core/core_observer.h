@@ -1,0 +1,33 @@
+// CoreObserver: what the core reports as it works, for metrics. The prometheus-cpp
+// implementation lives with the service; tests use NullCoreObserver or a recorder.
+#ifndef GENFARM_SCHEDULER_CORE_CORE_OBSERVER_H_
+#define GENFARM_SCHEDULER_CORE_CORE_OBSERVER_H_
+
+#include <string>
+
+#include "genfarm/v1/types.pb.h"
+
+namespace genfarm::scheduler {
+
+class CoreObserver {
+ public:
+  virtual ~CoreObserver() = default;
+  // A task went from runnable to assigned after waiting `wait_seconds`.
+  virtual void OnDispatch(const std::string& project, double wait_seconds) = 0;
+  // An attempt ended. `run_seconds` is its wall time on the worker.
+  virtual void OnAttemptEnded(const std::string& project, const std::string& model, bool success,
+                              int64_t frames, double run_seconds) = 0;
+  // A failed attempt was queued again (`reason` is the failure reason's name).
+  virtual void OnRequeue(const std::string& reason) = 0;
+};
+
+class NullCoreObserver : public CoreObserver {
+ public:
+  void OnDispatch(const std::string&, double) override {}
+  void OnAttemptEnded(const std::string&, const std::string&, bool, int64_t, double) override {}
+  void OnRequeue(const std::string&) override {}
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_CORE_CORE_OBSERVER_H_

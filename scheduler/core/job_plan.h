@@ -1,0 +1,56 @@
+// JobPlan: turns a validated JobSpec into tasks and frame-level dependencies.
+//
+// A stage that lists another in `after` depends on it frame by frame: a task needs the
+// upstream tasks that write its frames widened by the temporal window (frames
+// f-before .. f+after that exist upstream). A dailies stage, or a stage after one,
+// needs the whole upstream stage. Retime stages (param "factor" F > 1) write F output
+// frames per input frame, numbered first + (f - first) * F + k; RetimeOutputs is that
+// mapping, used by the planner and by the worker.
+//
+//   GENFARM_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(spec, windows));
+//   for (const PlannedTask& t : plan.tasks) ...;
+#ifndef GENFARM_SCHEDULER_CORE_JOB_PLAN_H_
+#define GENFARM_SCHEDULER_CORE_JOB_PLAN_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "genfarm/v1/types.pb.h"
+
+namespace genfarm::scheduler {
+
+struct TemporalWindow {
+  int32_t before = 0;
+  int32_t after = 0;
+};
+
+struct PlannedTask {
+  int32_t stage = 0;
+  std::vector<int64_t> frames;  // input frames this task owns
+  std::vector<int32_t> deps;    // indexes of upstream tasks in the same job
+};
+
+struct JobPlan {
+  std::vector<PlannedTask> tasks;                // stage by stage, chunk by chunk
+  std::vector<std::vector<int64_t>> stage_frames;
+  std::vector<TemporalWindow> windows;           // effective window per stage
+};
+
+// Model name -> its manifest window, as advertised by workers (empty if unknown).
+using WindowLookup = std::function<TemporalWindow(const std::string& model)>;
+
+absl::StatusOr<JobPlan> PlanJob(const v1::JobSpec& spec, const WindowLookup& windows);
+
+// Retime factor of a stage (param "factor"), 1 when the stage does not retime.
+int32_t RetimeFactor(const v1::StageSpec& stage);
+
+// Output frames written for input frame `f` of a stage whose input frames are `all`
+// (sorted): F frames per input frame, only one after the last input frame.
+std::vector<int64_t> RetimeOutputs(const std::vector<int64_t>& all, int64_t f, int32_t factor);
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_CORE_JOB_PLAN_H_

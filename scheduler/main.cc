@@ -1,0 +1,77 @@
+// genfarm-scheduler: parses flags and runs a SchedulerServer until SIGINT/SIGTERM.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "scheduler/service/scheduler_server.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address HOST:PORT (port 0 picks a free one)");
+ABSL_FLAG(std::string, http, "127.0.0.1:7080", "HTTP address for /metrics, /healthz and the dashboard; empty disables");
+ABSL_FLAG(std::string, data_dir, "var/scheduler", "directory of the embedded SQLite store");
+ABSL_FLAG(std::string, port_file, "", "if set, write 'GRPC_PORT HTTP_PORT' here once listening");
+ABSL_FLAG(double, lease_seconds, 15, "heartbeat silence after which a worker's attempts are requeued");
+ABSL_FLAG(double, heartbeat_seconds, 2, "heartbeat interval asked of workers");
+ABSL_FLAG(double, retry_backoff_seconds, 1, "first retry delay; doubles per failure");
+ABSL_FLAG(double, retry_backoff_max_seconds, 60, "longest retry delay");
+ABSL_FLAG(int, blocklist_failures, 3, "failures of one job on one worker before it is kept off the job");
+ABSL_FLAG(std::string, project_weights, "", "fair-share weights, e.g. 'feature=2,commercial=1' (default 1)");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("GenFarm scheduler: jobs, tasks and workers over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  genfarm::scheduler::SchedulerServerOptions options;
+  options.grpc_address = absl::GetFlag(FLAGS_listen);
+  options.http_address = absl::GetFlag(FLAGS_http);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.core.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
+  options.core.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_seconds));
+  options.core.retry_backoff_base = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_seconds));
+  options.core.retry_backoff_max = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_max_seconds));
+  options.core.blocklist_failures = absl::GetFlag(FLAGS_blocklist_failures);
+  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_project_weights), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    double weight = 0;
+    if (!absl::SimpleAtod(kv.second, &weight) || weight <= 0) {
+      std::cerr << "genfarm-scheduler: --project_weights: '" << item << "' is not PROJECT=POSITIVE_NUMBER\n";
+      return 2;
+    }
+    options.policy.project_weights[kv.first] = weight;
+  }
+
+  // Block the signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = genfarm::scheduler::SchedulerServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "genfarm-scheduler: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "genfarm-scheduler listening on gRPC port " << (*server)->grpc_port() << ", HTTP port "
+            << (*server)->http_port() << std::endl;
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    std::ofstream(port_file + ".tmp") << (*server)->grpc_port() << " " << (*server)->http_port() << "\n";
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.detach();
+  return 0;
+}

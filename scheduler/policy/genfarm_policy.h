@@ -1,0 +1,62 @@
+// GenFarmPolicy: the default placement policy, built for AI work.
+//
+// Order (which queued group goes next):
+//   1. tier: interactive > dailies > batch;
+//   2. priority (0-100), higher first;
+//   3. fair share between projects: the group whose project is furthest below its
+//      weighted share of the farm's slots goes first. share(p) = w(p) / sum of w over
+//      projects with queued or running work; deficit(p) = share(p) - running(p) / slots.
+//      This is weighted max-min fairness over slots, the single-resource case of
+//      Dominant Resource Fairness (Ghodsi et al., NSDI 2011), and the same "furthest
+//      below its share first" rule as Slurm's fair-share factor.
+//   4. age: the longest-waiting runnable task first, then the lower job id.
+// Preference (which worker takes it):
+//   1. a worker that already holds the model warm (no reload);
+//   2. the tightest device-memory fit (packing keeps big devices free for big models);
+//   3. the worker with fewer free slots (fill one machine before spreading).
+//
+// Pure and deterministic; not thread-safe (the core calls it from its executor).
+#ifndef GENFARM_SCHEDULER_POLICY_GENFARM_POLICY_H_
+#define GENFARM_SCHEDULER_POLICY_GENFARM_POLICY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "scheduler/policy/placement_policy.h"
+
+namespace genfarm::scheduler {
+
+struct PolicyConfig {
+  absl::flat_hash_map<std::string, double> project_weights;  // default weight 1
+  bool model_affinity = true;
+  bool fair_share = true;
+  double Weight(const std::string& project) const {
+    auto it = project_weights.find(project);
+    return it == project_weights.end() ? 1.0 : it->second;
+  }
+};
+
+class GenFarmPolicy : public PlacementPolicy {
+ public:
+  explicit GenFarmPolicy(PolicyConfig config) : config_(std::move(config)) {}
+  std::vector<Placement> Place(const FarmView& view) override;
+  std::string WhyUnplaceable(const WorkGroup& group,
+                             const std::vector<WorkerView>& all_workers) const override;
+
+ private:
+  PolicyConfig config_;
+};
+
+// What a traditional farm does: oldest job first, first worker with a free slot that
+// can run it, no notion of warm models or memory fit. The simulator's baseline.
+class FifoPolicy : public PlacementPolicy {
+ public:
+  std::vector<Placement> Place(const FarmView& view) override;
+  std::string WhyUnplaceable(const WorkGroup& group,
+                             const std::vector<WorkerView>& all_workers) const override;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_POLICY_GENFARM_POLICY_H_

@@ -1,0 +1,31 @@
+// GrpcFarmService: FarmService (workers, drain, farm stats) over gRPC's callback API.
+#ifndef GENFARM_SCHEDULER_SERVICE_FARM_SERVICE_H_
+#define GENFARM_SCHEDULER_SERVICE_FARM_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/serial_executor.h"
+#include "genfarm/v1/farm_service.grpc.pb.h"
+#include "scheduler/core/scheduler_core.h"
+
+namespace genfarm::scheduler {
+
+class GrpcFarmService : public v1::FarmService::CallbackService {
+ public:
+  GrpcFarmService(SerialExecutor& executor, SchedulerCore& core) : executor_(executor), core_(core) {}
+
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx, const v1::ListWorkersRequest* req,
+                                        v1::ListWorkersResponse* resp) override;
+  grpc::ServerUnaryReactor* DrainWorker(grpc::CallbackServerContext* ctx, const v1::DrainWorkerRequest* req,
+                                        v1::DrainWorkerResponse* resp) override;
+  grpc::ServerUnaryReactor* GetFarmStats(grpc::CallbackServerContext* ctx, const v1::GetFarmStatsRequest* req,
+                                         v1::FarmStats* resp) override;
+
+ private:
+  SerialExecutor& executor_;
+  SchedulerCore& core_;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_SERVICE_FARM_SERVICE_H_

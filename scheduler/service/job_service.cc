@@ -1,0 +1,185 @@
+#include "scheduler/service/job_service.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "scheduler/service/grpc_status.h"
+#include "scheduler/service/stream_writer.h"
+
+namespace genfarm::scheduler {
+namespace {
+
+// Folds a newer watch event into one still waiting in the queue: the job snapshot is
+// replaced, changed tasks are merged (newest wins per task).
+void MergeEvents(v1::JobEvent& queued, const v1::JobEvent& next) {
+  *queued.mutable_job() = next.job();
+  for (const v1::Task& task : next.changed_tasks()) {
+    bool replaced = false;
+    for (v1::Task& old : *queued.mutable_changed_tasks()) {
+      if (old.index() == task.index()) {
+        old = task;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) *queued.add_changed_tasks() = task;
+  }
+}
+
+class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
+ public:
+  WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job)
+      : executor_(executor), core_(core), writer_(std::make_shared<Writer>(this)) {
+    auto writer = writer_;
+    auto watch_id = watch_id_;
+    auto cancelled = cancelled_;
+    executor_.Post([&core, job, writer, watch_id, cancelled] {
+      auto id = core.Watch(job, [writer](const v1::JobEvent& event, bool done) {
+        writer->Send(event, MergeEvents);
+        if (done) writer->Close(grpc::Status::OK);
+      });
+      if (!id.ok()) {
+        writer->Close(ToGrpcStatus(id.status()));
+        return;
+      }
+      *watch_id = *id;
+      if (*watch_id != 0 && *cancelled) core.Unwatch(*watch_id);
+    });
+  }
+
+  void OnWriteDone(bool ok) override { writer_->WriteDone(ok); }
+  void OnCancel() override { writer_->Close(grpc::Status::CANCELLED); }
+  void OnDone() override {
+    writer_->Detach();
+    auto watch_id = watch_id_;
+    auto cancelled = cancelled_;
+    SchedulerCore& core = core_;
+    executor_.Post([&core, watch_id, cancelled] {
+      *cancelled = true;
+      if (*watch_id != 0) core.Unwatch(*watch_id);
+    });
+    delete this;
+  }
+
+ private:
+  using Writer = StreamWriter<grpc::ServerWriteReactor<v1::JobEvent>, v1::JobEvent>;
+  SerialExecutor& executor_;
+  SchedulerCore& core_;
+  std::shared_ptr<Writer> writer_;
+  // Touched only on the executor thread.
+  std::shared_ptr<int64_t> watch_id_ = std::make_shared<int64_t>(0);
+  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+};
+
+}  // namespace
+
+template <typename Fn>
+grpc::ServerUnaryReactor* GrpcJobService::Unary(grpc::CallbackServerContext* ctx, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor_.Post([reactor, fn = std::move(fn)]() mutable { reactor->Finish(ToGrpcStatus(fn())); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext* ctx,
+                                                    const v1::SubmitJobRequest* req,
+                                                    v1::SubmitJobResponse* resp) {
+  return Unary(ctx, [this, req, resp]() -> absl::Status {
+    auto result = core_.SubmitJob(req->spec(), req->idempotency_key());
+    if (!result.ok()) return result.status();
+    resp->set_job_id(result->id.value());
+    resp->set_created(result->created);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx, const v1::GetJobRequest* req,
+                                                 v1::GetJobResponse* resp) {
+  return Unary(ctx, [this, req, resp]() -> absl::Status {
+    auto job = core_.GetJob(JobId(req->job_id()));
+    if (!job.ok()) return job.status();
+    *resp->mutable_job() = *std::move(job);
+    if (req->include_tasks()) {
+      auto tasks = core_.GetTasks(JobId(req->job_id()));
+      if (!tasks.ok()) return tasks.status();
+      for (v1::Task& t : *tasks) *resp->add_tasks() = std::move(t);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* ctx,
+                                                   const v1::ListJobsRequest* req, v1::ListJobsResponse* resp) {
+  return Unary(ctx, [this, req, resp]() -> absl::Status {
+    *resp = core_.ListJobs(*req);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerWriteReactor<v1::JobEvent>* GrpcJobService::WatchJob(grpc::CallbackServerContext* ctx,
+                                                                 const v1::WatchJobRequest* req) {
+  return new WatchReactor(executor_, core_, JobId(req->job_id()));
+}
+
+namespace {
+template <typename R>
+absl::Status FillJob(R result, v1::JobResponse* resp) {
+  if (!result.ok()) return result.status();
+  *resp->mutable_job() = *std::move(result);
+  return absl::OkStatus();
+}
+}  // namespace
+
+grpc::ServerUnaryReactor* GrpcJobService::CancelJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                                    v1::JobResponse* resp) {
+  return Unary(ctx, [this, req, resp] { return FillJob(core_.CancelJob(JobId(req->job_id())), resp); });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::PauseJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                                   v1::JobResponse* resp) {
+  return Unary(ctx, [this, req, resp] { return FillJob(core_.PauseJob(JobId(req->job_id())), resp); });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::ResumeJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                                    v1::JobResponse* resp) {
+  return Unary(ctx, [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContext* ctx,
+                                                      const v1::SetPriorityRequest* req, v1::JobResponse* resp) {
+  return Unary(ctx, [this, req, resp] {
+    return FillJob(core_.SetPriority(JobId(req->job_id()), req->priority()), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::RetryTasks(grpc::CallbackServerContext* ctx,
+                                                     const v1::RetryTasksRequest* req,
+                                                     v1::RetryTasksResponse* resp) {
+  return Unary(ctx, [this, req, resp]() -> absl::Status {
+    std::vector<int32_t> indexes(req->task_indexes().begin(), req->task_indexes().end());
+    auto retried = core_.RetryTasks(JobId(req->job_id()), req->failed_only(), indexes);
+    if (!retried.ok()) return retried.status();
+    resp->set_retried(*retried);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::GetTaskLog(grpc::CallbackServerContext* ctx,
+                                                     const v1::GetTaskLogRequest* req,
+                                                     v1::GetTaskLogResponse* resp) {
+  return Unary(ctx, [this, req, resp]() -> absl::Status {
+    if (auto job = core_.GetJob(JobId(req->job_id())); !job.ok()) return job.status();
+    auto logs = store_.ReadLogs(TaskId{JobId(req->job_id()), req->task_index()}, 10000);
+    if (!logs.ok()) return logs.status();
+    for (const LogRecord& log : *logs) {
+      v1::LogLine* line = resp->add_lines();
+      line->set_task_index(log.task.index);
+      line->set_attempt_id(log.attempt.value());
+      line->set_time_ms(log.time_ms);
+      line->set_text(log.text);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace genfarm::scheduler

@@ -1,0 +1,54 @@
+// GrpcJobService: JobService over gRPC's callback API. Each call is translated and
+// posted to the core's executor; no call blocks a gRPC thread.
+#ifndef GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
+#define GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/serial_executor.h"
+#include "genfarm/v1/job_service.grpc.pb.h"
+#include "scheduler/core/scheduler_core.h"
+#include "scheduler/store/job_store.h"
+
+namespace genfarm::scheduler {
+
+class GrpcJobService : public v1::JobService::CallbackService {
+ public:
+  // `core` and `store` are used only on `executor`.
+  GrpcJobService(SerialExecutor& executor, SchedulerCore& core, JobStore& store)
+      : executor_(executor), core_(core), store_(store) {}
+
+  grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx, const v1::SubmitJobRequest* req,
+                                      v1::SubmitJobResponse* resp) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* ctx, const v1::GetJobRequest* req,
+                                   v1::GetJobResponse* resp) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* ctx, const v1::ListJobsRequest* req,
+                                     v1::ListJobsResponse* resp) override;
+  grpc::ServerWriteReactor<v1::JobEvent>* WatchJob(grpc::CallbackServerContext* ctx,
+                                                   const v1::WatchJobRequest* req) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                      v1::JobResponse* resp) override;
+  grpc::ServerUnaryReactor* PauseJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                     v1::JobResponse* resp) override;
+  grpc::ServerUnaryReactor* ResumeJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                      v1::JobResponse* resp) override;
+  grpc::ServerUnaryReactor* RetryTasks(grpc::CallbackServerContext* ctx, const v1::RetryTasksRequest* req,
+                                       v1::RetryTasksResponse* resp) override;
+  grpc::ServerUnaryReactor* SetPriority(grpc::CallbackServerContext* ctx, const v1::SetPriorityRequest* req,
+                                        v1::JobResponse* resp) override;
+  grpc::ServerUnaryReactor* GetTaskLog(grpc::CallbackServerContext* ctx, const v1::GetTaskLogRequest* req,
+                                       v1::GetTaskLogResponse* resp) override;
+
+ private:
+  // Runs `fn` (returning absl::Status) on the executor and finishes the call with it.
+  template <typename Fn>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn fn);
+
+  SerialExecutor& executor_;
+  SchedulerCore& core_;
+  JobStore& store_;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_

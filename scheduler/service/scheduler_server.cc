@@ -1,0 +1,177 @@
+#include "scheduler/service/scheduler_server.h"
+
+#include <fcntl.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/serial_executor.h"
+#include "common/status_macros.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+#include "scheduler/service/farm_service.h"
+#include "scheduler/service/http_server.h"
+#include "scheduler/service/job_service.h"
+#include "scheduler/service/worker_service.h"
+#include "scheduler/store/sqlite_job_store.h"
+#include "scheduler/store/store_writer.h"
+#include "spdlog/spdlog.h"
+
+namespace genfarm::scheduler {
+namespace {
+
+// Adapts the group-committing StoreWriter to the core's StateSink.
+class StoreWriterSink : public StateSink {
+ public:
+  explicit StoreWriterSink(StoreWriter& writer) : writer_(writer) {}
+  void PutJob(const JobRecord& job) override { writer_.PutJob(job); }
+  void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
+  void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
+  void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
+
+ private:
+  StoreWriter& writer_;
+};
+
+// One scheduler per data directory: a second one would fork the job history.
+absl::StatusOr<int> LockDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("data dir ", dir, ": ", ec.message()));
+  const std::string path = dir + "/LOCK";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", dir, " is in use by another genfarm-scheduler"));
+  }
+  return fd;
+}
+
+}  // namespace
+
+struct SchedulerServer::Parts {
+  SchedulerServerOptions options;
+  int lock_fd = -1;
+  std::unique_ptr<SqliteJobStore> store;
+  std::unique_ptr<StoreWriter> writer;
+  std::unique_ptr<StoreWriterSink> sink;
+  std::unique_ptr<GenFarmPolicy> policy;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<SchedulerCore> core;
+  std::unique_ptr<SerialExecutor> executor;
+  std::unique_ptr<PeriodicTimer> ticker;
+  std::unique_ptr<GrpcJobService> job_service;
+  std::unique_ptr<GrpcWorkerService> worker_service;
+  std::unique_ptr<GrpcFarmService> farm_service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HttpServer> http;
+  int grpc_port = 0;
+  int http_port = 0;
+  absl::Notification shutdown;
+  absl::Mutex mu;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+};
+
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const SchedulerServerOptions& options) {
+  auto parts = std::make_unique<Parts>();
+  parts->options = options;
+  GENFARM_ASSIGN_OR_RETURN(parts->lock_fd, LockDataDir(options.data_dir));
+  GENFARM_ASSIGN_OR_RETURN(parts->store, SqliteJobStore::Open(options.data_dir));
+  const absl::Time load_start = RealClock::Get().Now();
+  GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
+  parts->writer = std::make_unique<StoreWriter>(*parts->store, RealClock::Get());
+  parts->sink = std::make_unique<StoreWriterSink>(*parts->writer);
+  parts->policy = std::make_unique<GenFarmPolicy>(options.policy);
+  parts->core = std::make_unique<SchedulerCore>(RealClock::Get(), *parts->sink, *parts->policy, options.core);
+  GENFARM_RETURN_IF_ERROR(parts->core->Recover(snapshot));
+  spdlog::info("loaded {} jobs and {} tasks from {} in {:.2f} s", snapshot.jobs.size(), snapshot.tasks.size(),
+               options.data_dir, absl::ToDoubleSeconds(RealClock::Get().Now() - load_start));
+  snapshot = StoreSnapshot{};
+
+  SchedulerCore* core = parts->core.get();
+  parts->executor = std::make_unique<SerialExecutor>([core] { core->Dispatch(); });
+  SerialExecutor* executor = parts->executor.get();
+  parts->ticker = std::make_unique<PeriodicTimer>(options.tick, [executor, core] {
+    executor->Post([core] { core->Tick(); });
+  });
+
+  parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core, *parts->store);
+  parts->worker_service = std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core);
+  parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &parts->grpc_port);
+  builder.RegisterService(parts->job_service.get());
+  builder.RegisterService(parts->worker_service.get());
+  builder.RegisterService(parts->farm_service.get());
+  // Worker streams stay open for days: keepalives find dead peers the OS would not.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->grpc_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.grpc_address));
+  }
+
+  if (!options.http_address.empty()) {
+    parts->http = std::make_unique<HttpServer>();
+    StoreWriter* writer = parts->writer.get();
+    parts->http->server().Get("/healthz", [writer](const httplib::Request&, httplib::Response& res) {
+      absl::Status store = writer->last_error();
+      if (store.ok()) {
+        res.set_content("ok\n", "text/plain");
+      } else {
+        res.status = 503;
+        res.set_content(absl::StrCat("store: ", store.message(), "\n"), "text/plain");
+      }
+    });
+    std::weak_ptr<prometheus::Registry> registry = parts->registry;
+    parts->http->server().Get("/metrics", [registry](const httplib::Request&, httplib::Response& res) {
+      auto r = registry.lock();
+      if (!r) return;
+      res.set_content(prometheus::TextSerializer().Serialize(r->Collect()), "text/plain; version=0.0.4");
+    });
+    GENFARM_ASSIGN_OR_RETURN(parts->http_port, parts->http->Start(options.http_address));
+  }
+  spdlog::info("genfarm-scheduler serving gRPC on port {} and HTTP on port {} (data {})", parts->grpc_port,
+               parts->http_port, options.data_dir);
+  return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(parts)));
+}
+
+SchedulerServer::SchedulerServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+SchedulerServer::~SchedulerServer() { Shutdown(); }
+
+int SchedulerServer::grpc_port() const { return parts_->grpc_port; }
+int SchedulerServer::http_port() const { return parts_->http_port; }
+
+void SchedulerServer::Wait() { parts_->shutdown.WaitForNotification(); }
+
+void SchedulerServer::Shutdown() {
+  {
+    absl::MutexLock lock(&parts_->mu);
+    if (parts_->stopped) return;
+    parts_->stopped = true;
+  }
+  spdlog::info("genfarm-scheduler shutting down");
+  parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (parts_->http) parts_->http->Stop();
+  parts_->ticker.reset();
+  parts_->executor->Stop();
+  absl::Status flushed = parts_->writer->Stop();
+  if (!flushed.ok()) spdlog::error("store: final flush failed: {}", std::string(flushed.message()));
+  if (parts_->lock_fd >= 0) ::close(parts_->lock_fd);
+  parts_->shutdown.Notify();
+}
+
+}  // namespace genfarm::scheduler

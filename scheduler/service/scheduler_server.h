@@ -1,0 +1,55 @@
+// SchedulerServer: the genfarm-scheduler daemon assembled from its parts: the durable
+// store and its group-commit writer, the core on its executor with a tick timer, the
+// gRPC services (JobService, WorkerService, FarmService, health, reflection) and the
+// HTTP side (/healthz, /metrics). Used by main.cc and by in-process tests.
+//
+//   SchedulerServerOptions options;
+//   options.grpc_address = "127.0.0.1:0";
+//   GENFARM_ASSIGN_OR_RETURN(auto server, SchedulerServer::Start(options));
+//   std::cout << server->grpc_port();
+//   server->Wait();
+#ifndef GENFARM_SCHEDULER_SERVICE_SCHEDULER_SERVER_H_
+#define GENFARM_SCHEDULER_SERVICE_SCHEDULER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "scheduler/core/scheduler_core.h"
+#include "scheduler/policy/genfarm_policy.h"
+
+namespace genfarm::scheduler {
+
+struct SchedulerServerOptions {
+  std::string grpc_address = "127.0.0.1:7070";
+  std::string http_address = "127.0.0.1:7080";  // empty: no HTTP side
+  std::string data_dir = "var/scheduler";
+  CoreOptions core;
+  PolicyConfig policy;
+  absl::Duration tick = absl::Milliseconds(100);
+};
+
+class SchedulerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(const SchedulerServerOptions& options);
+  ~SchedulerServer();
+
+  int grpc_port() const;
+  int http_port() const;
+
+  // Blocks until Shutdown() is called from another thread (e.g. a signal handler thread).
+  void Wait();
+  // Stops accepting calls, flushes the store, stops threads. Idempotent.
+  void Shutdown();
+
+  struct Parts;
+
+ private:
+  explicit SchedulerServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_SERVICE_SCHEDULER_SERVER_H_

@@ -1,0 +1,109 @@
+#include "scheduler/service/worker_service.h"
+
+#include <memory>
+#include <string>
+
+#include "scheduler/service/grpc_status.h"
+#include "scheduler/service/stream_writer.h"
+#include "spdlog/spdlog.h"
+
+namespace genfarm::scheduler {
+namespace {
+
+using Reactor = grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>;
+using Writer = StreamWriter<Reactor, v1::SchedulerMessage>;
+
+// The core's handle on this stream; outlives the reactor safely (see StreamWriter).
+class StreamChannel : public WorkerChannel {
+ public:
+  explicit StreamChannel(Reactor* reactor) : writer_(reactor) {}
+  void Send(const v1::SchedulerMessage& message) override { writer_.Send(message); }
+  void Close() override { writer_.Close(grpc::Status::OK); }
+  void Close(const grpc::Status& status) { writer_.Close(status); }
+  Writer& writer() { return writer_; }
+
+ private:
+  Writer writer_;
+};
+
+class WorkerStream : public Reactor {
+ public:
+  WorkerStream(SerialExecutor& executor, SchedulerCore& core)
+      : executor_(executor), core_(core), channel_(std::make_shared<StreamChannel>(this)) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The worker closed its side (or the call was cancelled): end ours too.
+      channel_->Close();
+      return;
+    }
+    Handle(in_);
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override { channel_->writer().WriteDone(ok); }
+
+  void OnDone() override {
+    channel_->writer().Detach();
+    if (!worker_id_.empty()) {
+      SchedulerCore& core = core_;
+      WorkerId id(worker_id_);
+      std::shared_ptr<StreamChannel> channel = channel_;
+      executor_.Post([&core, id, channel] { core.WorkerGone(id, channel.get()); });
+    }
+    delete this;
+  }
+
+ private:
+  // Runs on gRPC's reactor thread: translate and post, never block.
+  void Handle(const v1::WorkerMessage& message) {
+    SchedulerCore& core = core_;
+    if (message.has_hello()) {
+      worker_id_ = message.hello().worker_id();
+      std::shared_ptr<StreamChannel> channel = channel_;
+      executor_.Post([&core, hello = message.hello(), channel] {
+        absl::Status status = core.WorkerHello(hello, channel);
+        if (!status.ok()) {
+          spdlog::warn("refusing worker {}: {}", hello.worker_id(), std::string(status.message()));
+          channel->Close(ToGrpcStatus(status));
+        }
+      });
+      return;
+    }
+    if (worker_id_.empty()) {
+      channel_->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
+      return;
+    }
+    WorkerId id(worker_id_);
+    switch (message.body_case()) {
+      case v1::WorkerMessage::kHeartbeat:
+        executor_.Post([&core, id, hb = message.heartbeat()] { core.WorkerHeartbeat(id, hb); });
+        break;
+      case v1::WorkerMessage::kProgress:
+        executor_.Post([&core, id, p = message.progress()] { core.WorkerProgress(id, p); });
+        break;
+      case v1::WorkerMessage::kResult:
+        executor_.Post([&core, id, r = message.result()] { core.WorkerResult(id, r); });
+        break;
+      default:
+        break;
+    }
+  }
+
+  SerialExecutor& executor_;
+  SchedulerCore& core_;
+  std::shared_ptr<StreamChannel> channel_;
+  v1::WorkerMessage in_;
+  std::string worker_id_;  // set by the hello; reactor thread only
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* GrpcWorkerService::Connect(
+    grpc::CallbackServerContext* ctx) {
+  return new WorkerStream(executor_, core_);
+}
+
+}  // namespace genfarm::scheduler

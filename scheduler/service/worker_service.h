@@ -1,0 +1,30 @@
+// GrpcWorkerService: one bidirectional stream per worker daemon. The reactor reads
+// hello/heartbeat/progress/result messages and posts them to the core's executor;
+// the core pushes assignments, cancellations and drain requests back through a
+// WorkerChannel wrapping the stream's write side.
+#ifndef GENFARM_SCHEDULER_SERVICE_WORKER_SERVICE_H_
+#define GENFARM_SCHEDULER_SERVICE_WORKER_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/serial_executor.h"
+#include "genfarm/v1/worker_service.grpc.pb.h"
+#include "scheduler/core/scheduler_core.h"
+
+namespace genfarm::scheduler {
+
+class GrpcWorkerService : public v1::WorkerService::CallbackService {
+ public:
+  GrpcWorkerService(SerialExecutor& executor, SchedulerCore& core) : executor_(executor), core_(core) {}
+
+  grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* Connect(
+      grpc::CallbackServerContext* ctx) override;
+
+ private:
+  SerialExecutor& executor_;
+  SchedulerCore& core_;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_SERVICE_WORKER_SERVICE_H_

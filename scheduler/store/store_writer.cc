@@ -1,0 +1,203 @@
+#include "scheduler/store/store_writer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace genfarm::scheduler {
+
+StoreWriter::StoreWriter(JobStore& store, const Clock& clock)
+    : StoreWriter(store, clock, Options()) {}
+
+StoreWriter::StoreWriter(JobStore& store, const Clock& clock, Options options)
+    : store_(store), clock_(clock), options_(std::move(options)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+StoreWriter::~StoreWriter() { (void)Stop(); }
+
+void StoreWriter::PutJob(JobRecord job) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  JobId id = job.id;
+  pending_.jobs.insert_or_assign(id, std::move(job));
+  ++enqueued_seq_;
+}
+
+void StoreWriter::PutTask(TaskRecord task) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  TaskId id = task.id;
+  pending_.tasks.insert_or_assign(id, std::move(task));
+  ++enqueued_seq_;
+}
+
+void StoreWriter::AppendLog(LogRecord log) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  pending_.logs.push_back(std::move(log));
+  ++enqueued_seq_;
+}
+
+void StoreWriter::SetAttemptHighWater(int64_t high_water) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  pending_.attempt_high_water = std::max(pending_.attempt_high_water, high_water);
+  ++enqueued_seq_;
+}
+
+absl::Status StoreWriter::Flush(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = enqueued_seq_;
+  auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return committed_seq_ >= target || stopped_;
+  };
+  bool reached = mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  if (committed_seq_ >= target) return absl::OkStatus();
+  if (stopped_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store writer: stopped before flushing; ",
+                     stop_status_.ok() ? last_error_.ToString() : stop_status_.ToString()));
+  }
+  (void)reached;
+  return absl::DeadlineExceededError(absl::StrCat("store writer: flush not durable after ",
+                                                  absl::FormatDuration(timeout),
+                                                  "; last commit error: ", last_error_.ToString()));
+}
+
+absl::Status StoreWriter::Stop() {
+  absl::MutexLock join_lock(&join_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  return stop_status_;
+}
+
+absl::Status StoreWriter::last_error() const {
+  absl::MutexLock lock(&mu_);
+  return last_error_;
+}
+
+size_t StoreWriter::pending_records() const {
+  absl::MutexLock lock(&mu_);
+  return pending_.records() + in_flight_records_;
+}
+
+void StoreWriter::Run() {
+  absl::Duration backoff = options_.initial_backoff;
+  mu_.Lock();
+  for (;;) {
+    auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || !pending_.empty();
+    };
+    mu_.Await(absl::Condition(&has_work));
+    const bool final_attempt = stopping_;
+    if (pending_.empty()) break;  // stopping with nothing left
+
+    // Take the whole backlog; producers keep filling a fresh one while we commit.
+    Pending taken = std::move(pending_);
+    pending_ = Pending();
+    const uint64_t taken_seq = enqueued_seq_;
+    in_flight_records_ = taken.records();
+    mu_.Unlock();
+
+    std::vector<WriteBatch> batches = Split(std::move(taken));
+    absl::Status error;
+    size_t failed_at = CommitAll(batches, &error);
+
+    mu_.Lock();
+    in_flight_records_ = 0;
+    if (failed_at == batches.size()) {
+      committed_seq_ = taken_seq;
+      backoff = options_.initial_backoff;
+      continue;
+    }
+    Requeue(batches, failed_at);
+    if (final_attempt) {
+      stop_status_ =
+          absl::Status(error.code(), absl::StrCat("store writer: stopped with ", pending_.records(),
+                                                  " records not durable: ", error.message()));
+      spdlog::error("{}", stop_status_.ToString());
+      break;
+    }
+    spdlog::warn("store writer: commit failed, retrying in {}: {}", absl::FormatDuration(backoff),
+                 error.ToString());
+    // Wait out the backoff unless Stop() is called; new Puts do not cut it short.
+    auto stop_requested = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stop_requested), backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  stopped_ = true;
+  mu_.Unlock();
+}
+
+std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
+  std::vector<WriteBatch> batches(1);
+  // The high water goes in the first transaction: it must be durable no later than any task
+  // carrying an attempt id below it, or a restart could hand out that id again.
+  batches.back().attempt_high_water = pending.attempt_high_water;
+  const size_t limit = options_.max_batch_records;
+  auto room = [&]() -> WriteBatch& {
+    WriteBatch* last = &batches.back();
+    if (limit != 0 && last->jobs.size() + last->tasks.size() + last->logs.size() >= limit) {
+      last = &batches.emplace_back();
+    }
+    return *last;
+  };
+  for (auto& [id, job] : pending.jobs) room().jobs.push_back(std::move(job));
+  for (auto& [id, task] : pending.tasks) room().tasks.push_back(std::move(task));
+  for (LogRecord& log : pending.logs) room().logs.push_back(std::move(log));
+  return batches;
+}
+
+size_t StoreWriter::CommitAll(std::vector<WriteBatch>& batches, absl::Status* error) {
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const WriteBatch& batch = batches[i];
+    CommitStats stats;
+    stats.jobs = batch.jobs.size();
+    stats.tasks = batch.tasks.size();
+    stats.logs = batch.logs.size();
+    stats.records = stats.jobs + stats.tasks + stats.logs;
+    absl::Time start = clock_.Now();
+    absl::Status status = store_.Commit(batch);
+    stats.seconds = absl::ToDoubleSeconds(clock_.Now() - start);
+    stats.ok = status.ok();
+    {
+      // Before the observer runs, so whoever it notifies sees last_error() agree.
+      absl::MutexLock lock(&mu_);
+      last_error_ = status;
+    }
+    if (options_.on_commit) options_.on_commit(stats);
+    if (!status.ok()) {
+      *error = std::move(status);
+      return i;
+    }
+  }
+  return batches.size();
+}
+
+void StoreWriter::Requeue(std::vector<WriteBatch>& batches, size_t first) {
+  Pending merged;
+  for (size_t i = first; i < batches.size(); ++i) {
+    WriteBatch& batch = batches[i];
+    for (JobRecord& job : batch.jobs) merged.jobs.insert_or_assign(job.id, std::move(job));
+    for (TaskRecord& task : batch.tasks) merged.tasks.insert_or_assign(task.id, std::move(task));
+    for (LogRecord& log : batch.logs) merged.logs.push_back(std::move(log));
+    merged.attempt_high_water = std::max(merged.attempt_high_water, batch.attempt_high_water);
+  }
+  // What producers enqueued during the failed commit is newer: it wins for jobs and tasks,
+  // and its logs come after the failed ones.
+  for (auto& [id, job] : pending_.jobs) merged.jobs.insert_or_assign(id, std::move(job));
+  for (auto& [id, task] : pending_.tasks) merged.tasks.insert_or_assign(id, std::move(task));
+  merged.logs.reserve(merged.logs.size() + pending_.logs.size());
+  for (LogRecord& log : pending_.logs) merged.logs.push_back(std::move(log));
+  merged.attempt_high_water = std::max(merged.attempt_high_water, pending_.attempt_high_water);
+  pending_ = std::move(merged);
+}
+
+}  // namespace genfarm::scheduler

@@ -1,0 +1,138 @@
+#include "client/cli/format.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/client/cli/fake_jobs.h"
+
+namespace genfarm::client {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'060);
+
+TEST(FormatTest, EnumNamesAreLowerCaseWithoutPrefix) {
+  EXPECT_EQ(JobStateName(v1::JOB_STATE_SUCCEEDED), "succeeded");
+  EXPECT_EQ(TaskStateName(v1::TASK_STATE_QUEUED), "queued");
+  EXPECT_EQ(WorkerStateName(v1::WORKER_STATE_DRAINING), "draining");
+  EXPECT_EQ(FailureReasonName(v1::FAILURE_REASON_OUT_OF_MEMORY), "out_of_memory");
+  EXPECT_EQ(TierName(v1::TIER_UNSPECIFIED), "batch");
+  EXPECT_EQ(TierName(v1::TIER_INTERACTIVE), "interactive");
+}
+
+TEST(FormatTest, ParsesJobStateNames) {
+  EXPECT_EQ(ParseJobState("failed"), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(ParseJobState("Active"), v1::JOB_STATE_ACTIVE);
+  EXPECT_EQ(ParseJobState("unspecified"), std::nullopt);
+  EXPECT_EQ(ParseJobState("done"), std::nullopt);
+}
+
+TEST(FormatTest, HumanDuration) {
+  EXPECT_EQ(HumanDuration(absl::Seconds(0)), "0s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(45)), "45s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(65)), "1m05s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(2 * 3600 + 3 * 60 + 59)), "2h03m");
+  EXPECT_EQ(HumanDuration(absl::Hours(76)), "3d04h");
+  EXPECT_EQ(HumanDuration(absl::Seconds(-5)), "0s");
+}
+
+TEST(FormatTest, HumanBytes) {
+  EXPECT_EQ(HumanBytes(512), "512B");
+  EXPECT_EQ(HumanBytes(1536), "1.5KiB");
+  EXPECT_EQ(HumanBytes(int64_t{80} << 30), "80.0GiB");
+}
+
+TEST(FormatTest, TaskFramesUseFrameSetSyntax) {
+  v1::Task task;
+  for (int64_t f : {1001, 1003, 1005, 1007}) task.add_frames(f);
+  EXPECT_EQ(TaskFrames(task), "1001-1007x2");
+}
+
+TEST(FormatTest, ProgressLineShowsStagesRateAndEta) {
+  EXPECT_EQ(FormatProgressLine(ActiveJob(), 2.5, absl::Seconds(128)),
+            "job 17 sh010_upres_retime active 160/480 33% | upres 120/240 3 running 1 failed | "
+            "retime 40/240 | 2.50 frames/s ETA 2m08s");
+}
+
+TEST(FormatTest, ProgressLineWithUnknownRate) {
+  EXPECT_THAT(FormatProgressLine(ActiveJob(), std::nullopt, std::nullopt),
+              HasSubstr("| -- frames/s ETA --"));
+}
+
+TEST(FormatTest, FastRateUsesOneDecimal) {
+  EXPECT_THAT(FormatProgressLine(ActiveJob(), 42.25, absl::Seconds(5)),
+              HasSubstr("42.2 frames/s ETA 5s"));
+}
+
+TEST(FormatTest, FinishedJobProgressLineHasNoEta) {
+  std::string line = FormatProgressLine(FailedJob(), 2.5, absl::Seconds(10));
+  EXPECT_THAT(line, AllOf(HasSubstr("failed 472/480 98%"), Not(HasSubstr("ETA"))));
+}
+
+TEST(FormatTest, OutcomeLineHasFramesDurationAndMessage) {
+  EXPECT_EQ(FormatJobOutcome(FailedJob()),
+            "job 17 (sh010_upres_retime) failed: 472/480 frames in 3m12s (1 task failed)");
+}
+
+TEST(FormatTest, JobsTable) {
+  v1::Job done = FailedJob();
+  done.set_id(9);
+  done.mutable_spec()->set_name("sh020_dailies");
+  std::string table = FormatJobsTable({ActiveJob(), done}, kNow);
+  EXPECT_EQ(table, R"(ID  NAME                PROJECT    SHOT   STATE   PRI  FRAMES       SUBMITTER  SUBMITTED
+17  sh010_upres_retime  feature_x  sh010  active  60   160/480 33%  jdoe       1m10s ago
+9   sh020_dailies       feature_x  sh010  failed  60   472/480 98%  jdoe       1m10s ago
+)");
+}
+
+TEST(FormatTest, StatusShowsStagesCountsAndWhyTasksFailOrWait) {
+  std::string status = FormatJobStatus(ActiveJob(), SomeTasks(), kNow, absl::UTCTimeZone());
+  EXPECT_THAT(status, HasSubstr("job 17 sh010_upres_retime [active]\n"));
+  EXPECT_THAT(status, HasSubstr("project feature_x  shot sh010  submitter jdoe  priority 60 "
+                                "(batch)\n"));
+  EXPECT_THAT(status, HasSubstr("started 2027-01-15 08:00:00 (running for 1m00s)"));
+  EXPECT_THAT(status, HasSubstr("  upres   120/240  50%   11 queued, 3 running, 15 succeeded, "
+                                "1 failed\n"));
+  EXPECT_THAT(status, HasSubstr("  retime  40/240   16%   25 blocked, 5 succeeded\n"));
+  EXPECT_THAT(status, HasSubstr("tasks: 25 blocked, 11 queued, 3 running, 20 succeeded, "
+                                "1 failed\n"));
+  EXPECT_THAT(status, HasSubstr("failed tasks:\n  task 7 upres frames 1057-1064 (3 attempts, "
+                                "input_missing, last on gpu04): frame 1059: input "
+                                "/shots/sh010/plate.1059.exr not found\n"));
+  EXPECT_THAT(status, HasSubstr("not placed:\n  task 12 upres frames 1097-1098 (queued): no "
+                                "worker has 24.0GiB free VRAM (largest: gpu02 16.0GiB)\n"));
+  EXPECT_THAT(status, Not(HasSubstr("task 3 ")));
+}
+
+TEST(FormatTest, WorkersTable) {
+  v1::Worker worker = ParseText<v1::Worker>(R"pb(
+    id: "gpu04" state: WORKER_STATE_ONLINE slots: 2 busy_slots: 1
+    devices {
+      name: "cuda:0 NVIDIA A100" kind: "cuda"
+      memory_total_bytes: 85899345920 memory_used_bytes: 21474836480
+    }
+    models { name: "esrgan-slim-x2" loaded: true }
+    models { name: "rife-v4.6" loaded: false }
+    running: "17/3"
+  )pb");
+  v1::Worker cpu = ParseText<v1::Worker>(R"pb(
+    id: "cpu01" state: WORKER_STATE_DRAINING slots: 4 devices { name: "cpu" kind: "cpu" }
+  )pb");
+  EXPECT_EQ(FormatWorkersTable({worker, cpu}),
+            R"(ID     STATE     DEVICES                             SLOTS  MODELS                        RUNNING
+gpu04  online    cuda:0 NVIDIA A100 20.0GiB/80.0GiB  1/2    esrgan-slim-x2 (2 available)  17/3
+cpu01  draining  cpu                                 0/4    -                             -
+)");
+}
+
+TEST(FormatTest, LogLine) {
+  v1::LogLine line = ParseText<v1::LogLine>(R"pb(
+    task_index: 3 attempt_id: 41 time_ms: 1800000005000 text: "frame 1042 done"
+  )pb");
+  EXPECT_EQ(FormatLogLine(line, absl::UTCTimeZone()), "08:00:05 task 3 #41  frame 1042 done");
+}
+
+}  // namespace
+}  // namespace genfarm::client

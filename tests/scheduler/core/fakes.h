@@ -1,0 +1,142 @@
+// Test doubles for the scheduler core: a StateSink that keeps the latest record per
+// key (what a store would hold after every batch committed), and a WorkerChannel that
+// records what the core sends to one worker. Plus small builders for worker hellos.
+//
+//   RecordingSink sink;
+//   auto channel = std::make_shared<FakeChannel>();
+//   core.WorkerHello(MakeHello("w1", {GpuDevice(0, 24 * kGiB)}, {Model("esrgan")}), channel);
+//   core.Dispatch();
+//   EXPECT_EQ(channel->Assignments().size(), 1);
+//
+// Not thread-safe: the core under test runs on the test's thread.
+#ifndef GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
+#define GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "genfarm/v1/types.pb.h"
+#include "genfarm/v1/worker_service.pb.h"
+#include "scheduler/core/state_sink.h"
+#include "scheduler/core/worker_channel.h"
+#include "scheduler/store/job_store.h"
+
+namespace genfarm::scheduler::testing {
+
+inline constexpr int64_t kGiB = int64_t{1} << 30;
+
+class RecordingSink : public StateSink {
+ public:
+  void PutJob(const JobRecord& job) override {
+    jobs_[job.id.value()] = job;
+    ++puts_;
+  }
+  void PutTask(const TaskRecord& task) override {
+    tasks_[{task.id.job.value(), task.id.index}] = task;
+    ++puts_;
+  }
+  void AppendLog(const LogRecord& log) override { logs_.push_back(log); }
+  void SetAttemptHighWater(int64_t attempt_id) override { high_water_ = attempt_id; }
+
+  // What a store would load after a restart: jobs by id, tasks by (job, index).
+  StoreSnapshot Snapshot() const {
+    StoreSnapshot snap;
+    for (const auto& [id, job] : jobs_) snap.jobs.push_back(job);
+    for (const auto& [key, task] : tasks_) snap.tasks.push_back(task);
+    snap.attempt_high_water = high_water_;
+    return snap;
+  }
+  const TaskRecord& task(int64_t job, int32_t index) const { return tasks_.at({job, index}); }
+  const JobRecord& job(int64_t id) const { return jobs_.at(id); }
+  const std::vector<LogRecord>& logs() const { return logs_; }
+  int64_t high_water() const { return high_water_; }
+  // Job and task records written so far: unchanged when an event changes nothing.
+  int64_t puts() const { return puts_; }
+
+ private:
+  std::map<int64_t, JobRecord> jobs_;
+  std::map<std::pair<int64_t, int32_t>, TaskRecord> tasks_;
+  std::vector<LogRecord> logs_;
+  int64_t high_water_ = 0;
+  int64_t puts_ = 0;
+};
+
+class FakeChannel : public WorkerChannel {
+ public:
+  void Send(const v1::SchedulerMessage& message) override { sent_.push_back(message); }
+  void Close() override { closed_ = true; }
+
+  const std::vector<v1::SchedulerMessage>& sent() const { return sent_; }
+  bool closed() const { return closed_; }
+  void Clear() { sent_.clear(); }
+
+  std::vector<v1::Assignment> Assignments() const {
+    std::vector<v1::Assignment> out;
+    for (const auto& m : sent_) {
+      if (m.has_assign()) out.push_back(m.assign());
+    }
+    return out;
+  }
+  std::vector<v1::CancelAttempt> Cancels() const {
+    std::vector<v1::CancelAttempt> out;
+    for (const auto& m : sent_) {
+      if (m.has_cancel()) out.push_back(m.cancel());
+    }
+    return out;
+  }
+
+ private:
+  std::vector<v1::SchedulerMessage> sent_;
+  bool closed_ = false;
+};
+
+inline v1::Device GpuDevice(int32_t index, int64_t memory_bytes) {
+  v1::Device d;
+  d.set_name("cuda:" + std::to_string(index));
+  d.set_kind("cuda");
+  d.set_index(index);
+  d.set_memory_total_bytes(memory_bytes);
+  return d;
+}
+
+inline v1::Device CpuDevice(int64_t memory_bytes = 64 * kGiB) {
+  v1::Device d;
+  d.set_name("cpu");
+  d.set_kind("cpu");
+  d.set_index(0);
+  d.set_memory_total_bytes(memory_bytes);
+  return d;
+}
+
+inline v1::ModelInfo Model(const std::string& name, int64_t memory_bytes = kGiB,
+                           int32_t window_before = 0, int32_t window_after = 0) {
+  v1::ModelInfo m;
+  m.set_name(name);
+  m.set_version("1");
+  m.set_memory_bytes(memory_bytes);
+  m.set_window_before(window_before);
+  m.set_window_after(window_after);
+  return m;
+}
+
+inline v1::Hello MakeHello(const std::string& id, std::vector<v1::Device> devices,
+                           std::vector<v1::ModelInfo> models, int32_t slots = 1,
+                           std::vector<std::string> tags = {},
+                           std::vector<int64_t> running_attempts = {}) {
+  v1::Hello h;
+  h.set_worker_id(id);
+  h.set_hostname(id);
+  h.set_slots(slots);
+  for (auto& d : devices) *h.add_devices() = std::move(d);
+  for (auto& m : models) *h.add_models() = std::move(m);
+  for (auto& t : tags) h.add_tags(std::move(t));
+  for (int64_t a : running_attempts) h.add_running_attempts(a);
+  return h;
+}
+
+}  // namespace genfarm::scheduler::testing
+
+#endif  // GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
