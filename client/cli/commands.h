@@ -5,7 +5,10 @@
 //   SchedulerConnection scheduler(address, absl::Seconds(10));
 //   CommandContext ctx{&scheduler, &std::cout, &std::cerr, isatty(1), isatty(2),
 //                      &RealClock::Get(), absl::LocalTimeZone()};
-//   absl::StatusOr<int> rc = RunSubmit(ctx, {.file = "shot.yaml", .wait = true});
+//   SubmitOptions submit;
+//   submit.file = "shot.yaml";
+//   submit.wait = true;
+//   absl::StatusOr<int> rc = RunSubmit(ctx, submit);  // 0, 1 (job failed) or an error
 #ifndef GENFARM_CLIENT_CLI_COMMANDS_H_
 #define GENFARM_CLIENT_CLI_COMMANDS_H_
 

@@ -13,6 +13,11 @@ absl::StatusOr<int> RunWorkers(CommandContext& ctx, bool include_offline) {
   grpc::Status status = ctx.scheduler->farm().ListWorkers(&context, request, &response);
   if (!status.ok()) return ctx.scheduler->ToStatus(status);
   std::vector<v1::Worker> workers(response.workers().begin(), response.workers().end());
+  if (workers.empty()) {
+    *ctx.err << (include_offline ? "no workers known\n"
+                                 : "no workers online (--all includes offline ones)\n");
+    return kExitOk;
+  }
   *ctx.out << FormatWorkersTable(workers) << std::flush;
   return kExitOk;
 }

@@ -158,10 +158,10 @@ std::string FormatProgressLine(const v1::Job& job, std::optional<double> frames_
     parts.push_back(std::move(part));
   }
   if (!IsFinished(job.state())) {
-    std::string rate = frames_per_second
-                           ? absl::StrFormat("%.*f frames/s", *frames_per_second < 10 ? 2 : 1,
-                                             *frames_per_second)
-                           : "-- frames/s";
+    std::string rate =
+        frames_per_second
+            ? absl::StrFormat("%.*f frames/s", *frames_per_second < 10 ? 2 : 1, *frames_per_second)
+            : "-- frames/s";
     absl::StrAppend(&rate, " ETA ", eta ? HumanDuration(*eta) : "--");
     parts.push_back(std::move(rate));
   }
@@ -169,9 +169,9 @@ std::string FormatProgressLine(const v1::Job& job, std::optional<double> frames_
 }
 
 std::string FormatJobOutcome(const v1::Job& job) {
-  std::string line = absl::StrCat("job ", job.id(), " (", job.spec().name(), ") ",
-                                  JobStateName(job.state()), ": ", TotalFramesDone(job), "/",
-                                  TotalFrames(job), " frames");
+  std::string line =
+      absl::StrCat("job ", job.id(), " (", job.spec().name(), ") ", JobStateName(job.state()), ": ",
+                   TotalFramesDone(job), "/", TotalFrames(job), " frames");
   int64_t start = job.start_time_ms() > 0 ? job.start_time_ms() : job.submit_time_ms();
   if (start > 0 && job.end_time_ms() >= start) {
     absl::StrAppend(&line, " in ", HumanDuration(absl::Milliseconds(job.end_time_ms() - start)));
@@ -197,14 +197,15 @@ std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now) {
 std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tasks, absl::Time now,
                             absl::TimeZone tz) {
   const v1::JobSpec& spec = job.spec();
-  std::string out = absl::StrCat("job ", job.id(), " ", spec.name(), " [", JobStateName(job.state()),
-                                 "]\n");
+  std::string out =
+      absl::StrCat("job ", job.id(), " ", spec.name(), " [", JobStateName(job.state()), "]\n");
   absl::StrAppend(&out, "  project ", spec.project().empty() ? "-" : spec.project(), "  shot ",
                   spec.shot().empty() ? "-" : spec.shot(), "  submitter ",
-                  spec.submitter().empty() ? "-" : spec.submitter(), "  priority ",
-                  spec.priority(), " (", TierName(spec.tier()), ")\n");
+                  spec.submitter().empty() ? "-" : spec.submitter(), "  priority ", spec.priority(),
+                  " (", TierName(spec.tier()), ")\n");
   absl::StrAppend(&out, "  submitted ", FormatTime(job.submit_time_ms(), tz));
-  if (job.start_time_ms() > 0) absl::StrAppend(&out, "  started ", FormatTime(job.start_time_ms(), tz));
+  if (job.start_time_ms() > 0)
+    absl::StrAppend(&out, "  started ", FormatTime(job.start_time_ms(), tz));
   if (job.end_time_ms() > 0) {
     absl::StrAppend(&out, "  ended ", FormatTime(job.end_time_ms(), tz));
     if (job.start_time_ms() > 0) {
@@ -251,8 +252,8 @@ std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tas
     absl::StrAppend(&out, "not placed:\n");
     for (const v1::Task* task : stuck) {
       absl::StrAppend(&out, "  task ", task->index(), " ", task->stage(), " frames ",
-                      TaskFrames(*task), " (", TaskStateName(task->state()),
-                      "): ", task->message(), "\n");
+                      TaskFrames(*task), " (", TaskStateName(task->state()), "): ", task->message(),
+                      "\n");
     }
   }
   return out;
@@ -262,8 +263,8 @@ std::string FormatFailedTasks(const std::vector<v1::Task>& tasks) {
   std::string out;
   for (const auto& task : tasks) {
     if (task.state() != v1::TASK_STATE_FAILED) continue;
-    absl::StrAppend(&out, "  task ", task.index(), " ", task.stage(), " frames ",
-                    TaskFrames(task), " (", task.attempts(), " attempts");
+    absl::StrAppend(&out, "  task ", task.index(), " ", task.stage(), " frames ", TaskFrames(task),
+                    " (", task.attempts(), " attempts");
     if (task.failure_reason() != v1::FAILURE_REASON_UNSPECIFIED) {
       absl::StrAppend(&out, ", ", FailureReasonName(task.failure_reason()));
     }
@@ -302,10 +303,11 @@ std::string FormatWorkersTable(const std::vector<v1::Worker>& workers) {
 }
 
 std::string FormatLogLine(const v1::LogLine& line, absl::TimeZone tz) {
-  std::string time =
-      line.time_ms() > 0 ? absl::FormatTime("%H:%M:%S", absl::FromUnixMillis(line.time_ms()), tz)
+  std::string time = line.time_ms() > 0
+                         ? absl::FormatTime("%H:%M:%S", absl::FromUnixMillis(line.time_ms()), tz)
                          : "--:--:--";
-  return absl::StrCat(time, " task ", line.task_index(), " #", line.attempt_id(), "  ", line.text());
+  return absl::StrCat(time, " task ", line.task_index(), " #", line.attempt_id(), "  ",
+                      line.text());
 }
 
 }  // namespace genfarm::client

@@ -23,9 +23,9 @@ absl::StatusOr<int> RunJobs(CommandContext& ctx, const JobsOptions& options) {
   if (!options.state.empty()) {
     std::optional<v1::JobState> state = ParseJobState(options.state);
     if (!state) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown job state '", options.state,
-          "' (expected waiting, active, paused, succeeded, failed or canceled)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown job state '", options.state,
+                       "' (expected waiting, active, paused, succeeded, failed or canceled)"));
     }
     request.set_state(*state);
   }
@@ -42,6 +42,10 @@ absl::StatusOr<int> RunJobs(CommandContext& ctx, const JobsOptions& options) {
     }
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty() && static_cast<int>(jobs.size()) < options.limit);
+  if (jobs.empty()) {
+    *ctx.err << "no jobs\n";
+    return kExitOk;
+  }
   *ctx.out << FormatJobsTable(jobs, ctx.clock->Now()) << std::flush;
   return kExitOk;
 }

@@ -93,9 +93,9 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostr
     if (++reconnects > kMaxReconnects || !have_job) {
       end_line();
       if (!status.ok()) return ctx.scheduler->ToStatus(status);
-      return absl::UnavailableError(
-          absl::StrCat("scheduler at ", ctx.scheduler->address(),
-                       " kept closing the watch of job ", job_id, " before it ended"));
+      return absl::UnavailableError(absl::StrCat("scheduler at ", ctx.scheduler->address(),
+                                                 " kept closing the watch of job ", job_id,
+                                                 " before it ended"));
     }
     absl::Duration backoff = absl::Seconds(1 << (reconnects - 1));
     end_line();

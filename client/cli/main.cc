@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   double timeout_seconds = 10;
   app.add_option("--scheduler", scheduler,
                  "scheduler address HOST:PORT (default: $GENFARM_SCHEDULER, else 127.0.0.1:7070)");
-  app.add_option("--timeout", timeout_seconds, "seconds to wait for each call (watch waits forever)")
+  app.add_option("--timeout", timeout_seconds,
+                 "seconds to wait for each call (watch waits forever)")
       ->check(CLI::PositiveNumber);
 
   Run run;
@@ -116,8 +117,9 @@ int main(int argc, char** argv) {
   retry_cmd->add_flag("--failed", retry_failed,
                       "every failed or canceled task (the default without --task)");
   retry_cmd->add_option("--task", retry_tasks, "only these task indexes")->take_all();
-  dispatch(retry_cmd,
-           [&](CommandContext& ctx) { return gc::RunRetry(ctx, job_id, retry_failed, retry_tasks); });
+  dispatch(retry_cmd, [&](CommandContext& ctx) {
+    return gc::RunRetry(ctx, job_id, retry_failed, retry_tasks);
+  });
 
   int new_priority = 0;
   auto* priority_cmd = app.add_subcommand("priority", "set a job's priority");

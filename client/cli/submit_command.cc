@@ -38,7 +38,8 @@ absl::StatusOr<int> RunSubmit(CommandContext& ctx, const SubmitOptions& options)
   absl::StatusOr<v1::JobSpec> spec = ParseJobSpecFile(options.file);
   if (!spec.ok()) {
     std::string message(spec.status().message());
-    if (!absl::StrContains(message, options.file)) message = absl::StrCat(options.file, ": ", message);
+    if (!absl::StrContains(message, options.file))
+      message = absl::StrCat(options.file, ": ", message);
     return absl::InvalidArgumentError(message);
   }
   if (options.priority) spec->set_priority(*options.priority);

@@ -96,6 +96,14 @@ absl::StatusOr<SubmitResult> SchedulerCore::SubmitJob(v1::JobSpec spec,
   }
   ApplyJobSpecDefaults(&spec);
   GENFARM_RETURN_IF_ERROR(ValidateJobSpec(spec));
+  // Interpolation models retime by 2 unless told otherwise; recording the factor in the
+  // spec keeps the planner's frame mapping and the worker's identical.
+  for (v1::StageSpec& stage : *spec.mutable_stages()) {
+    auto model = models_.find(stage.model());
+    if (model != models_.end() && model->second.kind() == "interpolate" && !stage.params().contains("factor")) {
+      (*stage.mutable_params())["factor"] = "2";
+    }
+  }
   for (int64_t dep : spec.depends_on_jobs()) {
     const Job* upstream = FindJob(JobId(dep));
     if (upstream == nullptr) {
@@ -174,7 +182,8 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
   recovery_deadline_ms_ = now + absl::ToInt64Milliseconds(options_.lease_ttl);
   // Attempt ids handed out just before a crash may not have reached the store; skip
   // far past them so a late result can never match a new attempt.
-  attempt_high_water_ = snapshot.attempt_high_water + (1 << 20);
+  attempt_high_water_ = snapshot.jobs.empty() ? snapshot.attempt_high_water
+                                             : snapshot.attempt_high_water + (1 << 20);
   size_t t = 0;
   for (const JobRecord& rec : snapshot.jobs) {
     Job& job = jobs_[rec.id];
@@ -227,7 +236,10 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
         active_jobs_.insert(id);
       } else if (state == v1::TASK_STATE_RUNNING) {
         // Held for the worker to reclaim on reconnect; requeued at recovery_deadline_ms_.
-        Attempt attempt{task.rec.id, WorkerId(task.rec.worker), task.rec.start_ms, 0};
+        // The per-attempt timeout still counts from the attempt's start.
+        const int32_t timeout = job.rec.spec.stages(task.rec.stage).timeout_seconds();
+        Attempt attempt{task.rec.id, WorkerId(task.rec.worker), task.rec.start_ms,
+                        timeout > 0 ? task.rec.start_ms + timeout * 1000LL : 0};
         attempts_[task.rec.attempt.value()] = attempt;
         WorkerState& worker = workers_[WorkerId(task.rec.worker)];
         worker.attempts.insert(task.rec.attempt.value());
@@ -355,8 +367,9 @@ void SchedulerCore::OnJobEnded(Job& job) {
       task.rec.failure_reason = v1::FAILURE_REASON_CANCELED;
       SetTaskState(*dependent, static_cast<int32_t>(i), v1::TASK_STATE_CANCELED);
     }
-    dependent->rec.message = why;
     UpdateJobState(*dependent);
+    dependent->rec.message = why;  // the cause, not UpdateJobState's "N of M tasks" count
+    PersistJob(*dependent);
   }
 }
 
@@ -392,6 +405,10 @@ void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, co
   task.rec.message = message;
   task.rec.end_ms = NowMs();
   if (!charge_retry) task.rec.attempts--;  // not the task's fault: the attempt is not charged
+  // A spec the worker cannot execute fails the same way everywhere: no retry, and the
+  // worker is not to blame.
+  const bool retryable = reason != v1::FAILURE_REASON_BAD_SPEC;
+  if (!retryable) charge_retry = false;
   if (charge_retry && !worker.value().empty()) {
     Blocklist& entry = job->blocklist[worker.value()];
     if (++entry.failures >= options_.blocklist_failures) {
@@ -403,7 +420,7 @@ void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, co
   AppendLog(*job, task_id.index, AttemptId(attempt_id), absl::StrCat("attempt failed (", ReasonName(reason), "): ", message));
   if (job->rec.state == v1::JOB_STATE_CANCELED) {
     SetTaskState(*job, task_id.index, v1::TASK_STATE_CANCELED);
-  } else if (task.rec.attempts <= stage.retries()) {
+  } else if (retryable && task.rec.attempts <= stage.retries()) {
     // Exponential backoff: base * 2^(failures-1), capped.
     absl::Duration backoff = options_.retry_backoff_base;
     for (int i = 1; i < task.rec.attempts && backoff < options_.retry_backoff_max; ++i) backoff *= 2;
@@ -794,6 +811,17 @@ void SchedulerCore::NotifyWatchers() {
 
 void SchedulerCore::Tick() {
   const int64_t now = NowMs();
+  // A forgiven worker may take work again; nothing else would trigger a dispatch.
+  for (const JobId& id : active_jobs_) {
+    Job* job = FindJob(id);
+    if (job == nullptr) continue;
+    for (auto& [worker, entry] : job->blocklist) {
+      if (entry.until_ms != 0 && entry.until_ms <= now) {
+        entry = Blocklist{};
+        dispatch_needed_ = true;
+      }
+    }
+  }
   while (!backoff_.empty() && backoff_.begin()->first <= now) {
     TaskId id = backoff_.begin()->second;
     backoff_.erase(backoff_.begin());

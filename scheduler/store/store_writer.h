@@ -6,9 +6,9 @@
 // none. Pending jobs and tasks coalesce by id (latest wins): a task updated five times between
 // commits is written once. Logs are appended in order.
 //
-//   StoreWriter writer(*store, RealClock::Get(), {.on_commit = [&](const CommitStats& s) {
-//     metrics.commit_seconds.Observe(s.seconds);
-//   }});
+//   StoreWriter::Options options;
+//   options.on_commit = [&](const CommitStats& s) { metrics.commit_seconds.Observe(s.seconds); };
+//   StoreWriter writer(*store, RealClock::Get(), options);
 //   writer.PutTask(task);                      // never blocks on I/O
 //   writer.AppendLog({task.id, attempt, now_ms, "loaded model upres_v2"});
 //   ...
@@ -23,7 +23,8 @@
 // Ownership: borrows the store and the clock, which must outlive the writer; owns the writer
 // thread, started by the constructor and joined by Stop() or the destructor.
 // Thread-safety: Put*, AppendLog, SetAttemptHighWater, Flush, last_error and pending_records
-// are safe from any thread. The store is only called from the writer thread.
+// are safe from any thread. The store is only called from the writer thread. Do not call
+// Flush or Stop from on_commit (it runs on the writer thread they wait for).
 #ifndef GENFARM_SCHEDULER_STORE_STORE_WRITER_H_
 #define GENFARM_SCHEDULER_STORE_STORE_WRITER_H_
 

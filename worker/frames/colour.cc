@@ -123,8 +123,8 @@ Image FromModel(const Image& model_image, const ModelColor& model, ColorSpace fi
 absl::Status AddResidual(const Image& residual, ResidualFilter filter, Image* image) {
   if (residual.pixels.empty()) return absl::OkStatus();
   if (residual.channels != image->channels) {
-    return absl::InvalidArgumentError(absl::StrCat("residual has ", residual.channels,
-                                                   " channels, image has ", image->channels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("residual has ", residual.channels, " channels, image has ", image->channels));
   }
   const int c = image->channels;
   const double sx = double(residual.width) / image->width;

@@ -33,9 +33,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "worker/frames/image.h"
 
 namespace genfarm::worker {
@@ -79,8 +79,8 @@ struct ModelInput {
   Image image;     // in the model's space and range, clipped to the range
   Image residual;  // file-space residual (see policy); empty when policy is kClip
   int64_t pixels = 0;
-  int64_t pixels_above_range = 0;  // any channel above the range before clipping
-  int64_t pixels_below_range = 0;  // any channel below the range before clipping
+  int64_t pixels_above_range = 0;   // any channel above the range before clipping
+  int64_t pixels_below_range = 0;   // any channel below the range before clipping
   int64_t pixels_out_of_range = 0;  // union of the two
   bool has_residual() const { return pixels_out_of_range > 0 && !residual.pixels.empty(); }
 };

@@ -16,19 +16,19 @@
 namespace genfarm::worker {
 
 struct FrameMetadata {
-  std::string format_name;     // OIIO plugin name: "openexr", "png", "tiff", "jpeg", "dpx"
-  std::string pixel_type;      // source sample type: "half", "float", "uint8", "uint16", ...
-  int bits_per_sample = 0;     // "oiio:BitsPerSample" (10 for 10-bit DPX), else the type size
-  std::string color_space;     // "oiio:ColorSpace" as the file stated it, may be empty
-  std::string compression;     // "compression" attribute, may be empty
+  std::string format_name;  // OIIO plugin name: "openexr", "png", "tiff", "jpeg", "dpx"
+  std::string pixel_type;   // source sample type: "half", "float", "uint8", "uint16", ...
+  int bits_per_sample = 0;  // "oiio:BitsPerSample" (10 for 10-bit DPX), else the type size
+  std::string color_space;  // "oiio:ColorSpace" as the file stated it, may be empty
+  std::string compression;  // "compression" attribute, may be empty
   std::vector<std::string> channel_names;  // source channels, e.g. {"R","G","B","A"}
   int source_channels = 0;
-  bool was_grey = false;       // single luminance channel, replicated to R, G and B
-  bool dropped_alpha = false;  // the source had an alpha channel, not carried through
+  bool was_grey = false;          // single luminance channel, replicated to R, G and B
+  bool dropped_alpha = false;     // the source had an alpha channel, not carried through
   bool dropped_channels = false;  // channels beyond RGB(A) were ignored
   // Display window of the source, when it differs from the data window we read.
   int full_x = 0, full_y = 0, full_width = 0, full_height = 0;
-  int x = 0, y = 0;            // data window origin
+  int x = 0, y = 0;  // data window origin
 };
 
 struct Frame {

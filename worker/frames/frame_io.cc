@@ -1,21 +1,20 @@
 #include "worker/frames/frame_io.h"
 
+#include <OpenImageIO/imageio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
 #include <vector>
 
-#include <OpenImageIO/imageio.h>
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 
 #ifndef GENFARM_VERSION
 #define GENFARM_VERSION "dev"
@@ -45,11 +44,16 @@ std::string Extension(const std::string& path) {
 
 OIIO::TypeDesc OiioType(SampleType type) {
   switch (type) {
-    case SampleType::kUint8: return OIIO::TypeDesc::UINT8;
-    case SampleType::kUint16: return OIIO::TypeDesc::UINT16;
-    case SampleType::kHalf: return OIIO::TypeDesc::HALF;
-    case SampleType::kFloat: return OIIO::TypeDesc::FLOAT;
-    case SampleType::kAuto: break;
+    case SampleType::kUint8:
+      return OIIO::TypeDesc::UINT8;
+    case SampleType::kUint16:
+      return OIIO::TypeDesc::UINT16;
+    case SampleType::kHalf:
+      return OIIO::TypeDesc::HALF;
+    case SampleType::kFloat:
+      return OIIO::TypeDesc::FLOAT;
+    case SampleType::kAuto:
+      break;
   }
   return OIIO::TypeDesc::UNKNOWN;
 }
@@ -65,16 +69,20 @@ absl::Status FsError(const std::string& what, const std::error_code& ec) {
 
 std::string TempPath(const fs::path& final_path) {
   static std::atomic<uint64_t> counter{0};
-  const std::string name = absl::StrCat(".", final_path.filename().string(), ".tmp-", getpid(),
-                                        "-", counter.fetch_add(1));
+  const std::string name = absl::StrCat(".", final_path.filename().string(), ".tmp-", getpid(), "-",
+                                        counter.fetch_add(1));
   return (final_path.parent_path() / name).string();
 }
 
 nlohmann::json ProvenanceJson(const Provenance& p) {
-  nlohmann::json j = {{"model", p.model},   {"model_version", p.model_version},
-                      {"model_sha256", p.model_sha256}, {"params", p.params_json},
-                      {"seed", std::to_string(p.seed)}, {"job", p.job},
-                      {"task", p.task}, {"attempt", p.attempt}};
+  nlohmann::json j = {{"model", p.model},
+                      {"model_version", p.model_version},
+                      {"model_sha256", p.model_sha256},
+                      {"params", p.params_json},
+                      {"seed", std::to_string(p.seed)},
+                      {"job", p.job},
+                      {"task", p.task},
+                      {"attempt", p.attempt}};
   if (p.frame != kNoFrame) j["frame"] = p.frame;
   return nlohmann::json{{"genfarm", j}};
 }
@@ -103,15 +111,14 @@ absl::StatusOr<Frame> ReadFrame(const std::string& path, int64_t frame) {
     return absl::InvalidArgumentError(absl::StrCat(prefix, " holds deep data, not supported"));
   }
   if (spec.depth > 1 || spec.nchannels < 1 || spec.width < 1 || spec.height < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(prefix, " has an unsupported layout (", spec.width, "x", spec.height, "x",
-                     spec.depth, ", ", spec.nchannels, " channels)"));
+    return absl::InvalidArgumentError(absl::StrCat(prefix, " has an unsupported layout (",
+                                                   spec.width, "x", spec.height, "x", spec.depth,
+                                                   ", ", spec.nchannels, " channels)"));
   }
   const int nch = spec.nchannels;
   std::vector<float> data(size_t(spec.width) * spec.height * nch);
   if (!in->read_image(0, 0, 0, nch, OIIO::TypeDesc::FLOAT, data.data())) {
-    return absl::DataLossError(
-        absl::StrCat(prefix, " is not a readable image: ", in->geterror()));
+    return absl::DataLossError(absl::StrCat(prefix, " is not a readable image: ", in->geterror()));
   }
   in->close();
 
@@ -171,7 +178,7 @@ absl::StatusOr<Frame> ReadFrame(const std::string& path, int64_t frame) {
 ColorSpace DefaultColorSpaceForPath(const std::string& path) {
   const std::string ext = Extension(path);
   return (ext == ".exr" || ext == ".hdr" || ext == ".sxr" || ext == ".mxr") ? ColorSpace::kLinear
-                                                                             : ColorSpace::kSrgb;
+                                                                            : ColorSpace::kSrgb;
 }
 
 SampleType SampleTypeFromMetadata(const FrameMetadata& md) {
@@ -184,23 +191,20 @@ SampleType SampleTypeFromMetadata(const FrameMetadata& md) {
 
 absl::Status WriteFrame(const std::string& path, const Image& image, const WriteOptions& options) {
   const std::string prefix = absl::StrCat(
-      FramePrefix(options.provenance ? options.provenance->frame : kNoFrame), "output file ",
-      path);
+      FramePrefix(options.provenance ? options.provenance->frame : kNoFrame), "output file ", path);
   if (image.channels != 3 || image.width < 1 || image.height < 1 ||
       image.pixels.size() != size_t(image.width) * image.height * 3) {
     return absl::InvalidArgumentError(absl::StrCat(prefix, ": image is ", image.width, "x",
-                                                   image.height, "x", image.channels,
-                                                   " with ", image.pixels.size(),
-                                                   " values, expected RGB"));
+                                                   image.height, "x", image.channels, " with ",
+                                                   image.pixels.size(), " values, expected RGB"));
   }
   const fs::path final_path(path);
   std::error_code ec;
   if (final_path.has_parent_path()) {
     fs::create_directories(final_path.parent_path(), ec);
     if (ec) {
-      return FsError(absl::StrCat(prefix, ": cannot create folder ",
-                                  final_path.parent_path().string()),
-                     ec);
+      return FsError(
+          absl::StrCat(prefix, ": cannot create folder ", final_path.parent_path().string()), ec);
     }
   }
 

@@ -53,7 +53,7 @@ struct Provenance {
 };
 
 enum class SampleType {
-  kAuto,    // EXR: half, PNG/TIFF: uint16, JPEG: uint8, DPX: 10-bit
+  kAuto,  // EXR: half, PNG/TIFF: uint16, JPEG: uint8, DPX: 10-bit
   kUint8,
   kUint16,
   kHalf,
@@ -66,7 +66,7 @@ struct WriteOptions {
   // extension's natural space (EXR linear, others sRGB), see DefaultColorSpaceForPath.
   std::optional<ColorSpace> color_space;
   std::optional<Provenance> provenance;  // its frame also prefixes error messages
-  std::string compression;              // e.g. "zip", "piz", "dwaa"; empty = writer default
+  std::string compression;               // e.g. "zip", "piz", "dwaa"; empty = writer default
   int jpeg_quality = 95;
 };
 

@@ -4,13 +4,13 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "worker/pipeline/bounded_queue.h"
@@ -79,11 +79,15 @@ class PipelineRun {
       }
       int factor = 2;
       if (params.contains("factor")) {
-        if (!params["factor"].is_number_integer()) {
+        // Stage params travel as strings (proto map<string, string>); accept both.
+        const nlohmann::json& value = params["factor"];
+        bool ok = value.is_number_integer();
+        if (ok) factor = value.get<int>();
+        if (value.is_string()) ok = absl::SimpleAtoi(value.get<std::string>(), &factor);
+        if (!ok || factor < 1) {
           return absl::InvalidArgumentError(
-              absl::StrCat("params.factor must be an integer, got ", params["factor"].dump()));
+              absl::StrCat("params.factor must be a positive integer, got ", value.dump()));
         }
-        factor = params["factor"].get<int>();
       }
       absl::StatusOr<std::vector<RetimeOutput>> mapped =
           MapRetime(o_.stage_frames.empty() ? o_.frames : o_.stage_frames, o_.frames, factor);
@@ -225,11 +229,9 @@ class PipelineRun {
     if (md.was_grey) {
       Log(absl::StrCat("frame ", item.frame, ": greyscale input, replicated to RGB"));
     }
-    if (!o_.input_color_space && !md.color_space.empty() &&
-        !ParseColorSpace(md.color_space).ok()) {
+    if (!o_.input_color_space && !md.color_space.empty() && !ParseColorSpace(md.color_space).ok()) {
       Log(absl::StrCat("frame ", item.frame, ": colour space \"", md.color_space,
-                       "\" not understood, treated as ",
-                       ColorSpaceName(FrameColorSpace(md))));
+                       "\" not understood, treated as ", ColorSpaceName(FrameColorSpace(md))));
     }
   }
 
@@ -290,9 +292,8 @@ class PipelineRun {
       return absl::OkStatus();
     }
     return absl::InternalError(absl::StrCat(
-        "frame ", frame, ": model ", o_.model.name, " returned a ", out.width, "x", out.height,
-        "x", out.channels, " image for a ", in.width, "x", in.height,
-        " input, expected scale ", scale));
+        "frame ", frame, ": model ", o_.model.name, " returned a ", out.width, "x", out.height, "x",
+        out.channels, " image for a ", in.width, "x", in.height, " input, expected scale ", scale));
   }
 
   void ComputeUpscale() {
@@ -350,8 +351,8 @@ class PipelineRun {
     std::vector<WriteItem> writes;
     for (size_t i = 0; i < batch.size(); ++i) {
       const ReadItem& item = batch[i];
-      absl::Status size_ok = CheckSize(item.frame, item.data.image, (*outs)[i],
-                                       std::max(1, o_.model.scale));
+      absl::Status size_ok =
+          CheckSize(item.frame, item.data.image, (*outs)[i], std::max(1, o_.model.scale));
       if (!size_ok.ok()) {
         Fail(size_ok);
         return false;
@@ -399,8 +400,8 @@ class PipelineRun {
       if (CheckStop()) return;
       if (!ensure(o.from) || !ensure(o.to)) {
         if (!Stopped()) {
-          Fail(absl::InternalError(absl::StrCat("frame ", o.output_frame, ": input frame ",
-                                                o.from, " or ", o.to, " was never read")));
+          Fail(absl::InternalError(absl::StrCat("frame ", o.output_frame, ": input frame ", o.from,
+                                                " or ", o.to, " was never read")));
         }
         return;
       }
@@ -417,9 +418,9 @@ class PipelineRun {
       } else {
         Prepared& b = cache[o.to];
         if (InputSpace(b.read.data.metadata) != in_space) {
-          Fail(absl::InvalidArgumentError(absl::StrCat(
-              "frame ", o.to, ": input file ", b.read.path, " is in a different colour space from frame ",
-              o.from)));
+          Fail(absl::InvalidArgumentError(
+              absl::StrCat("frame ", o.to, ": input file ", b.read.path,
+                           " is in a different colour space from frame ", o.from)));
           return;
         }
         if (!a.model_input) a.model_input = Prepare(o.from, a.read.data);
@@ -431,9 +432,8 @@ class PipelineRun {
             runner_.Interpolate(a.model_input->image, b.model_input->image, o.t, run);
         if (!mid.ok()) {
           Fail(WithPrefix(mid.status(),
-                          absl::StrCat("frame ", o.output_frame, " (between ", a.read.path,
-                                       " and ", b.read.path, "): model ", o_.model.name,
-                                       " failed: ")));
+                          absl::StrCat("frame ", o.output_frame, " (between ", a.read.path, " and ",
+                                       b.read.path, "): model ", o_.model.name, " failed: ")));
           return;
         }
         absl::Status size_ok = CheckSize(o.output_frame, a.read.data.image, *mid, 1);
@@ -444,9 +444,8 @@ class PipelineRun {
         out = FromModel(*mid, o_.model.color, in_space);
         absl::StatusOr<Image> residual =
             BlendResiduals(a.model_input->residual, b.model_input->residual, o.t);
-        absl::Status added = residual.ok()
-                                 ? AddResidual(*residual, o_.residual_filter, &out)
-                                 : residual.status();
+        absl::Status added =
+            residual.ok() ? AddResidual(*residual, o_.residual_filter, &out) : residual.status();
         if (!added.ok()) {
           Fail(WithPrefix(added, absl::StrCat("frame ", o.output_frame, ": ")));
           return;
@@ -472,7 +471,7 @@ class PipelineRun {
   std::function<absl::Status(const std::string&, const Image&, const WriteOptions&)> write_frame_;
   BoundedQueue<ReadItem> read_q_;
   BoundedQueue<WriteItem> write_q_;
-  int64_t total_ = 0;  // set before the threads start
+  int64_t total_ = 0;   // set before the threads start
   bool noted_ = false;  // compute thread only
   std::atomic<bool> stop_{false};
 

@@ -59,10 +59,10 @@
 namespace genfarm::worker {
 
 struct FrameProgress {
-  int64_t frame = 0;          // output frame just written
-  int64_t frames_done = 0;    // outputs written so far by this task
-  int64_t frames_total = 0;   // outputs this task will write
-  double seconds = 0;         // this frame's read + compute + write time
+  int64_t frame = 0;         // output frame just written
+  int64_t frames_done = 0;   // outputs written so far by this task
+  int64_t frames_total = 0;  // outputs this task will write
+  double seconds = 0;        // this frame's read + compute + write time
 };
 
 struct FramePipelineOptions {
@@ -90,8 +90,8 @@ struct FramePipelineOptions {
   WriteOptions write;
 
   // --- Flow control ---
-  int read_ahead_batches = 2;    // reader queue capacity, in batches
-  int write_behind_frames = 4;   // writer queue capacity, in frames
+  int read_ahead_batches = 2;   // reader queue capacity, in batches
+  int write_behind_frames = 4;  // writer queue capacity, in frames
   const CancelToken* cancel = nullptr;
 
   // --- Observers (optional) ---
@@ -112,8 +112,8 @@ struct FramePipelineResult {
   double compute_seconds = 0;  // colour conversion + model
   double write_seconds = 0;
   double wall_seconds = 0;
-  int64_t pixels = 0;               // input pixels seen by the model
-  int64_t pixels_above_range = 0;   // summed over frames, see colour.h
+  int64_t pixels = 0;              // input pixels seen by the model
+  int64_t pixels_above_range = 0;  // summed over frames, see colour.h
   int64_t pixels_below_range = 0;
   int64_t frames_with_over_range = 0;
 };

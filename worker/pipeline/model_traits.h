@@ -13,34 +13,23 @@
 #define GENFARM_WORKER_PIPELINE_MODEL_TRAITS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "worker/frames/colour.h"
+#include "worker/runtime/model_kind.h"
 
 namespace genfarm::worker {
-
-enum class ModelKind {
-  kUpscale,      // one output per input frame (ModelRunner::Upscale)
-  kInterpolate,  // in-between frames from two inputs (ModelRunner::Interpolate)
-};
-
-inline absl::StatusOr<ModelKind> ParseModelKind(absl::string_view kind) {
-  if (kind == "upscale") return ModelKind::kUpscale;
-  if (kind == "interpolate") return ModelKind::kInterpolate;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown model kind \"", kind, "\" (expected upscale or interpolate)"));
-}
 
 struct ModelTraits {
   std::string name;
   std::string version;
   std::string sha256;
   ModelKind kind = ModelKind::kUpscale;
-  int scale = 1;        // output size = input size * scale; checked after each batch
-  ModelColor color;     // colour space and value range the model expects
-  int batch_size = 1;   // frames per Upscale call
+  int scale = 1;          // output size = input size * scale; checked after each batch
+  ModelColor color;       // colour space and value range the model expects
+  int batch_size = 1;     // frames per Upscale call
   int window_before = 0;  // temporal window, informational for now
   int window_after = 0;
   bool seeded = false;  // generative: outputs depend on RunOptions seeds

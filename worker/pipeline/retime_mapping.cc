@@ -8,8 +8,7 @@
 namespace genfarm::worker {
 
 absl::StatusOr<std::vector<RetimeOutput>> MapRetime(std::vector<int64_t> stage_frames,
-                                                    std::vector<int64_t> task_frames,
-                                                    int factor) {
+                                                    std::vector<int64_t> task_frames, int factor) {
   if (factor < 1) {
     return absl::InvalidArgumentError(absl::StrCat("retime factor ", factor, " must be >= 1"));
   }

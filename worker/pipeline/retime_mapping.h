@@ -42,8 +42,7 @@ struct RetimeOutput {
 // Outputs in increasing output-frame order. InvalidArgument for factor < 1, an empty or
 // duplicated stage set, or a task frame outside the stage set.
 absl::StatusOr<std::vector<RetimeOutput>> MapRetime(std::vector<int64_t> stage_frames,
-                                                    std::vector<int64_t> task_frames,
-                                                    int factor);
+                                                    std::vector<int64_t> task_frames, int factor);
 
 // Input frames the outputs need, each once, in order of first use (the read order).
 std::vector<int64_t> RetimeInputFrames(const std::vector<RetimeOutput>& outputs);

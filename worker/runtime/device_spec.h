@@ -17,8 +17,8 @@ namespace genfarm::worker {
 struct DeviceSpec {
   std::string kind = "cpu";  // "cpu" or "cuda"
   int index = 0;
-  std::string name;                 // e.g. "NVIDIA A10", or the CPU model
-  int64_t memory_total_bytes = 0;   // device memory (system memory for the CPU)
+  std::string name;                // e.g. "NVIDIA A10", or the CPU model
+  int64_t memory_total_bytes = 0;  // device memory (system memory for the CPU)
 
   // "cpu:0", "cuda:1": the torch device string and the metrics label.
   std::string Key() const { return absl::StrCat(kind, ":", index); }

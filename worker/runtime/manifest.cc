@@ -55,8 +55,8 @@ class FieldReader {
     int64_t value = 0;
     if (v->is_number_integer()) {
       value = v->get<int64_t>();
-    } else if (v->is_number_float() && v->get<double>() == static_cast<double>(
-                                                              static_cast<int64_t>(v->get<double>()))) {
+    } else if (v->is_number_float() &&
+               v->get<double>() == static_cast<double>(static_cast<int64_t>(v->get<double>()))) {
       value = static_cast<int64_t>(v->get<double>());  // 2.0 is fine, 2.5 is not
     } else {
       return Error(field, absl::StrCat("must be ", what));
@@ -78,7 +78,6 @@ class FieldReader {
   std::string prefix_;
 };
 
-
 bool IsHexSha256(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s) {
@@ -93,16 +92,6 @@ bool IsSafeRelativePath(const std::string& path) {
 
 }  // namespace
 
-const char* ModelKindName(ModelKind kind) {
-  switch (kind) {
-    case ModelKind::kUpscale:
-      return "upscale";
-    case ModelKind::kInterpolate:
-      return "interpolate";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<Manifest> ParseManifest(const std::string& json_text, const std::string& origin) {
   json doc = json::parse(json_text, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
@@ -115,8 +104,7 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& json_text, const std::
   Manifest m;
   GENFARM_ASSIGN_OR_RETURN(m.name, f.String("name", /*required=*/true));
   for (char c : m.name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' &&
-        c != '.') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
       return f.Error("name", "may contain only letters, digits, '-', '_' and '.'");
     }
   }
@@ -140,12 +128,12 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& json_text, const std::
   }
   const bool upscale = m.kind == ModelKind::kUpscale;
 
-  GENFARM_ASSIGN_OR_RETURN(int64_t scale, f.Int("scale", /*required=*/upscale, 1, 1, 64,
-                                                "a positive integer"));
+  GENFARM_ASSIGN_OR_RETURN(int64_t scale,
+                           f.Int("scale", /*required=*/upscale, 1, 1, 64, "a positive integer"));
   if (!upscale && scale != 1) return f.Error("scale", "must be 1 for kind \"interpolate\"");
   m.scale = static_cast<int>(scale);
-  GENFARM_ASSIGN_OR_RETURN(int64_t inputs, f.Int("inputs", false, upscale ? 1 : 2, 1, 64,
-                                                 "a positive integer"));
+  GENFARM_ASSIGN_OR_RETURN(int64_t inputs,
+                           f.Int("inputs", false, upscale ? 1 : 2, 1, 64, "a positive integer"));
   if (inputs != (upscale ? 1 : 2)) {
     return f.Error("inputs", upscale ? "must be 1 for kind \"upscale\""
                                      : "must be 2 for kind \"interpolate\"");
@@ -155,10 +143,10 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& json_text, const std::
   if (const json* window = f.Find("window")) {
     if (!window->is_object()) return f.Error("window", "must be an object {before, after}");
     FieldReader w(*window, origin, "window.");
-    GENFARM_ASSIGN_OR_RETURN(int64_t before, w.Int("before", false, 0, 0, 1000,
-                                                   "a non-negative integer"));
-    GENFARM_ASSIGN_OR_RETURN(int64_t after, w.Int("after", false, 0, 0, 1000,
-                                                  "a non-negative integer"));
+    GENFARM_ASSIGN_OR_RETURN(int64_t before,
+                             w.Int("before", false, 0, 0, 1000, "a non-negative integer"));
+    GENFARM_ASSIGN_OR_RETURN(int64_t after,
+                             w.Int("after", false, 0, 0, 1000, "a non-negative integer"));
     m.window_before = static_cast<int>(before);
     m.window_after = static_cast<int>(after);
   }
@@ -174,28 +162,28 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& json_text, const std::
     if (!(m.value_min < m.value_max)) return f.Error("value_range", "must have min < max");
   }
 
-  GENFARM_ASSIGN_OR_RETURN(int64_t pad, f.Int("pad_multiple", false, 1, 1, 4096,
-                                              "a positive integer"));
+  GENFARM_ASSIGN_OR_RETURN(int64_t pad,
+                           f.Int("pad_multiple", false, 1, 1, 4096, "a positive integer"));
   m.pad_multiple = static_cast<int>(pad);
   if (const json* tile = f.Find("tile")) {
     if (!tile->is_object()) return f.Error("tile", "must be an object {size, overlap}");
     FieldReader t(*tile, origin, "tile.");
-    GENFARM_ASSIGN_OR_RETURN(int64_t size, t.Int("size", true, 0, 0, 1 << 16,
-                                                 "a non-negative integer (0 = no tiling)"));
-    GENFARM_ASSIGN_OR_RETURN(int64_t overlap, t.Int("overlap", false, 0, 0, 1 << 16,
-                                                    "a non-negative integer"));
+    GENFARM_ASSIGN_OR_RETURN(
+        int64_t size, t.Int("size", true, 0, 0, 1 << 16, "a non-negative integer (0 = no tiling)"));
+    GENFARM_ASSIGN_OR_RETURN(int64_t overlap,
+                             t.Int("overlap", false, 0, 0, 1 << 16, "a non-negative integer"));
     if (size > 0 && overlap * 2 >= size) {
       return t.Error("overlap", "must be less than half of tile.size");
     }
     if (size % m.pad_multiple != 0) {
-      return t.Error("size", absl::StrCat("must be a multiple of pad_multiple (",
-                                          m.pad_multiple, ")"));
+      return t.Error("size",
+                     absl::StrCat("must be a multiple of pad_multiple (", m.pad_multiple, ")"));
     }
     m.tile_size = static_cast<int>(size);
     m.tile_overlap = static_cast<int>(overlap);
   }
-  GENFARM_ASSIGN_OR_RETURN(int64_t batch, f.Int("batch_size", false, 1, 1, 4096,
-                                                "a positive integer"));
+  GENFARM_ASSIGN_OR_RETURN(int64_t batch,
+                           f.Int("batch_size", false, 1, 1, 4096, "a positive integer"));
   m.batch_size = static_cast<int>(batch);
   GENFARM_ASSIGN_OR_RETURN(m.memory_bytes,
                            f.Int("memory_bytes", true, 0, 1, std::numeric_limits<int64_t>::max(),

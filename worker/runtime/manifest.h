@@ -13,16 +13,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "worker/runtime/model_kind.h"
 
 namespace genfarm::worker {
-
-enum class ModelKind {
-  kUpscale,      // forward(x): [N,3,H,W] -> [N,3,H*scale,W*scale]
-  kInterpolate,  // forward(img0, img1, timestep[N,1,1,1]) -> [N,3,H,W]
-};
-
-// "upscale" / "interpolate".
-const char* ModelKindName(ModelKind kind);
 
 struct ModelSource {
   std::string package;         // e.g. "@upscalerjs/esrgan-slim@1.0.0"
@@ -37,17 +30,17 @@ struct Manifest {
   std::string file;     // TorchScript file, relative to the model folder
   std::string sha256;   // lowercase hex sha256 of `file`
   ModelKind kind = ModelKind::kUpscale;
-  int scale = 1;                // output/input size ratio (1 for interpolate)
-  int inputs = 1;               // frames per forward item: 1 upscale, 2 interpolate
-  int window_before = 0;        // temporal context the model needs: frames f-before..f+after
+  int scale = 1;          // output/input size ratio (1 for interpolate)
+  int inputs = 1;         // frames per forward item: 1 upscale, 2 interpolate
+  int window_before = 0;  // temporal context the model needs: frames f-before..f+after
   int window_after = 0;
   std::string color_space = "srgb";  // colour space the model expects its frames in
   float value_min = 0.0f;            // value range of model inputs and outputs
   float value_max = 1.0f;
-  int tile_size = 0;     // input tile edge in pixels; 0 = never tile
-  int tile_overlap = 0;  // input pixels shared by neighbouring tiles
-  int pad_multiple = 1;  // model input height/width must be multiples of this
-  int batch_size = 1;    // preferred forward batch (frames or tiles)
+  int tile_size = 0;         // input tile edge in pixels; 0 = never tile
+  int tile_overlap = 0;      // input pixels shared by neighbouring tiles
+  int pad_multiple = 1;      // model input height/width must be multiples of this
+  int batch_size = 1;        // preferred forward batch (frames or tiles)
   int64_t memory_bytes = 0;  // estimated device memory when loaded and running
   bool half = false;         // may run in float16 on devices that support it
   bool seeded = false;       // output depends on a random seed

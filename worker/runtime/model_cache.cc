@@ -64,9 +64,9 @@ absl::Status ModelCache::MakeRoomLocked(const Manifest& manifest, const DeviceSp
   const std::string dev = device.Key();
   const int64_t budget = BudgetLocked(device);
   if (manifest.memory_bytes > budget) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "model ", manifest.name, " needs ", manifest.memory_bytes, " bytes but the budget of ",
-        dev, " is ", budget, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("model ", manifest.name, " needs ", manifest.memory_bytes,
+                     " bytes but the budget of ", dev, " is ", budget, " bytes"));
   }
   int64_t used = UsedLocked(dev);
   // Walk from least to most recently used, evicting what nobody holds.
@@ -88,8 +88,8 @@ absl::Status ModelCache::MakeRoomLocked(const Manifest& manifest, const DeviceSp
       if (e.device == dev) busy.push_back(absl::StrCat(e.model, " (", e.memory_bytes, " bytes)"));
     }
     return absl::ResourceExhaustedError(absl::StrCat(
-        "model ", manifest.name, " needs ", manifest.memory_bytes, " bytes on ", dev,
-        " but only ", budget - used, " of ", budget,
+        "model ", manifest.name, " needs ", manifest.memory_bytes, " bytes on ", dev, " but only ",
+        budget - used, " of ", budget,
         " bytes are free and the resident models are in use: ", absl::StrJoin(busy, ", ")));
   }
   return absl::OkStatus();
@@ -118,8 +118,8 @@ absl::StatusOr<std::shared_ptr<ModelRunner>> ModelCache::Get(const Manifest& man
         // The repository now has different weights under this name. Current holders keep
         // the old runner alive through their shared_ptr; new callers get the new one.
         ++stats_.evictions;
-        events.push_back(CacheEvent{CacheEvent::Type::kEviction, entry.model, dev, 0.0,
-                                    entry.memory_bytes});
+        events.push_back(
+            CacheEvent{CacheEvent::Type::kEviction, entry.model, dev, 0.0, entry.memory_bytes});
         EraseLocked(found->second);
         break;
       }
@@ -173,8 +173,8 @@ absl::StatusOr<std::shared_ptr<ModelRunner>> ModelCache::Get(const Manifest& man
       it->loading = false;
       ++stats_.loads;
       stats_.load_seconds[manifest.name] += seconds;
-      events.push_back(CacheEvent{CacheEvent::Type::kLoad, manifest.name, dev, seconds,
-                                  manifest.memory_bytes});
+      events.push_back(
+          CacheEvent{CacheEvent::Type::kLoad, manifest.name, dev, seconds, manifest.memory_bytes});
       result = it->runner;
     }
     loaded_cv_.SignalAll();
@@ -198,8 +198,8 @@ void ModelCache::EvictUnused() {
       auto next = std::next(it);
       if (!it->loading && it->runner.use_count() == 1) {
         ++stats_.evictions;
-        events.push_back(CacheEvent{CacheEvent::Type::kEviction, it->model, it->device, 0.0,
-                                    it->memory_bytes});
+        events.push_back(
+            CacheEvent{CacheEvent::Type::kEviction, it->model, it->device, 0.0, it->memory_bytes});
         EraseLocked(it);
       }
       it = next;
@@ -229,8 +229,8 @@ std::vector<LoadedModel> ModelCache::loaded() const {
   std::vector<LoadedModel> out;
   for (const Entry& e : lru_) {
     if (e.loading) continue;
-    out.push_back(LoadedModel{e.model, e.version, e.device, e.memory_bytes,
-                              e.runner.use_count() > 1});
+    out.push_back(
+        LoadedModel{e.model, e.version, e.device, e.memory_bytes, e.runner.use_count() > 1});
   }
   return out;
 }

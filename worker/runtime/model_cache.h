@@ -110,8 +110,7 @@ class ModelCache {
   // Evicts unused models on `device` (LRU first) until `bytes` more fit. Appends what it
   // evicted to `events`.
   absl::Status MakeRoomLocked(const Manifest& manifest, const DeviceSpec& device,
-                              std::vector<CacheEvent>* events)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                              std::vector<CacheEvent>* events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseLocked(Lru::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::vector<CacheEvent>& events);
 

@@ -104,8 +104,8 @@ absl::Status ModelRepository::Scan() {
     const std::string folder_name = folder.filename().string();
     if (!folder_name.empty() && folder_name[0] == '.') continue;  // .cache, .tmp-downloads
     if (!fs::exists(folder / "manifest.json", ec)) {
-      errors.push_back({folder_name, absl::NotFoundError(absl::StrCat(
-                                         folder.string(), ": no manifest.json"))});
+      errors.push_back(
+          {folder_name, absl::NotFoundError(absl::StrCat(folder.string(), ": no manifest.json"))});
       continue;
     }
     absl::StatusOr<Manifest> m = LoadModel(folder.string(), folder_name);
@@ -122,8 +122,7 @@ absl::Status ModelRepository::Scan() {
   std::sort(models.begin(), models.end(),
             [](const Manifest& a, const Manifest& b) { return a.name < b.name; });
   for (const ModelError& e : errors) {
-    spdlog::error("model repository {}: skipping model {}: {}", dir_, e.model,
-                  e.status.ToString());
+    spdlog::error("model repository {}: skipping model {}: {}", dir_, e.model, e.status.ToString());
   }
   spdlog::info("model repository {}: {} models available, {} rejected", dir_, models.size(),
                errors.size());

@@ -17,8 +17,8 @@
 namespace genfarm::worker {
 
 struct RunOptions {
-  int64_t seed = 0;        // per-frame seed for generative models (see DeriveFrameSeed)
-  bool tiled = true;       // tile frames larger than the manifest's tile size
+  int64_t seed = 0;   // per-frame seed for generative models (see DeriveFrameSeed)
+  bool tiled = true;  // tile frames larger than the manifest's tile size
   // Seeded models only: one seed per frame of an Upscale batch (DeriveFrameSeed(stage
   // seed, frame number)). When empty, frame i of the batch uses DeriveFrameSeed(seed, i).
   // Seeded models run frame by frame so a frame's output never depends on its batch.

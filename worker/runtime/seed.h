@@ -15,7 +15,8 @@ namespace genfarm::worker {
 // (it is provenance written into output headers: never change it). Non-negative, so it
 // is valid for torch::manual_seed and for any consumer that dislikes signed seeds.
 inline int64_t DeriveFrameSeed(int64_t stage_seed, int64_t frame) {
-  uint64_t z = static_cast<uint64_t>(stage_seed) + 0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(frame) + 1);
+  uint64_t z = static_cast<uint64_t>(stage_seed) +
+               0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(frame) + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   z = z ^ (z >> 31);

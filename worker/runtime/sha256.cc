@@ -23,8 +23,7 @@ struct FileCloser {
 };
 
 std::string ToHex(const unsigned char* digest, unsigned int len) {
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 }  // namespace

@@ -31,8 +31,7 @@ std::vector<TileRect> PlanTiles(int width, int height, int tile_size, int overla
   return tiles;
 }
 
-std::vector<float> FeatherWeights(int length, int start, int tile_length, int overlap,
-                                  int scale) {
+std::vector<float> FeatherWeights(int length, int start, int tile_length, int overlap, int scale) {
   const int n = tile_length * scale;
   std::vector<float> w(n, 1.0f);
   if (overlap <= 0) return w;

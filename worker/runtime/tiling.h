@@ -5,8 +5,9 @@
 // and the last tile in each row/column is pulled back to end at the frame edge. Inside a
 // tile, weights ramp linearly from 0 to 1 across the middle quarter of the overlap with a
 // neighbour (the zero-weight margin of 3/8 overlap before it hides the model's border
-// artefacts: converters choose overlap >= 2 x receptive radius), and are 1 at frame edges. Blending = sum(weight * tile) / sum(weight): no seams, and where two tiles
-// overlap by exactly `overlap` the weights sum to 1.
+// artefacts: converters choose overlap >= 2 x receptive radius), and are 1 at frame edges. Blending
+// = sum(weight * tile) / sum(weight): no seams, and where two tiles overlap by exactly `overlap`
+// the weights sum to 1.
 //
 //   for (const TileRect& t : PlanTiles(1920, 1080, 256, 32)) { ... t.x, t.y, t.width ... }
 //   std::vector<float> wx = FeatherWeights(frame_w, t.x, t.width, 32, /*scale=*/2);
@@ -33,8 +34,7 @@ std::vector<TileRect> PlanTiles(int width, int height, int tile_size, int overla
 
 // Weights for the `tile_length * scale` output pixels of a tile starting at input offset
 // `start` on an axis of input length `length`.
-std::vector<float> FeatherWeights(int length, int start, int tile_length, int overlap,
-                                  int scale);
+std::vector<float> FeatherWeights(int length, int start, int tile_length, int overlap, int scale);
 
 }  // namespace genfarm::worker
 

@@ -113,8 +113,8 @@ absl::StatusOr<torch::Tensor> OutputTensor(const Manifest& m, const c10::IValue&
       out.toTupleRef().elements()[0].isTensor()) {
     return out.toTupleRef().elements()[0].toTensor();  // (image, extras...) models
   }
-  return absl::InternalError(absl::StrCat("model ", m.name, ": forward returned ",
-                                          out.tagKind(), ", expected a tensor"));
+  return absl::InternalError(
+      absl::StrCat("model ", m.name, ": forward returned ", out.tagKind(), ", expected a tensor"));
 }
 
 // One piece of work: a tile (or a whole frame) of frame `frame`.
@@ -134,8 +134,9 @@ TorchModelRunner::TorchModelRunner(Manifest manifest, DeviceSpec device, const C
 
 TorchModelRunner::~TorchModelRunner() = default;
 
-absl::StatusOr<std::unique_ptr<TorchModelRunner>> TorchModelRunner::Load(
-    const Manifest& manifest, const DeviceSpec& device, const Clock& clock) {
+absl::StatusOr<std::unique_ptr<TorchModelRunner>> TorchModelRunner::Load(const Manifest& manifest,
+                                                                         const DeviceSpec& device,
+                                                                         const Clock& clock) {
   if (manifest.model_path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model ", manifest.name, ": manifest has no model_path (load it via ModelRepository)"));
@@ -145,9 +146,9 @@ absl::StatusOr<std::unique_ptr<TorchModelRunner>> TorchModelRunner::Load(
     if (device.is_cuda()) {
       if (!torch::cuda::is_available() ||
           device.index >= static_cast<int>(torch::cuda::device_count())) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "model ", manifest.name, ": device ", device.Key(),
-            " is not available to this LibTorch build"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("model ", manifest.name, ": device ", device.Key(),
+                         " is not available to this LibTorch build"));
       }
       state->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device.index));
       if (manifest.half) state->dtype = torch::kHalf;
@@ -156,8 +157,8 @@ absl::StatusOr<std::unique_ptr<TorchModelRunner>> TorchModelRunner::Load(
                                                    static_cast<c10::DeviceIndex>(device.index));
 #endif
     } else if (device.kind != "cpu") {
-      return absl::InvalidArgumentError(absl::StrCat("model ", manifest.name,
-                                                     ": unknown device kind ", device.kind));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model ", manifest.name, ": unknown device kind ", device.kind));
     }
     torch::NoGradGuard no_grad;
     state->module = torch::jit::load(manifest.model_path, state->device);
@@ -182,9 +183,9 @@ absl::StatusOr<std::vector<Image>> TorchModelRunner::Upscale(const std::vector<I
                                                              const RunOptions& options) {
   const Manifest& m = manifest_;
   if (m.kind != ModelKind::kUpscale) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("model ", m.name, " is kind \"", ModelKindName(m.kind),
-                     "\"; Upscale needs kind \"upscale\""));
+    return absl::FailedPreconditionError(absl::StrCat("model ", m.name, " is kind \"",
+                                                      ModelKindName(m.kind),
+                                                      "\"; Upscale needs kind \"upscale\""));
   }
   if (m.seeded && !options.frame_seeds.empty() && options.frame_seeds.size() != batch.size()) {
     return absl::InvalidArgumentError(absl::StrCat("model ", m.name, ": ", batch.size(),
@@ -229,8 +230,8 @@ absl::StatusOr<std::vector<Image>> TorchModelRunner::Upscale(const std::vector<I
         if (y->dim() != 4 || y->size(0) != x.size(0) || y->size(1) != 3 ||
             y->size(2) != x.size(2) * s || y->size(3) != x.size(3) * s) {
           return absl::InternalError(absl::StrCat(
-              "model ", m.name, ": forward returned shape ", c10::str(y->sizes()),
-              " for input ", c10::str(x.sizes()), ", expected [N,3,H*", s, ",W*", s, "]"));
+              "model ", m.name, ": forward returned shape ", c10::str(y->sizes()), " for input ",
+              c10::str(x.sizes()), ", expected [N,3,H*", s, ",W*", s, "]"));
         }
         torch::Tensor out = y->slice(2, 0, oh).slice(3, 0, ow).to(torch::kCPU, torch::kFloat32);
         for (size_t i = begin; i < end; ++i) {
@@ -241,11 +242,13 @@ absl::StatusOr<std::vector<Image>> TorchModelRunner::Upscale(const std::vector<I
               FeatherWeights(img.height, r.y, r.height, tiled ? m.tile_overlap : 0, s);
           std::vector<float> wx =
               FeatherWeights(img.width, r.x, r.width, tiled ? m.tile_overlap : 0, s);
-          torch::Tensor w2 = torch::from_blob(wy.data(), {oh, 1}).mul(
-              torch::from_blob(wx.data(), {1, ow}));
+          torch::Tensor w2 =
+              torch::from_blob(wy.data(), {oh, 1}).mul(torch::from_blob(wx.data(), {1, ow}));
           const int64_t y0 = int64_t{r.y} * s, x0 = int64_t{r.x} * s;
-          acc[item.frame].slice(1, y0, y0 + oh).slice(2, x0, x0 + ow).add_(
-              out[static_cast<int64_t>(i - begin)] * w2);
+          acc[item.frame]
+              .slice(1, y0, y0 + oh)
+              .slice(2, x0, x0 + ow)
+              .add_(out[static_cast<int64_t>(i - begin)] * w2);
           wsum[item.frame].slice(0, y0, y0 + oh).slice(1, x0, x0 + ow).add_(w2);
         }
       }
@@ -315,8 +318,8 @@ absl::StatusOr<Image> TorchModelRunner::Interpolate(const Image& a, const Image&
   if (!ok.ok()) return ok;
   if (a.width != b.width || a.height != b.height) {
     return absl::InvalidArgumentError(absl::StrCat("model ", m.name, ": frames differ in size (",
-                                                   a.width, "x", a.height, " vs ", b.width,
-                                                   "x", b.height, ")"));
+                                                   a.width, "x", a.height, " vs ", b.width, "x",
+                                                   b.height, ")"));
   }
   if (!(t >= 0.0f && t <= 1.0f)) {
     return absl::InvalidArgumentError(
@@ -328,11 +331,12 @@ absl::StatusOr<Image> TorchModelRunner::Interpolate(const Image& a, const Image&
     c10::InferenceMode inference;
     StreamScope stream(st);
     const TileRect whole{0, 0, a.width, a.height};
-    torch::Tensor x0 = PadToMultiple(
-        RegionView(a, whole).unsqueeze(0).to(st.device, st.dtype), m.pad_multiple);
-    torch::Tensor x1 = PadToMultiple(
-        RegionView(b, whole).unsqueeze(0).to(st.device, st.dtype), m.pad_multiple);
-    torch::Tensor ts = torch::full({1, 1, 1, 1}, t, torch::TensorOptions().dtype(st.dtype).device(st.device));
+    torch::Tensor x0 =
+        PadToMultiple(RegionView(a, whole).unsqueeze(0).to(st.device, st.dtype), m.pad_multiple);
+    torch::Tensor x1 =
+        PadToMultiple(RegionView(b, whole).unsqueeze(0).to(st.device, st.dtype), m.pad_multiple);
+    torch::Tensor ts =
+        torch::full({1, 1, 1, 1}, t, torch::TensorOptions().dtype(st.dtype).device(st.device));
     std::optional<absl::MutexLock> seed_lock;
     if (m.seeded) {
       seed_lock.emplace(&SeedMutex());
@@ -347,7 +351,9 @@ absl::StatusOr<Image> TorchModelRunner::Interpolate(const Image& a, const Image&
                                               c10::str(y->sizes()), " for input ",
                                               c10::str(x0.sizes()), ", expected [1,3,H,W]"));
     }
-    torch::Tensor out = (*y)[0].slice(1, 0, a.height).slice(2, 0, a.width)
+    torch::Tensor out = (*y)[0]
+                            .slice(1, 0, a.height)
+                            .slice(2, 0, a.width)
                             .to(torch::kCPU, torch::kFloat32)
                             .clamp(m.value_min, m.value_max);
     return ToImage(out);
@@ -370,8 +376,8 @@ absl::StatusOr<double> TorchModelRunner::BenchForward(int iterations, int batch,
     c10::InferenceMode inference;
     StreamScope stream(st);
     auto opts = torch::TensorOptions().dtype(st.dtype).device(st.device);
-    torch::Tensor x = torch::rand({batch, 3, h, w}, opts) * (m.value_max - m.value_min) +
-                      m.value_min;
+    torch::Tensor x =
+        torch::rand({batch, 3, h, w}, opts) * (m.value_max - m.value_min) + m.value_min;
     std::vector<c10::IValue> inputs;
     if (m.kind == ModelKind::kInterpolate) {
       inputs = {x, torch::rand({batch, 3, h, w}, opts), torch::full({batch, 1, 1, 1}, 0.5, opts)};

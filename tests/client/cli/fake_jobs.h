@@ -72,17 +72,31 @@ inline v1::Job FailedJob() {
 inline std::vector<v1::Task> SomeTasks() {
   return {
       ParseText<v1::Task>(R"pb(
-        job_id: 17 index: 3 stage: "upres" state: TASK_STATE_SUCCEEDED
-        frames: [ 1025, 1026, 1027, 1028, 1029, 1030, 1031, 1032 ] attempts: 1 frames_done: 8
+        job_id: 17
+        index: 3
+        stage: "upres"
+        state: TASK_STATE_SUCCEEDED
+        frames: [ 1025, 1026, 1027, 1028, 1029, 1030, 1031, 1032 ]
+        attempts: 1
+        frames_done: 8
       )pb"),
       ParseText<v1::Task>(R"pb(
-        job_id: 17 index: 7 stage: "upres" state: TASK_STATE_FAILED
-        frames: [ 1057, 1058, 1059, 1060, 1061, 1062, 1063, 1064 ] attempts: 3 frames_done: 2
-        worker: "gpu04" failure_reason: FAILURE_REASON_INPUT_MISSING
+        job_id: 17
+        index: 7
+        stage: "upres"
+        state: TASK_STATE_FAILED
+        frames: [ 1057, 1058, 1059, 1060, 1061, 1062, 1063, 1064 ]
+        attempts: 3
+        frames_done: 2
+        worker: "gpu04"
+        failure_reason: FAILURE_REASON_INPUT_MISSING
         message: "frame 1059: input /shots/sh010/plate.1059.exr not found"
       )pb"),
       ParseText<v1::Task>(R"pb(
-        job_id: 17 index: 12 stage: "upres" state: TASK_STATE_QUEUED
+        job_id: 17
+        index: 12
+        stage: "upres"
+        state: TASK_STATE_QUEUED
         frames: [ 1097, 1098 ]
         message: "no worker has 24.0GiB free VRAM (largest: gpu02 16.0GiB)"
       )pb"),

@@ -81,7 +81,9 @@ TEST(FormatTest, JobsTable) {
   done.set_id(9);
   done.mutable_spec()->set_name("sh020_dailies");
   std::string table = FormatJobsTable({ActiveJob(), done}, kNow);
-  EXPECT_EQ(table, R"(ID  NAME                PROJECT    SHOT   STATE   PRI  FRAMES       SUBMITTER  SUBMITTED
+  EXPECT_EQ(
+      table,
+      R"(ID  NAME                PROJECT    SHOT   STATE   PRI  FRAMES       SUBMITTER  SUBMITTED
 17  sh010_upres_retime  feature_x  sh010  active  60   160/480 33%  jdoe       1m10s ago
 9   sh020_dailies       feature_x  sh010  failed  60   472/480 98%  jdoe       1m10s ago
 )");
@@ -108,29 +110,39 @@ TEST(FormatTest, StatusShowsStagesCountsAndWhyTasksFailOrWait) {
 
 TEST(FormatTest, WorkersTable) {
   v1::Worker worker = ParseText<v1::Worker>(R"pb(
-    id: "gpu04" state: WORKER_STATE_ONLINE slots: 2 busy_slots: 1
+    id: "gpu04"
+    state: WORKER_STATE_ONLINE
+    slots: 2
+    busy_slots: 1
     devices {
-      name: "cuda:0 NVIDIA A100" kind: "cuda"
-      memory_total_bytes: 85899345920 memory_used_bytes: 21474836480
+      name: "cuda:0 NVIDIA A100"
+      kind: "cuda"
+      memory_total_bytes: 85899345920
+      memory_used_bytes: 21474836480
     }
     models { name: "esrgan-slim-x2" loaded: true }
     models { name: "rife-v4.6" loaded: false }
     running: "17/3"
   )pb");
   v1::Worker cpu = ParseText<v1::Worker>(R"pb(
-    id: "cpu01" state: WORKER_STATE_DRAINING slots: 4 devices { name: "cpu" kind: "cpu" }
+    id: "cpu01"
+    state: WORKER_STATE_DRAINING
+    slots: 4
+    devices { name: "cpu" kind: "cpu" }
   )pb");
-  EXPECT_EQ(FormatWorkersTable({worker, cpu}),
-            R"(ID     STATE     DEVICES                             SLOTS  MODELS                        RUNNING
+  EXPECT_EQ(
+      FormatWorkersTable({worker, cpu}),
+      R"(ID     STATE     DEVICES                             SLOTS  MODELS                        RUNNING
 gpu04  online    cuda:0 NVIDIA A100 20.0GiB/80.0GiB  1/2    esrgan-slim-x2 (2 available)  17/3
 cpu01  draining  cpu                                 0/4    -                             -
 )");
 }
 
 TEST(FormatTest, LogLine) {
-  v1::LogLine line = ParseText<v1::LogLine>(R"pb(
-    task_index: 3 attempt_id: 41 time_ms: 1800000005000 text: "frame 1042 done"
-  )pb");
+  v1::LogLine line = ParseText<v1::LogLine>(
+      R"pb(
+        task_index: 3 attempt_id: 41 time_ms: 1800000005000 text: "frame 1042 done"
+      )pb");
   EXPECT_EQ(FormatLogLine(line, absl::UTCTimeZone()), "08:00:05 task 3 #41  frame 1042 done");
 }
 

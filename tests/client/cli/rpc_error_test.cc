@@ -36,8 +36,8 @@ TEST(RpcErrorTest, DeadlineWhenConnectedMeansSlowScheduler) {
 }
 
 TEST(RpcErrorTest, SchedulerMessagesPassThrough) {
-  absl::Status s = RpcErrorToStatus(grpc::StatusCode::NOT_FOUND, "job 99: no such job",
-                                    "farm:7070", /*connected=*/true);
+  absl::Status s = RpcErrorToStatus(grpc::StatusCode::NOT_FOUND, "job 99: no such job", "farm:7070",
+                                    /*connected=*/true);
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(s.message(), "job 99: no such job");
 }

@@ -14,7 +14,7 @@ using testing_util::NearestUpscale;
 TEST(ColourTest, SrgbTransferMatchesIec61966Points) {
   EXPECT_FLOAT_EQ(LinearToSrgb(0.f), 0.f);
   EXPECT_FLOAT_EQ(LinearToSrgb(1.f), 1.f);
-  EXPECT_NEAR(LinearToSrgb(0.18f), 0.4613f, 1e-4);        // mid grey
+  EXPECT_NEAR(LinearToSrgb(0.18f), 0.4613f, 1e-4);           // mid grey
   EXPECT_NEAR(LinearToSrgb(0.002f), 0.002f * 12.92f, 1e-7);  // linear toe
   EXPECT_NEAR(SrgbToLinear(0.5f), 0.2140f, 1e-4);
   EXPECT_NEAR(SrgbToLinear(0.04f), 0.04f / 12.92f, 1e-7);
@@ -53,8 +53,8 @@ TEST(ColourTest, RangeScalingRoundTrips) {
 
 TEST(ColourTest, ToModelClipsForTheModelAndCountsOverRange) {
   Image plate(2, 2);
-  plate.pixels = {0.18f, 0.18f, 0.18f,  4.0f, 2.0f, 0.5f,  // pixel 1 above
-                  -0.05f, 0.1f, 0.1f,   1.0f, 1.0f, 1.0f};  // pixel 2 below, 3 exactly 1
+  plate.pixels = {0.18f,  0.18f, 0.18f, 4.0f, 2.0f, 0.5f,   // pixel 1 above
+                  -0.05f, 0.1f,  0.1f,  1.0f, 1.0f, 1.0f};  // pixel 2 below, 3 exactly 1
   ModelInput in = ToModel(plate, ColorSpace::kLinear, {ColorSpace::kSrgb, {0.f, 255.f}});
   EXPECT_EQ(in.pixels, 4);
   EXPECT_EQ(in.pixels_above_range, 1);

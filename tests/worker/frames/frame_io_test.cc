@@ -1,9 +1,9 @@
 #include "worker/frames/frame_io.h"
 
+#include <OpenImageIO/imageio.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <OpenImageIO/imageio.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -58,7 +58,8 @@ TEST(FrameIoTest, ExrHalfRoundTripKeepsValuesAboveOne) {
   ASSERT_EQ(back->image.width, 16);
   ASSERT_EQ(back->image.height, 8);
   for (size_t i = 0; i < img.pixels.size(); ++i) {
-    EXPECT_NEAR(back->image.pixels[i], img.pixels[i], 1e-3 * std::max(1.f, std::abs(img.pixels[i])));
+    EXPECT_NEAR(back->image.pixels[i], img.pixels[i],
+                1e-3 * std::max(1.f, std::abs(img.pixels[i])));
   }
   EXPECT_NEAR(back->image.at(15, 7, 0), 10.5f, 0.01);
 }
@@ -104,7 +105,8 @@ TEST(FrameIoTest, ReadsPngTiffJpegDpx) {
       EXPECT_EQ(frame->metadata.bits_per_sample, c.bits);
     }
     double err = 0;
-    for (size_t i = 0; i < rgb.size(); ++i) err = std::max(err, double(std::abs(frame->image.pixels[i] - rgb[i])));
+    for (size_t i = 0; i < rgb.size(); ++i)
+      err = std::max(err, double(std::abs(frame->image.pixels[i] - rgb[i])));
     EXPECT_LE(err, c.tolerance);
   }
 }
@@ -198,8 +200,7 @@ TEST(FrameIoTest, FailedRenameRemovesTheTempFile) {
   options.provenance->frame = 1;
   absl::Status status = WriteFrame(path, Ramp(4, 4, 0.f, 0.1f), options);
   EXPECT_FALSE(status.ok());
-  EXPECT_THAT(std::string(status.message()),
-              testing::StartsWith("frame 1: output file " + path));
+  EXPECT_THAT(std::string(status.message()), testing::StartsWith("frame 1: output file " + path));
   EXPECT_FALSE(HasTempFiles(dir.path()));
 }
 
@@ -243,8 +244,8 @@ Provenance SampleProvenance() {
 
 TEST(FrameIoTest, ProvenanceIsReadableBackFromEveryFormat) {
   ScopedTempDir dir;
-  for (const std::string name : {"p.1042.exr", "p.1042.png", "p.1042.tif", "p.1042.jpg",
-                                 "p.1042.dpx"}) {
+  for (const std::string name :
+       {"p.1042.exr", "p.1042.png", "p.1042.tif", "p.1042.jpg", "p.1042.dpx"}) {
     SCOPED_TRACE(name);
     WriteOptions options;
     options.provenance = SampleProvenance();

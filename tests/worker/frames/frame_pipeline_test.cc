@@ -107,7 +107,8 @@ TEST_F(FramePipelineTest, UpscalesASixteenFrameExrSequence) {
     ASSERT_EQ(out->image.height, 2 * kHeight);
     const Image expected = NearestUpscale(Plate(f), 2);
     for (size_t i = 0; i < expected.pixels.size(); ++i) {
-      ASSERT_NEAR(out->image.pixels[i], expected.pixels[i], 1e-4 * std::max(1.f, expected.pixels[i]));
+      ASSERT_NEAR(out->image.pixels[i], expected.pixels[i],
+                  1e-4 * std::max(1.f, expected.pixels[i]));
     }
     EXPECT_NEAR(out->image.at(3, 3, 0), 4.f + f, 1e-3);  // the highlight survived
     absl::StatusOr<Provenance> p = ReadProvenance(OutputPath(f));
@@ -147,7 +148,9 @@ TEST_F(FramePipelineTest, SrgbPngOutputOfALinearPlate) {
   WritePlates(1, 2);
   FakeNearestRunner runner(2);
   FramePipelineOptions options = Options({1, 2});
-  options.output_path = [this](int64_t f) { return dir_.File(absl::StrFormat("png/up.%04d.png", f)); };
+  options.output_path = [this](int64_t f) {
+    return dir_.File(absl::StrFormat("png/up.%04d.png", f));
+  };
   options.write.sample_type = SampleType::kUint16;
   FramePipeline pipeline(runner, std::move(options));
   ASSERT_TRUE(pipeline.Run().ok());

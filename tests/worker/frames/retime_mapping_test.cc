@@ -79,8 +79,8 @@ TEST(RetimeMappingTest, ChunksNeverDropOrDuplicateAnOutput) {
   for (const auto& stage : stages) {
     for (int factor : {1, 2, 3, 4}) {
       for (size_t chunk : {1u, 2u, 3u, 5u, 7u, 100u}) {
-        SCOPED_TRACE(testing::Message() << "first " << stage.front() << " factor " << factor
-                                        << " chunk " << chunk);
+        SCOPED_TRACE(testing::Message()
+                     << "first " << stage.front() << " factor " << factor << " chunk " << chunk);
         std::map<int64_t, int> seen;
         for (size_t i = 0; i < stage.size(); i += chunk) {
           std::vector<int64_t> task(stage.begin() + i,

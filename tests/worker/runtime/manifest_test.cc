@@ -9,8 +9,8 @@
 namespace genfarm::worker {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 constexpr char kOrigin[] = "models/esrgan-slim-x2/manifest.json";
 
@@ -129,7 +129,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"/window/after", -1, "field 'window.after' must be a non-negative integer"},
         BadField{"/color_space", "", "field 'color_space' must be a non-empty string"},
         BadField{"/value_range", json::array({1.0}), "field 'value_range' must be an array"},
-        BadField{"/value_range", json::array({1.0, 0.0}), "field 'value_range' must have min < max"},
+        BadField{"/value_range", json::array({1.0, 0.0}),
+                 "field 'value_range' must have min < max"},
         BadField{"/tile/size", -4, "field 'tile.size' must be a non-negative integer"},
         BadField{"/tile/overlap", 64, "field 'tile.overlap' must be less than half"},
         BadField{"/pad_multiple", 0, "field 'pad_multiple' must be a positive integer"},

@@ -1,8 +1,8 @@
 #include "worker/runtime/model_cache.h"
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -144,7 +144,7 @@ TEST_F(ModelCacheTest, NeverEvictsAModelInUse) {
   auto a = cache_.Get(Model("a", 100), kCpu);  // held by this test
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(cache_.Get(Model("b", 100), kCpu).ok());  // released at once
-  auto c = cache_.Get(Model("c", 100), kCpu);          // evicts b, not the older a
+  auto c = cache_.Get(Model("c", 100), kCpu);           // evicts b, not the older a
   ASSERT_TRUE(c.ok());
   EXPECT_THAT(Resident(cache_), ElementsAre("c@cpu:0", "a@cpu:0"));
   EXPECT_TRUE(cache_.loaded()[1].in_use);

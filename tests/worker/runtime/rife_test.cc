@@ -72,7 +72,7 @@ TEST(RifeTest, MidpointBeatsABlendOnAMovingShape) {
   }
   const double rife_db = Psnr(*out, mid), blend_db = Psnr(blend, mid);
   std::printf("rife-v4.6 midpoint PSNR %.2f dB vs 50/50 blend %.2f dB\n", rife_db, blend_db);
-  EXPECT_GT(rife_db, blend_db + 3.0);
+  EXPECT_GT(rife_db, blend_db + 6.0);
 
   // t moves the disc along its path: t=0.25 is nearer frame 0, t=0.75 nearer frame 1.
   auto early = (*runner)->Interpolate(f0, f1, 0.25f, RunOptions{});

@@ -44,8 +44,8 @@ absl::StatusOr<Image> ReadPng(const std::string& path) {
   }
   const OIIO::ImageSpec& spec = in->spec();
   if (spec.nchannels < 3) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": expected RGB(A), got ",
-                                                   spec.nchannels, " channels"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected RGB(A), got ", spec.nchannels, " channels"));
   }
   std::vector<unsigned char> raw(static_cast<size_t>(spec.width) * spec.height * spec.nchannels);
   if (!in->read_image(0, 0, 0, spec.nchannels, OIIO::TypeDesc::UINT8, raw.data())) {

@@ -290,11 +290,12 @@ TEST(EsrganTilingTest, TiledAgreesWithUntiledWithoutSeams) {
   std::vector<float> cols = ColumnMaxDiff(a, b);
   std::vector<bool> seam = SeamColumns(w, m->tile_size, m->tile_overlap, 2);
   float seam_max = 0.0f, elsewhere_max = 0.0f;
-  for (int x = 0; x < b.width; ++x) (seam[x] ? seam_max : elsewhere_max) =
-      std::max(seam[x] ? seam_max : elsewhere_max, cols[x]);
-  std::printf("esrgan-slim-x2 tiled vs untiled (0-255): max %.4f, mean %.6f, seam columns max "
-              "%.4f, other columns max %.4f\n",
-              max_diff, sum / a.pixels.size(), seam_max, elsewhere_max);
+  for (int x = 0; x < b.width; ++x)
+    (seam[x] ? seam_max : elsewhere_max) = std::max(seam[x] ? seam_max : elsewhere_max, cols[x]);
+  std::printf(
+      "esrgan-slim-x2 tiled vs untiled (0-255): max %.4f, mean %.6f, seam columns max "
+      "%.4f, other columns max %.4f\n",
+      max_diff, sum / a.pixels.size(), seam_max, elsewhere_max);
   // Below one 8-bit level everywhere: no visible seam.
   EXPECT_LT(max_diff, 1.0f);
   EXPECT_LT(sum / a.pixels.size(), 0.01);

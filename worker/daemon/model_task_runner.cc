@@ -1,0 +1,107 @@
+#include "worker/daemon/model_task_runner.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/frame_pattern.h"
+#include "nlohmann/json.hpp"
+#include "worker/pipeline/frame_pipeline.h"
+
+namespace genfarm::worker {
+
+ModelTaskRunner::ModelTaskRunner(ModelRepository& repository, ModelCache& cache, std::vector<DeviceSpec> devices,
+                                 const Clock& clock)
+    : repository_(repository), cache_(cache), devices_(std::move(devices)), clock_(clock) {}
+
+const DeviceSpec& ModelTaskRunner::DeviceFor(int32_t index) const {
+  for (const DeviceSpec& d : devices_) {
+    if (d.is_cuda() && d.index == index) return d;
+  }
+  for (const DeviceSpec& d : devices_) {
+    if (!d.is_cuda()) return d;
+  }
+  return devices_.front();
+}
+
+TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
+  const v1::Assignment& a = *context.assignment;
+  const v1::StageSpec& stage = a.stage();
+  TaskOutcome outcome;
+  const absl::Time start = clock_.Now();
+  auto manifest = repository_.Find(stage.model());
+  if (!manifest.ok()) {
+    outcome.status = absl::FailedPreconditionError(
+        absl::StrCat("model '", stage.model(), "' is not in this worker's repository: ", manifest.status().message()));
+    outcome.reason = v1::FAILURE_REASON_MODEL_UNAVAILABLE;
+    return outcome;
+  }
+  auto input = FramePattern::Parse(stage.input());
+  auto output = FramePattern::Parse(stage.output());
+  if (!input.ok() || !output.ok()) {
+    outcome.status = !input.ok() ? input.status() : output.status();
+    outcome.reason = v1::FAILURE_REASON_BAD_SPEC;
+    return outcome;
+  }
+  const DeviceSpec& device = DeviceFor(a.device_index());
+  const absl::Time load_start = clock_.Now();
+  auto runner = cache_.Get(*manifest, device);
+  outcome.load_seconds = absl::ToDoubleSeconds(clock_.Now() - load_start);
+  if (!runner.ok()) {
+    outcome.status = runner.status();
+    outcome.reason = runner.status().code() == absl::StatusCode::kResourceExhausted
+                         ? v1::FAILURE_REASON_OUT_OF_MEMORY
+                         : v1::FAILURE_REASON_MODEL_ERROR;
+    return outcome;
+  }
+  context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " on ", device.Key(),
+                           " (ready in ", absl::StrFormat("%.2f", outcome.load_seconds), " s)"));
+
+  FramePipelineOptions options;
+  options.frames.assign(a.frames().begin(), a.frames().end());
+  options.stage_frames.assign(a.stage_frames().begin(), a.stage_frames().end());
+  options.input_path = [in = *input](int64_t f) { return in.Format(f); };
+  options.output_path = [out = *output](int64_t f) { return out.Format(f); };
+  ModelTraits& traits = options.model;
+  traits.name = manifest->name;
+  traits.version = manifest->version;
+  traits.sha256 = manifest->sha256;
+  traits.kind = manifest->kind;
+  auto space = ParseColorSpace(manifest->color_space);
+  if (!space.ok()) {
+    outcome.status = space.status();
+    outcome.reason = v1::FAILURE_REASON_MODEL_ERROR;
+    return outcome;
+  }
+  traits.color.space = *space;
+  traits.color.range = {manifest->value_min, manifest->value_max};
+  traits.scale = manifest->scale;
+  traits.batch_size = manifest->batch_size;
+  traits.window_before = manifest->window_before;
+  traits.window_after = manifest->window_after;
+  traits.seeded = manifest->seeded;
+  options.stage_seed = stage.seed();
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [k, v] : stage.params()) params[k] = v;
+  options.params_json = params.dump();
+  options.job = absl::StrCat(a.job_id());
+  options.task = absl::StrCat(a.job_id(), "/", a.task_index());
+  options.attempt = absl::StrCat(a.attempt_id());
+  options.cancel = context.cancel;
+  options.on_progress = [&](const FrameProgress& p) { context.progress(p.frames_done, p.frame); };
+  options.on_log = context.log;
+
+  FramePipeline pipeline(**runner, std::move(options));
+  auto result = pipeline.Run();
+  outcome.run_seconds = absl::ToDoubleSeconds(clock_.Now() - start);
+  if (!result.ok()) {
+    outcome.status = result.status();
+    return outcome;
+  }
+  outcome.frames_written = result->frames_written;
+  if (observer_) {
+    observer_(TaskTimings{manifest->name, static_cast<int64_t>(result->frames_written.size()), result->read_seconds,
+                          result->compute_seconds, result->write_seconds});
+  }
+  return outcome;
+}
+
+}  // namespace genfarm::worker

@@ -1,0 +1,150 @@
+#include "worker/daemon/scheduler_link.h"
+
+#include <algorithm>
+
+#include "spdlog/spdlog.h"
+
+namespace genfarm::worker {
+
+SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler, HeartbeatFactory heartbeat)
+    : options_(std::move(options)),
+      hello_(std::move(hello)),
+      handler_(std::move(handler)),
+      heartbeat_(std::move(heartbeat)) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Reconnect promptly after a scheduler restart; our own loop adds the backoff.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  stub_ = v1::WorkerService::NewStub(
+      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+}
+
+SchedulerLink::~SchedulerLink() { Stop(); }
+
+void SchedulerLink::Start() {
+  thread_ = std::thread([this] { Loop(); });
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+}
+
+void SchedulerLink::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (stream_ != nullptr) stream_->WritesDone();
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+}
+
+bool SchedulerLink::connected() const {
+  absl::MutexLock lock(&mu_);
+  return connected_;
+}
+
+std::vector<int64_t> SchedulerLink::PendingResults() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> out;
+  for (const v1::WorkerMessage& m : pending_results_) out.push_back(m.result().attempt_id());
+  return out;
+}
+
+bool SchedulerLink::WriteLocked(const v1::WorkerMessage& message) {
+  if (!connected_ || stream_ == nullptr) return false;
+  return stream_->Write(message);
+}
+
+void SchedulerLink::Send(const v1::WorkerMessage& message) {
+  absl::MutexLock lock(&mu_);
+  if (WriteLocked(message)) return;
+  if (message.has_result()) pending_results_.push_back(message);
+}
+
+void SchedulerLink::Loop() {
+  absl::Duration backoff = options_.min_backoff;
+  while (true) {
+    grpc::ClientContext context;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      context_ = &context;
+    }
+    auto stream = stub_->Connect(&context);
+    v1::WorkerMessage hello;
+    *hello.mutable_hello() = hello_();
+    {
+      // Results not yet delivered still count as running, so the scheduler keeps the
+      // attempts for us; the results follow right after the welcome.
+      absl::MutexLock lock(&mu_);
+      for (const v1::WorkerMessage& m : pending_results_) {
+        hello.mutable_hello()->add_running_attempts(m.result().attempt_id());
+      }
+    }
+    bool welcomed = false;
+    if (stream->Write(hello)) {
+      v1::SchedulerMessage message;
+      while (stream->Read(&message)) {
+        if (message.has_welcome()) {
+          absl::MutexLock lock(&mu_);
+          stream_ = stream.get();
+          connected_ = true;
+          welcomed = true;
+          if (message.welcome().heartbeat_interval_ms() > 0) {
+            heartbeat_interval_ = absl::Milliseconds(message.welcome().heartbeat_interval_ms());
+          }
+          while (!pending_results_.empty() && stream_->Write(pending_results_.front())) {
+            pending_results_.pop_front();
+          }
+          spdlog::info("connected to scheduler {} as {}", options_.address, message.welcome().worker_id());
+          backoff = options_.min_backoff;
+          continue;
+        }
+        handler_(message);
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      connected_ = false;
+      stream_ = nullptr;
+    }
+    grpc::Status status = stream->Finish();
+    {
+      absl::MutexLock lock(&mu_);
+      context_ = nullptr;
+      if (stopping_) return;
+    }
+    if (!welcomed) {
+      spdlog::warn("cannot reach scheduler {}: {}; retrying in {:.1f} s", options_.address, status.error_message(),
+                   absl::ToDoubleSeconds(backoff));
+    } else {
+      spdlog::warn("lost scheduler {}: {}; reconnecting", options_.address, status.error_message());
+    }
+    // Full jitter keeps a farm of workers from reconnecting in lockstep.
+    absl::Duration wait = absl::Milliseconds(absl::Uniform<double>(bitgen_, absl::ToDoubleMilliseconds(backoff) / 2,
+                                                                     absl::ToDoubleMilliseconds(backoff)));
+    absl::MutexLock lock(&mu_);
+    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), wait)) return;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+void SchedulerLink::HeartbeatLoop() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), heartbeat_interval_)) return;
+    if (!connected_) continue;
+    mu_.Unlock();
+    v1::WorkerMessage message;
+    *message.mutable_heartbeat() = heartbeat_();
+    mu_.Lock();
+    WriteLocked(message);
+  }
+}
+
+}  // namespace genfarm::worker

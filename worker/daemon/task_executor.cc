@@ -1,0 +1,190 @@
+#include "worker/daemon/task_executor.h"
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace genfarm::worker {
+
+v1::FailureReason ReasonForStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return v1::FAILURE_REASON_INPUT_MISSING;
+    case absl::StatusCode::kDataLoss:
+      return v1::FAILURE_REASON_INPUT_CORRUPT;
+    case absl::StatusCode::kResourceExhausted:
+      return v1::FAILURE_REASON_OUT_OF_MEMORY;
+    case absl::StatusCode::kCancelled:
+      return v1::FAILURE_REASON_CANCELED;
+    case absl::StatusCode::kFailedPrecondition:
+      return v1::FAILURE_REASON_MODEL_UNAVAILABLE;
+    case absl::StatusCode::kPermissionDenied:
+      return v1::FAILURE_REASON_OUTPUT_WRITE;
+    case absl::StatusCode::kInvalidArgument:
+      return v1::FAILURE_REASON_BAD_SPEC;
+    default:
+      return v1::FAILURE_REASON_MODEL_ERROR;
+  }
+}
+
+TaskExecutor::TaskExecutor(RunnerFor runner_for, Send send)
+    : runner_for_(std::move(runner_for)), send_(std::move(send)) {}
+
+TaskExecutor::~TaskExecutor() { Drain(absl::ZeroDuration()); }
+
+void TaskExecutor::Handle(const v1::SchedulerMessage& message) {
+  switch (message.body_case()) {
+    case v1::SchedulerMessage::kAssign:
+      Start(message.assign());
+      break;
+    case v1::SchedulerMessage::kCancel: {
+      absl::MutexLock lock(&mu_);
+      auto it = running_.find(message.cancel().attempt_id());
+      if (it != running_.end()) {
+        it->second.cancel_reason = message.cancel().reason();
+        it->second.cancel->Cancel();
+        spdlog::info("attempt {}: cancel requested ({})", it->first,
+                     v1::FailureReason_Name(message.cancel().reason()));
+      }
+      break;
+    }
+    case v1::SchedulerMessage::kDrain: {
+      absl::MutexLock lock(&mu_);
+      draining_ = message.drain().drain();
+      spdlog::info("scheduler asked to {}", draining_ ? "drain" : "undrain");
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void TaskExecutor::Start(const v1::Assignment& assignment) {
+  absl::MutexLock lock(&mu_);
+  ReapFinished();
+  if (draining_ || running_.count(assignment.attempt_id())) {
+    v1::WorkerMessage message;
+    v1::Result* r = message.mutable_result();
+    r->set_attempt_id(assignment.attempt_id());
+    r->set_job_id(assignment.job_id());
+    r->set_task_index(assignment.task_index());
+    r->set_success(false);
+    r->set_failure_reason(v1::FAILURE_REASON_CANCELED);
+    r->set_message("worker is draining");
+    send_(message);
+    return;
+  }
+  auto cancel = std::make_shared<CancelToken>();
+  RunningAttempt& run = running_[assignment.attempt_id()];
+  run.cancel = cancel;
+  run.thread = std::thread([this, assignment, cancel] { RunAttempt(assignment, cancel); });
+}
+
+void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelToken> cancel) {
+  const int64_t attempt = assignment.attempt_id();
+  spdlog::info("attempt {}: job {} task {} stage '{}' frames {}..{}", attempt, assignment.job_id(),
+               assignment.task_index(), assignment.stage().name(),
+               assignment.frames_size() ? assignment.frames(0) : 0,
+               assignment.frames_size() ? assignment.frames(assignment.frames_size() - 1) : 0);
+  TaskContext context;
+  context.assignment = &assignment;
+  context.cancel = cancel.get();
+  std::vector<std::string> pending_logs;
+  absl::Mutex log_mu;
+  context.log = [&](const std::string& line) {
+    absl::MutexLock lock(&log_mu);
+    pending_logs.push_back(line);
+  };
+  context.progress = [&](int64_t done, int64_t last) {
+    v1::WorkerMessage message;
+    v1::Progress* p = message.mutable_progress();
+    p->set_attempt_id(attempt);
+    p->set_job_id(assignment.job_id());
+    p->set_task_index(assignment.task_index());
+    p->set_frames_done(done);
+    p->set_last_frame(last);
+    {
+      absl::MutexLock lock(&log_mu);
+      for (std::string& line : pending_logs) p->add_log_lines(std::move(line));
+      pending_logs.clear();
+    }
+    send_(message);
+  };
+  TaskOutcome outcome = runner_for_(assignment).Run(context);
+
+  v1::WorkerMessage message;
+  v1::Result* r = message.mutable_result();
+  r->set_attempt_id(attempt);
+  r->set_job_id(assignment.job_id());
+  r->set_task_index(assignment.task_index());
+  r->set_success(outcome.status.ok());
+  r->mutable_frames_done()->Add(outcome.frames_written.begin(), outcome.frames_written.end());
+  r->set_load_seconds(outcome.load_seconds);
+  r->set_run_seconds(outcome.run_seconds);
+  {
+    absl::MutexLock lock(&log_mu);
+    for (std::string& line : pending_logs) r->add_log_lines(std::move(line));
+  }
+  if (!outcome.status.ok()) {
+    v1::FailureReason reason =
+        outcome.reason != v1::FAILURE_REASON_UNSPECIFIED ? outcome.reason : ReasonForStatus(outcome.status);
+    if (cancel->cancelled()) {
+      absl::MutexLock lock(&mu_);
+      auto it = running_.find(attempt);
+      if (it != running_.end()) reason = it->second.cancel_reason;
+    }
+    r->set_failure_reason(reason);
+    r->set_message(std::string(outcome.status.message()));
+    spdlog::warn("attempt {} failed ({}): {}", attempt, v1::FailureReason_Name(reason),
+                 std::string(outcome.status.message()));
+  } else {
+    spdlog::info("attempt {} succeeded: {} frames in {:.2f} s", attempt, outcome.frames_written.size(),
+                 outcome.run_seconds);
+  }
+  send_(message);
+  absl::MutexLock lock(&mu_);
+  auto it = running_.find(attempt);
+  if (it != running_.end()) {
+    finished_.push_back(std::move(it->second.thread));
+    running_.erase(it);
+  }
+}
+
+void TaskExecutor::ReapFinished() {
+  for (std::thread& t : finished_) {
+    if (t.get_id() != std::this_thread::get_id()) t.join();
+  }
+  finished_.clear();
+}
+
+std::vector<int64_t> TaskExecutor::Running() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> out;
+  for (const auto& [attempt, run] : running_) out.push_back(attempt);
+  return out;
+}
+
+bool TaskExecutor::draining() const {
+  absl::MutexLock lock(&mu_);
+  return draining_;
+}
+
+int TaskExecutor::busy() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(running_.size());
+}
+
+bool TaskExecutor::Drain(absl::Duration grace) {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_.empty(); };
+  bool clean = mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
+  if (!clean) {
+    spdlog::warn("drain: cancelling {} attempts still running", running_.size());
+    for (auto& [attempt, run] : running_) run.cancel->Cancel();
+    mu_.Await(absl::Condition(&idle));
+  }
+  ReapFinished();
+  return clean;
+}
+
+}  // namespace genfarm::worker

@@ -1,0 +1,67 @@
+// TaskExecutor: runs the scheduler's assignments, one thread per running attempt (the
+// scheduler never assigns more than the worker's slots), cancels them on request,
+// reports progress and results through a send function, and drains.
+//
+//   TaskExecutor executor(runners, [&](const v1::WorkerMessage& m) { link.Send(m); });
+//   executor.Handle(scheduler_message);   // assign / cancel / drain
+//   executor.Drain();                     // SIGTERM: stop taking work, finish what runs
+//
+// Thread-safe.
+#ifndef GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
+#define GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "genfarm/v1/worker_service.pb.h"
+#include "worker/daemon/task_runner.h"
+
+namespace genfarm::worker {
+
+class TaskExecutor {
+ public:
+  using Send = std::function<void(const v1::WorkerMessage&)>;
+  // Picks the runner for an assignment (model stages vs dailies).
+  using RunnerFor = std::function<TaskRunner&(const v1::Assignment&)>;
+
+  TaskExecutor(RunnerFor runner_for, Send send);
+  ~TaskExecutor();  // cancels and joins everything still running
+
+  void Handle(const v1::SchedulerMessage& message);
+
+  std::vector<int64_t> Running() const;
+  bool draining() const;
+  int busy() const;
+
+  // Stops accepting assignments and waits up to `grace` for running attempts; what is
+  // still running then is cancelled (its attempt is reported canceled and requeued by
+  // the scheduler). Returns true when everything finished on its own.
+  bool Drain(absl::Duration grace);
+
+ private:
+  struct RunningAttempt {
+    std::shared_ptr<CancelToken> cancel;
+    v1::FailureReason cancel_reason = v1::FAILURE_REASON_CANCELED;
+    std::thread thread;
+  };
+  void Start(const v1::Assignment& assignment);
+  void RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelToken> cancel);
+  void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  RunnerFor runner_for_;
+  Send send_;
+  mutable absl::Mutex mu_;
+  std::map<int64_t, RunningAttempt> running_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);  // to join
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace genfarm::worker
+
+#endif  // GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
