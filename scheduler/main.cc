@@ -15,6 +15,10 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address HOST:PORT (port 0 picks a free one)");
 ABSL_FLAG(std::string, http, "127.0.0.1:7080", "HTTP address for /metrics, /healthz and the dashboard; empty disables");
 ABSL_FLAG(std::string, data_dir, "var/scheduler", "directory of the embedded SQLite store");
+#ifndef GENFARM_WEB_ROOT
+#define GENFARM_WEB_ROOT ""
+#endif
+ABSL_FLAG(std::string, web_root, GENFARM_WEB_ROOT, "folder of the web dashboard's static files; empty serves only /api/");
 ABSL_FLAG(std::string, port_file, "", "if set, write 'GRPC_PORT HTTP_PORT' here once listening");
 ABSL_FLAG(double, lease_seconds, 15, "heartbeat silence after which a worker's attempts are requeued");
 ABSL_FLAG(double, heartbeat_seconds, 2, "heartbeat interval asked of workers");
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
   options.grpc_address = absl::GetFlag(FLAGS_listen);
   options.http_address = absl::GetFlag(FLAGS_http);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.web_root = absl::GetFlag(FLAGS_web_root);
   options.core.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
   options.core.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_seconds));
   options.core.retry_backoff_base = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_seconds));

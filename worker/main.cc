@@ -9,12 +9,18 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "common/http/http_server.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "spdlog/spdlog.h"
 #include "worker/daemon/model_task_runner.h"
 #include "worker/daemon/scheduler_link.h"
 #include "worker/daemon/task_executor.h"
+#include "worker/dailies/dailies_task_runner.h"
+#include "worker/metrics/worker_metrics.h"
 #include "worker/runtime/devices.h"
 #include "worker/runtime/model_cache.h"
 #include "worker/runtime/model_repository.h"
@@ -26,6 +32,8 @@ ABSL_FLAG(int, slots, 1, "tasks run at once");
 ABSL_FLAG(std::string, tags, "", "comma-separated tags a stage may require");
 ABSL_FLAG(std::string, models, "var/models", "model repository folder");
 ABSL_FLAG(double, drain_grace_seconds, 120, "on SIGTERM, how long running tasks may finish before they are handed back");
+ABSL_FLAG(std::string, http, "127.0.0.1:7090",
+          "HTTP address for /metrics and /healthz (port 0 picks a free one); empty disables");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 namespace {
@@ -89,11 +97,21 @@ int main(int argc, char** argv) {
   TorchModelLoader loader(clock);
   ModelCache cache(loader, clock);
   ModelTaskRunner model_runner(repository, cache, *devices, clock);
+  auto registry = std::make_shared<prometheus::Registry>();
+  WorkerMetrics metrics(*registry);
+  cache.SetObserver([&metrics](const CacheEvent& e) { metrics.OnCacheEvent(e); });
+  model_runner.SetTimingObserver([&metrics](const TaskTimings& t) { metrics.OnTaskTimings(t); });
+  DailiesTaskRunner dailies_runner(DailiesOptions{}, clock);
 
   std::unique_ptr<SchedulerLink> link;
-  TaskExecutor executor([&](const genfarm::v1::Assignment&) -> TaskRunner& { return model_runner; },
-                        [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); });
+  TaskExecutor executor(
+      [&](const genfarm::v1::Assignment& a) -> TaskRunner& {
+        if (a.stage().kind() == genfarm::v1::STAGE_KIND_DAILIES) return dailies_runner;
+        return model_runner;
+      },
+      [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); });
 
+  std::string http_address;  // set below once /metrics listens, before the first hello
   auto hello = [&] {
     genfarm::v1::Hello h;
     h.set_worker_id(worker_id);
@@ -118,6 +136,7 @@ int main(int argc, char** argv) {
     }
     for (int64_t a : executor.Running()) h.add_running_attempts(a);
     h.set_version("genfarm-worker 0.1.0");
+    h.set_http_address(http_address);
     return h;
   };
   auto heartbeat = [&] {
@@ -130,6 +149,43 @@ int main(int argc, char** argv) {
   link = std::make_unique<SchedulerLink>(SchedulerLink::Options{address}, hello,
                                          [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); },
                                          heartbeat);
+  // /metrics and /healthz. Metrics must not stop rendering: if the address is taken the
+  // worker runs without them (and says so).
+  std::unique_ptr<genfarm::HttpServer> http;
+  if (const std::string listen = absl::GetFlag(FLAGS_http); !listen.empty()) {
+    http = std::make_unique<genfarm::HttpServer>();
+    http->server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(absl::StrCat("ok\nscheduler: ", link && link->connected() ? "connected" : "disconnected",
+                                   "\n"),
+                      "text/plain");
+    });
+    http->server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      WorkerSnapshot snapshot;
+      snapshot.slots = slots;
+      snapshot.busy_slots = executor.busy();
+      snapshot.draining = executor.draining();
+      snapshot.connected = link && link->connected();
+      const std::vector<LoadedModel> loaded = cache.loaded();
+      for (const DeviceSpec& d : *devices) {
+        WorkerSnapshot::Device device{d.Key(), cache.used_bytes(d), d.memory_total_bytes, 0};
+        for (const LoadedModel& m : loaded) device.models_loaded += m.device == d.Key() ? 1 : 0;
+        snapshot.devices.push_back(device);
+      }
+      metrics.Refresh(snapshot);
+      res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
+    });
+    absl::StatusOr<int> port = http->Start(listen);
+    if (port.ok()) {
+      std::string host = listen.substr(0, listen.rfind(':'));
+      if (host.empty() || host == "0.0.0.0" || host == "[::]") host = Hostname();
+      http_address = absl::StrCat(host, ":", *port);
+      spdlog::info("serving /metrics and /healthz on http://{}", http_address);
+    } else {
+      spdlog::error("no /metrics: {}", std::string(port.status().message()));
+      http.reset();
+    }
+  }
+
   link->Start();
   spdlog::info("genfarm-worker {} started: {} slots, {} devices, {} models, scheduler {}", worker_id, slots,
                devices->size(), repository.models().size(), address);
@@ -142,6 +198,7 @@ int main(int argc, char** argv) {
   } else {
     executor.Drain(absl::ZeroDuration());
   }
+  if (http) http->Stop();
   link->Stop();
   spdlog::info("genfarm-worker {} stopped", worker_id);
   return 0;

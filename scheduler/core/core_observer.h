@@ -19,6 +19,13 @@ class CoreObserver {
                               int64_t frames, double run_seconds) = 0;
   // A failed attempt was queued again (`reason` is the failure reason's name).
   virtual void OnRequeue(const std::string& reason) = 0;
+  // The requeue above was charged to the task's retries (a real failure, not a lost worker,
+  // cancel or preemption).
+  virtual void OnRetry(const std::string& reason) {}
+  // A task failed for good (retries used up or a bad spec); `frames` are its frames.
+  virtual void OnTaskFailed(const std::string& project, const std::string& model, int64_t frames) {}
+  // A connected worker was lost ("stream closed", "missed heartbeats").
+  virtual void OnWorkerLost(const std::string& why) {}
 };
 
 class NullCoreObserver : public CoreObserver {

@@ -1,6 +1,7 @@
 #include "scheduler/core/scheduler_core.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -265,6 +266,7 @@ void SchedulerCore::SetTaskState(Job& job, int32_t index, v1::TaskState state) {
   stage.count[old]--;
   task.rec.state = state;
   stage.count[state]++;
+  if (Terminal(state)) task.kept_frames = 0;
   if (state == v1::TASK_STATE_SUCCEEDED) stage.frames_done += static_cast<int64_t>(task.rec.frames.size());
   if (state == v1::TASK_STATE_QUEUED) {
     task.runnable_since_ms = NowMs();
@@ -427,9 +429,11 @@ void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, co
     backoff = std::min(backoff, options_.retry_backoff_max);
     task.rec.not_before_ms = charge_retry ? NowMs() + absl::ToInt64Milliseconds(backoff) : 0;
     observer_->OnRequeue(ReasonName(reason));
+    if (charge_retry) observer_->OnRetry(ReasonName(reason));
     SetTaskState(*job, task_id.index, v1::TASK_STATE_QUEUED);
   } else {
     SetTaskState(*job, task_id.index, v1::TASK_STATE_FAILED);
+    observer_->OnTaskFailed(job->rec.spec.project(), stage.model(), static_cast<int64_t>(task.rec.frames.size()));
     OnTaskFailedFinal(*job, task_id.index);
   }
   UpdateJobState(*job);
@@ -447,10 +451,11 @@ void SchedulerCore::AssignTask(Job& job, int32_t index, WorkerState& worker, int
   task.rec.worker = worker.hello.worker_id();
   task.rec.start_ms = now;
   task.rec.end_ms = 0;
-  task.rec.frames_done = 0;
+  task.rec.frames_done = task.kept_frames;
   task.rec.message.clear();
   task.rec.failure_reason = v1::FAILURE_REASON_UNSPECIFIED;
   task.device = device;
+  job.stages[task.rec.stage].last_start_ms = now;
   task.reserved_bytes = TaskMemory(job, task.rec.stage);
   if (job.rec.start_ms == 0) {
     job.rec.start_ms = now;
@@ -474,7 +479,9 @@ void SchedulerCore::AssignTask(Job& job, int32_t index, WorkerState& worker, int
   a->set_project(job.rec.spec.project());
   a->set_shot(job.rec.spec.shot());
   *a->mutable_stage() = stage;
-  a->mutable_frames()->Add(task.rec.frames.begin(), task.rec.frames.end());
+  // Frames a preempted attempt already wrote are not rendered again.
+  a->mutable_frames()->Add(task.rec.frames.begin() + std::min<int64_t>(task.kept_frames, task.rec.frames.size()),
+                           task.rec.frames.end());
   const auto& all = job.plan.stage_frames[task.rec.stage];
   a->mutable_stage_frames()->Add(all.begin(), all.end());
   a->set_device_index(device);
@@ -493,6 +500,7 @@ void SchedulerCore::LoseWorker(const WorkerId& id, const std::string& why) {
     worker.channel.reset();
   }
   if (!lost.empty()) spdlog::warn("worker {} lost ({}): requeueing {} attempts", id.value(), why, lost.size());
+  observer_->OnWorkerLost(why);
   for (int64_t attempt : lost) {
     FailAttempt(attempt, v1::FAILURE_REASON_WORKER_LOST, absl::StrCat("worker ", id.value(), " lost: ", why),
                 /*charge_retry=*/false);
@@ -566,6 +574,25 @@ void SchedulerCore::WorkerHeartbeat(const WorkerId& id, const v1::Heartbeat& hea
   worker.last_seen_ms = NowMs();
   if (heartbeat.devices_size() > 0) worker.devices.assign(heartbeat.devices().begin(), heartbeat.devices().end());
   worker.loaded = absl::flat_hash_set<std::string>(heartbeat.loaded_models().begin(), heartbeat.loaded_models().end());
+  // An attempt the worker does not report long after it was assigned never reached it
+  // (or died silently): requeue it rather than wait forever. Results travel on the same
+  // ordered stream before the heartbeat that omits them, so a finished attempt is never
+  // mistaken for a lost one; the lease-long grace covers assignments still in flight.
+  const absl::flat_hash_set<int64_t> reported(heartbeat.running_attempts().begin(),
+                                              heartbeat.running_attempts().end());
+  const int64_t grace_ms = absl::ToInt64Milliseconds(options_.lease_ttl);
+  std::vector<int64_t> vanished;
+  for (int64_t a : worker.attempts) {
+    auto at = attempts_.find(a);
+    if (!reported.contains(a) && at != attempts_.end() && NowMs() - at->second.start_ms > grace_ms) {
+      vanished.push_back(a);
+    }
+  }
+  std::sort(vanished.begin(), vanished.end());
+  for (int64_t a : vanished) {
+    FailAttempt(a, v1::FAILURE_REASON_WORKER_LOST,
+                absl::StrCat("worker ", id.value(), " no longer reports attempt ", a), /*charge_retry=*/false);
+  }
 }
 
 void SchedulerCore::WorkerProgress(const WorkerId& id, const v1::Progress& progress) {
@@ -577,7 +604,7 @@ void SchedulerCore::WorkerProgress(const WorkerId& id, const v1::Progress& progr
   if (job == nullptr) return;
   const int32_t index = it->second.task.index;
   Task& task = job->tasks[index];
-  task.rec.frames_done = progress.frames_done();
+  task.rec.frames_done = task.kept_frames + progress.frames_done();
   for (const std::string& line : progress.log_lines()) AppendLog(*job, index, task.rec.attempt, line);
   job->changed.push_back(index);
   dirty_jobs_.insert(job->rec.id);
@@ -863,6 +890,10 @@ void SchedulerCore::Tick() {
     if (!online && !worker.attempts.empty() && now >= recovery_deadline_ms_) silent.push_back(id);
   }
   for (const WorkerId& id : silent) LoseWorker(id, "missed heartbeats");
+  if (now - last_policy_ms_ >= absl::ToInt64Milliseconds(options_.policy_interval)) {
+    last_policy_ms_ = now;
+    dispatch_needed_ = true;
+  }
   Dispatch();
   if (now - last_unplaceable_ms_ >= 1000) {
     last_unplaceable_ms_ = now;
@@ -901,6 +932,7 @@ void SchedulerCore::Dispatch() {
     std::vector<WorkerState*> worker_ptrs;
     for (auto& [id, worker] : workers_) {
       if (!worker.channel || worker.draining) continue;
+      for (const std::string& model : worker.loaded) view.warm_workers[model]++;
       const int32_t free = worker.hello.slots() - static_cast<int32_t>(worker.attempts.size());
       if (free <= 0) continue;
       WorkerView wv = StaticView(id, worker);
@@ -919,10 +951,22 @@ void SchedulerCore::Dispatch() {
       worker_ptrs.push_back(&worker);
     }
     std::vector<std::pair<Job*, int32_t>> group_refs;
+    // Decayed usage: integrate each project's running slots since the last dispatch.
+    const double decay = std::exp2(-(view.now_ms - usage_ms_) / 1000.0 /
+                                   std::max(1.0, absl::ToDoubleSeconds(options_.usage_half_life)));
+    for (auto& [project, usage] : usage_) {
+      usage.slot_seconds = usage.slot_seconds * decay + usage.running * (view.now_ms - usage_ms_) / 1000.0;
+      usage.running = 0;
+    }
+    usage_ms_ = view.now_ms;
+    for (const auto& [id, attempt] : attempts_) {
+      if (const Job* job = FindJob(attempt.task.job)) usage_[job->rec.spec.project()].running += 1;
+    }
     if (!view.workers.empty()) {
       for (const auto& [id, attempt] : attempts_) {
         if (const Job* job = FindJob(attempt.task.job)) view.projects[job->rec.spec.project()].running_slots += 1;
       }
+      for (const auto& [project, usage] : usage_) view.projects[project].decayed_usage = usage.slot_seconds;
       std::vector<JobId> active(active_jobs_.begin(), active_jobs_.end());
       std::sort(active.begin(), active.end());
       for (const JobId& id : active) {
@@ -944,10 +988,89 @@ void SchedulerCore::Dispatch() {
         if (stage.queued.empty()) continue;
         const int32_t index = *stage.queued.begin();
         AssignTask(*job, index, *worker_ptrs[p.worker], p.device);
+        usage_[job->rec.spec.project()].running += 1;
       }
+    }
+    // Preempted attempts free slots that the waiting work takes in the next round.
+    if (PreemptForWaitingWork()) {
+      dispatch_needed_ = true;
+      Dispatch();
+      return;
     }
   }
   NotifyWatchers();
+}
+
+bool SchedulerCore::PreemptForWaitingWork() {
+  PreemptionView view;
+  view.now_ms = NowMs();
+  for (const JobId& id : active_jobs_) {
+    Job* job = FindJob(id);
+    if (job == nullptr || job->rec.state != v1::JOB_STATE_ACTIVE) continue;
+    const v1::Tier tier = job->rec.spec.tier();
+    if (tier == v1::TIER_UNSPECIFIED || tier == v1::TIER_BATCH) continue;
+    for (size_t s = 0; s < job->stages.size(); ++s) {
+      if (!job->stages[s].queued.empty()) view.waiting.push_back(MakeGroup(*job, static_cast<int32_t>(s), view.now_ms));
+    }
+  }
+  if (view.waiting.empty()) return false;
+  std::sort(view.waiting.begin(), view.waiting.end(),
+            [](const WorkGroup& a, const WorkGroup& b) { return std::tie(a.job_id, a.stage) < std::tie(b.job_id, b.stage); });
+  for (const auto& [id, worker] : workers_) {
+    if (!worker.channel || worker.draining) continue;
+    WorkerView wv = StaticView(id, worker);
+    wv.free_slots = worker.hello.slots() - static_cast<int32_t>(worker.attempts.size());
+    std::vector<int64_t> attempts(worker.attempts.begin(), worker.attempts.end());
+    std::sort(attempts.begin(), attempts.end());
+    for (int64_t a : attempts) {
+      auto at = attempts_.find(a);
+      if (at == attempts_.end()) continue;
+      const Job* job = FindJob(at->second.task.job);
+      if (job == nullptr) continue;
+      const Task& task = job->tasks[at->second.task.index];
+      for (DeviceView& dv : wv.devices) {
+        if (dv.index == task.device) dv.memory_free_bytes -= task.reserved_bytes;
+      }
+      RunningAttempt running;
+      running.attempt_id = a;
+      running.worker = view.workers.size();
+      running.device = task.device;
+      running.project = job->rec.spec.project();
+      running.tier = job->rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job->rec.spec.tier();
+      running.priority = job->rec.spec.priority();
+      running.start_ms = at->second.start_ms;
+      running.memory_bytes = task.reserved_bytes;
+      view.running.push_back(std::move(running));
+    }
+    view.workers.push_back(std::move(wv));
+  }
+  std::vector<int64_t> victims = policy_.Preempt(view);
+  int preempted = 0;
+  for (int64_t attempt_id : victims) {
+    auto it = attempts_.find(attempt_id);
+    if (it == attempts_.end()) continue;
+    Job* job = FindJob(it->second.task.job);
+    if (job == nullptr) continue;
+    Task& task = job->tasks[it->second.task.index];
+    const v1::Tier tier = job->rec.spec.tier();
+    if (tier != v1::TIER_UNSPECIFIED && tier != v1::TIER_BATCH) continue;  // only batch is preemptible
+    // The worker writes frames in order, each by an atomic rename, so the first
+    // frames_done frames of the chunk are complete on disk: keep them.
+    task.kept_frames = std::min<int64_t>(task.rec.frames_done, static_cast<int64_t>(task.rec.frames.size()));
+    auto w = workers_.find(it->second.worker);
+    if (w != workers_.end() && w->second.channel) {
+      v1::SchedulerMessage message;
+      message.mutable_cancel()->set_attempt_id(attempt_id);
+      message.mutable_cancel()->set_reason(v1::FAILURE_REASON_PREEMPTED);
+      w->second.channel->Send(message);
+    }
+    FailAttempt(attempt_id, v1::FAILURE_REASON_PREEMPTED,
+                absl::StrCat("preempted for higher-tier work; ", task.kept_frames, " finished frames kept"),
+                /*charge_retry=*/false);
+    ++preempted;
+  }
+  if (preempted > 0) spdlog::info("preempted {} batch attempts for waiting higher-tier work", preempted);
+  return preempted > 0;
 }
 
 // --- Views ---
@@ -981,6 +1104,7 @@ WorkGroup SchedulerCore::MakeGroup(const Job& job, int32_t s, int64_t now_ms) co
   group.priority = job.rec.spec.priority();
   group.submit_ms = job.rec.submit_ms;
   group.oldest_queued_ms = stage.queued.empty() ? now_ms : job.tasks[*stage.queued.begin()].runnable_since_ms;
+  group.last_start_ms = stage.last_start_ms;
   group.model = spec.kind() == v1::STAGE_KIND_DAILIES ? "" : spec.model();
   group.tags.assign(spec.tags().begin(), spec.tags().end());
   group.gpus = spec.gpus();
@@ -1128,6 +1252,19 @@ v1::FarmStats SchedulerCore::Stats() const {
     }
   }
   out.set_frames_done_total(frames);
+  return out;
+}
+
+std::map<std::pair<std::string, v1::Tier>, int64_t> SchedulerCore::QueueDepths() const {
+  std::map<std::pair<std::string, v1::Tier>, int64_t> out;
+  for (const JobId& id : active_jobs_) {
+    const Job* job = FindJob(id);
+    if (job == nullptr) continue;
+    const v1::Tier tier = job->rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job->rec.spec.tier();
+    int64_t queued = 0;
+    for (const Stage& stage : job->stages) queued += static_cast<int64_t>(stage.queued.size());
+    if (queued > 0) out[{job->rec.spec.project(), tier}] += queued;
+  }
   return out;
 }
 

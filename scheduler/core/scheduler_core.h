@@ -57,6 +57,12 @@ struct CoreOptions {
   absl::Duration blocklist_forgive = absl::Minutes(10);
   int64_t max_tasks_per_job = 1'000'000;
   int max_log_lines_per_task = 1000;
+  // How often Tick() asks the policy again although nothing changed: time-based rules
+  // (waiting for a warm worker, preemption limits) change their answer with time alone.
+  absl::Duration policy_interval = absl::Seconds(1);
+  // Half-life of each project's decayed usage (ProjectUsage::decayed_usage), the
+  // fair-share memory: a project that got little recently is owed more.
+  absl::Duration usage_half_life = absl::Minutes(10);
 };
 
 struct SubmitResult {
@@ -100,6 +106,9 @@ class SchedulerCore {
   absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain);
   std::vector<v1::Worker> ListWorkers(bool include_offline) const;
   v1::FarmStats Stats() const;
+  // Runnable tasks (queued, not backing off) per (project, tier), for the queue-depth
+  // gauge. Only pairs with queued work appear.
+  std::map<std::pair<std::string, v1::Tier>, int64_t> QueueDepths() const;
 
   // Expires leases and timeouts, releases backoffs, dispatches.
   void Tick();
@@ -119,6 +128,9 @@ class SchedulerCore {
     int64_t runnable_since_ms = 0;
     int32_t device = -1;
     int64_t reserved_bytes = 0;
+    // Leading frames of the chunk written by a preempted attempt; the next attempt is
+    // assigned only the rest. Cleared when the task ends (a retry renders everything).
+    int64_t kept_frames = 0;
     std::vector<std::string> log;  // bounded recent lines (full history in the store)
   };
   struct Stage {
@@ -127,6 +139,7 @@ class SchedulerCore {
     int64_t frames_done = 0;
     absl::flat_hash_map<int, int64_t> count;  // TaskState -> tasks
     std::string unplaceable;       // why nobody can run it, for status
+    int64_t last_start_ms = 0;     // when one of its tasks last started
   };
   struct Blocklist {
     int failures = 0;
@@ -184,6 +197,9 @@ class SchedulerCore {
   void StartJobIfReady(Job& job);
   void AssignTask(Job& job, int32_t index, WorkerState& worker, int32_t device);
   void LoseWorker(const WorkerId& id, const std::string& why);
+  // Asks the policy which batch attempts to preempt for waiting higher-tier work and
+  // preempts them. Returns true when it preempted anything.
+  bool PreemptForWaitingWork();
   void AppendLog(Job& job, int32_t index, AttemptId attempt, const std::string& text);
   void NotifyWatchers();
   v1::Job ToProto(const Job& job) const;
@@ -214,6 +230,14 @@ class SchedulerCore {
   int64_t total_tasks_ = 0;
   int64_t recovery_deadline_ms_ = 0;
   int64_t last_unplaceable_ms_ = 0;
+  int64_t last_policy_ms_ = 0;
+  // Decayed slot-seconds per project, and the running slots they were last integrated with.
+  struct DecayedUsage {
+    double slot_seconds = 0;
+    double running = 0;
+  };
+  absl::flat_hash_map<std::string, DecayedUsage> usage_;
+  int64_t usage_ms_ = 0;
   bool dispatch_needed_ = true;
 };
 

@@ -68,11 +68,31 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
   for (const auto& [project, unused] : active) weight_sum += config_.Weight(project);
   if (total_slots <= 0) return out;
 
+  double decayed_sum = 0;
+  for (const auto& [project, usage] : view.projects) decayed_sum += usage.decayed_usage;
   auto deficit = [&](const std::string& project) {
     if (!config_.fair_share) return 0.0;
-    return config_.Weight(project) / weight_sum - running[project] / total_slots;
+    const double now_share = running[project] / total_slots;
+    double used = now_share;
+    if (decayed_sum > 0 && config_.history_weight > 0) {
+      auto it = view.projects.find(project);
+      const double recent = it == view.projects.end() ? 0.0 : it->second.decayed_usage / decayed_sum;
+      used = (1 - config_.history_weight) * now_share + config_.history_weight * recent;
+    }
+    return config_.Weight(project) / weight_sum - used;
   };
 
+  // Delay scheduling clock per group: since its last start, or since it became runnable.
+  std::vector<int64_t> waiting_since(view.groups.size());
+  for (size_t g = 0; g < view.groups.size(); ++g) {
+    waiting_since[g] = std::max(view.groups[g].last_start_ms, view.groups[g].oldest_queued_ms);
+  }
+  auto warm_elsewhere = [&](const std::string& model) {
+    auto it = view.warm_workers.find(model);
+    return it != view.warm_workers.end() && it->second > 0;
+  };
+
+  std::vector<size_t> deferred;  // groups waiting for a warm worker, in placement order
   while (true) {
     // Pick the next group by (tier, priority, fair-share deficit, age, job id).
     size_t pick = view.groups.size();
@@ -95,13 +115,124 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
       stuck[pick] = true;  // nothing free fits this group now; others may still fit
       continue;
     }
-    Reserve(group, workers[worker], device);
-    if (!group.model.empty()) workers[worker].loaded_models.insert(group.model);
-    running[group.project] += 1;
+    const bool cold = !group.model.empty() && !workers[worker].loaded_models.contains(group.model);
+    // Only batch work waits for a warm worker: for dailies and interactive work a model
+    // load is cheaper than the wait (and waiting could fight preemption).
+    if (config_.model_affinity && cold && group.tier <= v1::TIER_BATCH && config_.affinity_wait_ms > 0 &&
+        warm_elsewhere(group.model) &&
+        view.now_ms - waiting_since[pick] < config_.affinity_wait_ms) {
+      stuck[pick] = true;  // a warm worker will free up soon: let later groups go first
+      deferred.push_back(pick);
+      continue;
+    }
+    // Waiting for a warm worker must not cost a project its share: a project above its
+    // share does not take a worker that a group of a project below its share passed
+    // over; that group takes it now, cold.
+    if (config_.fair_share && deficit(view.groups[pick].project) < 0) {
+      for (size_t d : deferred) {
+        if (queued[d] == 0 || deficit(view.groups[d].project) <= 0) continue;
+        DeviceChoice choice = ChooseDevice(view.groups[d], workers[worker]);
+        if (!choice.ok()) continue;
+        pick = d;
+        device = choice.device;
+        break;
+      }
+    }
+    const WorkGroup& chosen = view.groups[pick];
+    waiting_since[pick] = view.now_ms;
+    Reserve(chosen, workers[worker], device);
+    if (!chosen.model.empty()) workers[worker].loaded_models.insert(chosen.model);
+    running[chosen.project] += 1;
     queued[pick] -= 1;
     out.push_back(Placement{pick, worker, device});
   }
   return out;
+}
+
+std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
+  std::vector<int64_t> victims;
+  if (config_.preempt_after_ms <= 0) return victims;
+  // Starving higher-tier groups, most urgent first.
+  std::vector<size_t> order;
+  for (size_t g = 0; g < view.waiting.size(); ++g) {
+    const WorkGroup& group = view.waiting[g];
+    if (group.tier > v1::TIER_BATCH && group.queued > 0 &&
+        view.now_ms - group.oldest_queued_ms >= config_.preempt_after_ms) {
+      order.push_back(g);
+    }
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const WorkGroup& x = view.waiting[a];
+    const WorkGroup& y = view.waiting[b];
+    return std::make_tuple(-x.tier, -x.priority, x.oldest_queued_ms, x.job_id, x.stage) <
+           std::make_tuple(-y.tier, -y.priority, y.oldest_queued_ms, y.job_id, y.stage);
+  });
+  std::vector<WorkerView> workers = view.workers;
+  std::vector<bool> taken(view.running.size(), false);
+  // Batch attempts per worker, youngest first: the least work is thrown away (and the
+  // worker keeps the frames they finished anyway).
+  std::vector<std::vector<size_t>> batch_on(workers.size());
+  for (size_t r = 0; r < view.running.size(); ++r) {
+    const RunningAttempt& a = view.running[r];
+    if (a.tier <= v1::TIER_BATCH && a.worker < workers.size()) batch_on[a.worker].push_back(r);
+  }
+  for (auto& list : batch_on) {
+    std::sort(list.begin(), list.end(), [&](size_t a, size_t b) {
+      return std::tie(view.running[b].start_ms, view.running[b].attempt_id) <
+             std::tie(view.running[a].start_ms, view.running[a].attempt_id);
+    });
+  }
+  for (size_t g : order) {
+    const WorkGroup& group = view.waiting[g];
+    for (int64_t n = 0; n < group.queued; ++n) {
+      // Fits somewhere already (a slot is freeing or was freed by an earlier choice).
+      auto [free_worker, free_device] = BestWorker(group, workers, config_.model_affinity);
+      if (free_worker < workers.size()) {
+        Reserve(group, workers[free_worker], free_device);
+        continue;
+      }
+      // The worker where the fewest victims make room.
+      size_t best = workers.size();
+      std::vector<size_t> best_victims;
+      int32_t best_device = -1;
+      for (size_t w = 0; w < workers.size(); ++w) {
+        if (!WhyNeverEligible(group, workers[w]).empty()) continue;
+        WorkerView trial = workers[w];
+        std::vector<size_t> chosen;
+        DeviceChoice choice = ChooseDevice(group, trial);
+        for (size_t r : batch_on[w]) {
+          if (choice.ok()) break;
+          if (taken[r]) continue;
+          const RunningAttempt& a = view.running[r];
+          trial.free_slots += 1;
+          for (DeviceView& d : trial.devices) {
+            if (d.index == a.device) d.memory_free_bytes += a.memory_bytes;
+          }
+          chosen.push_back(r);
+          choice = ChooseDevice(group, trial);
+        }
+        if (!choice.ok() || chosen.empty()) continue;
+        if (best == workers.size() || chosen.size() < best_victims.size()) {
+          best = w;
+          best_victims = chosen;
+          best_device = choice.device;
+        }
+      }
+      if (best == workers.size()) break;  // no preemption can make room for this group
+      for (size_t r : best_victims) {
+        taken[r] = true;
+        const RunningAttempt& a = view.running[r];
+        workers[best].free_slots += 1;
+        for (DeviceView& d : workers[best].devices) {
+          if (d.index == a.device) d.memory_free_bytes += a.memory_bytes;
+        }
+        victims.push_back(a.attempt_id);
+      }
+      Reserve(group, workers[best], best_device);
+    }
+  }
+  std::sort(victims.begin(), victims.end());
+  return victims;
 }
 
 std::string GenFarmPolicy::WhyUnplaceable(const WorkGroup& group,

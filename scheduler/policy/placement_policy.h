@@ -29,6 +29,7 @@ struct WorkGroup {
   int32_t priority = 50;
   int64_t submit_ms = 0;          // job submission time (age)
   int64_t oldest_queued_ms = 0;   // when the longest-waiting task became runnable
+  int64_t last_start_ms = 0;      // when a task of the group last started (0 = never)
   std::string model;              // empty for stages that need no model (dailies)
   std::vector<std::string> tags;
   int32_t gpus = 0;               // devices one task needs; 0 = CPU is fine
@@ -63,6 +64,31 @@ struct FarmView {
   std::vector<WorkGroup> groups;
   std::vector<WorkerView> workers;
   absl::flat_hash_map<std::string, ProjectUsage> projects;
+  // Online workers (busy or not) holding each model warm. Lets a policy tell "a warm
+  // worker will free up" from "nobody has it warm": waiting only helps in the first case.
+  absl::flat_hash_map<std::string, int32_t> warm_workers;
+  int64_t now_ms = 0;
+};
+
+// One running attempt, as preemption sees it.
+struct RunningAttempt {
+  int64_t attempt_id = 0;
+  size_t worker = 0;        // index into PreemptionView::workers
+  int32_t device = -1;
+  std::string project;
+  v1::Tier tier = v1::TIER_BATCH;
+  int32_t priority = 50;
+  int64_t start_ms = 0;
+  int64_t memory_bytes = 0; // what the attempt reserves on its device
+};
+
+// What the core shows a policy when deciding preemption: the work still queued after
+// placement, every online worker (with what is free on it now, full ones included),
+// and the attempts running on them.
+struct PreemptionView {
+  std::vector<WorkGroup> waiting;
+  std::vector<WorkerView> workers;
+  std::vector<RunningAttempt> running;
   int64_t now_ms = 0;
 };
 
@@ -84,6 +110,11 @@ class PlacementPolicy {
   // free slots). Shown to users in `genfarm status` so work never waits silently.
   virtual std::string WhyUnplaceable(const WorkGroup& group,
                                      const std::vector<WorkerView>& all_workers) const = 0;
+
+  // Attempts to preempt so that waiting higher-tier work can start; the core cancels
+  // them (reason PREEMPTED), requeues their tasks without charging a retry and keeps
+  // their finished frames. Default: never preempt.
+  virtual std::vector<int64_t> Preempt(const PreemptionView& view) { return {}; }
 };
 
 }  // namespace genfarm::scheduler

@@ -15,6 +15,8 @@
 #include "common/status_macros.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "scheduler/http/dashboard_routes.h"
+#include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/farm_service.h"
 #include "scheduler/service/http_server.h"
 #include "scheduler/service/job_service.h"
@@ -60,11 +62,13 @@ absl::StatusOr<int> LockDataDir(const std::string& dir) {
 struct SchedulerServer::Parts {
   SchedulerServerOptions options;
   int lock_fd = -1;
+  // Before the writer and the core, which report into the metrics until they stop.
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<SchedulerMetrics> metrics;
   std::unique_ptr<SqliteJobStore> store;
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<StoreWriterSink> sink;
   std::unique_ptr<GenFarmPolicy> policy;
-  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<SchedulerCore> core;
   std::unique_ptr<SerialExecutor> executor;
   std::unique_ptr<PeriodicTimer> ticker;
@@ -87,10 +91,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const Sc
   GENFARM_ASSIGN_OR_RETURN(parts->store, SqliteJobStore::Open(options.data_dir));
   const absl::Time load_start = RealClock::Get().Now();
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
-  parts->writer = std::make_unique<StoreWriter>(*parts->store, RealClock::Get());
+  parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
+  StoreWriter::Options writer_options;
+  writer_options.on_commit = [metrics = parts->metrics.get()](const CommitStats& s) { metrics->OnCommit(s); };
+  parts->writer = std::make_unique<StoreWriter>(*parts->store, RealClock::Get(), writer_options);
   parts->sink = std::make_unique<StoreWriterSink>(*parts->writer);
   parts->policy = std::make_unique<GenFarmPolicy>(options.policy);
-  parts->core = std::make_unique<SchedulerCore>(RealClock::Get(), *parts->sink, *parts->policy, options.core);
+  parts->core = std::make_unique<SchedulerCore>(RealClock::Get(), *parts->sink, *parts->policy, options.core,
+                                               parts->metrics.get());
   GENFARM_RETURN_IF_ERROR(parts->core->Recover(snapshot));
   spdlog::info("loaded {} jobs and {} tasks from {} in {:.2f} s", snapshot.jobs.size(), snapshot.tasks.size(),
                options.data_dir, absl::ToDoubleSeconds(RealClock::Get().Now() - load_start));
@@ -136,11 +144,21 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const Sc
       }
     });
     std::weak_ptr<prometheus::Registry> registry = parts->registry;
-    parts->http->server().Get("/metrics", [registry](const httplib::Request&, httplib::Response& res) {
+    SchedulerMetrics* metrics = parts->metrics.get();
+    parts->http->server().Get("/metrics", [registry, metrics, executor, core](const httplib::Request&,
+                                                                             httplib::Response& res) {
       auto r = registry.lock();
       if (!r) return;
+      // Gauges are read from the core on its executor (the core is single-threaded).
+      metrics->Refresh(executor->Run([core] { return TakeFarmSnapshot(*core); }));
       res.set_content(prometheus::TextSerializer().Serialize(r->Collect()), "text/plain; version=0.0.4");
     });
+    DashboardOptions dashboard;
+    dashboard.web_root = options.web_root;
+    if (absl::Status s = RegisterDashboardRoutes(parts->http->server(), *executor, *core, RealClock::Get(), dashboard);
+        !s.ok()) {
+      spdlog::warn("dashboard: {} (serving the JSON API only)", std::string(s.message()));
+    }
     GENFARM_ASSIGN_OR_RETURN(parts->http_port, parts->http->Start(options.http_address));
   }
   spdlog::info("genfarm-scheduler serving gRPC on port {} and HTTP on port {} (data {})", parts->grpc_port,

@@ -25,6 +25,7 @@ struct SchedulerServerOptions {
   std::string grpc_address = "127.0.0.1:7070";
   std::string http_address = "127.0.0.1:7080";  // empty: no HTTP side
   std::string data_dir = "var/scheduler";
+  std::string web_root;  // dashboard static files (scheduler/web); empty: JSON API only
   CoreOptions core;
   PolicyConfig policy;
   absl::Duration tick = absl::Milliseconds(100);

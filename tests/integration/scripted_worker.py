@@ -105,7 +105,7 @@ class ScriptedWorker:
 
     def __init__(self, options):
         self.options = options
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._journal_lock = threading.Lock()
         self._journal = open(options.journal, "a", buffering=1) if options.journal else None
         self._stopping = threading.Event()
@@ -180,8 +180,8 @@ class ScriptedWorker:
         hello.devices.add(name="cpu", kind="cpu", index=0, memory_total_bytes=o.memory_bytes)
         for name in o.models:
             hello.models.append(model_info(name))
-        with self._lock:
-            claimed = sorted(set(self._running) | set(self._unsent))
+        # Called with self._lock held.
+        claimed = sorted(set(self._running) | set(self._unsent))
         hello.running_attempts.extend(claimed)
         return worker_service_pb2.WorkerMessage(hello=hello), claimed
 
@@ -357,6 +357,79 @@ class ScriptedWorker:
                   success=result.success, reason=types_pb2.FailureReason.Name(result.failure_reason),
                   frames=list(done), start=start, end=time.time(), sent=sent)
         self._maybe_exit_drained()
+
+
+class RawStream:
+    """One hand-driven WorkerService.Connect stream, for tests that need to send exactly
+    the messages they want (e.g. a Result for an attempt the worker was never given).
+
+        stream = RawStream("127.0.0.1:7070")
+        stream.send(hello_message("intruder", models=["esrgan-slim-x2"]))
+        welcome = stream.expect("welcome", timeout=5)
+        stream.close()
+    """
+
+    def __init__(self, address):
+        self._channel = grpc.insecure_channel(address)
+        self._requests = queue.Queue()
+        self.received = queue.Queue()
+        self.error = None
+        self.ended = threading.Event()
+
+        def requests():
+            while True:
+                item = self._requests.get()
+                if item is _CLOSE:
+                    return
+                yield item
+
+        self._call = worker_service_pb2_grpc.WorkerServiceStub(self._channel).Connect(requests())
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        try:
+            for message in self._call:
+                self.received.put(message)
+        except grpc.RpcError as e:
+            self.error = e
+        finally:
+            self.ended.set()
+
+    def send(self, message):
+        self._requests.put(message)
+
+    def expect(self, body, timeout):
+        """The next message whose oneof body is `body`, skipping others; raises on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no '{body}' message within {timeout} s")
+            try:
+                message = self.received.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                if self.ended.is_set() and self.received.empty():
+                    raise ConnectionError(f"stream ended before a '{body}' message: {self.error}")
+                continue
+            if message.WhichOneof("body") == body:
+                return getattr(message, body)
+
+    def close(self, timeout=5.0):
+        """Half-closes our side and waits for the scheduler to end the stream."""
+        self._requests.put(_CLOSE)
+        self.ended.wait(timeout)
+        self._call.cancel()
+        self._channel.close()
+
+
+def hello_message(worker_id, slots=1, models=(), tags=(), running_attempts=(), memory_bytes=16 << 30):
+    hello = worker_service_pb2.Hello(worker_id=worker_id, hostname="test", slots=slots, tags=list(tags),
+                                     running_attempts=list(running_attempts), version="raw-stream")
+    hello.devices.add(name="cpu", kind="cpu", index=0, memory_total_bytes=memory_bytes)
+    for name in models:
+        hello.models.append(model_info(name))
+    return worker_service_pb2.WorkerMessage(hello=hello)
 
 
 def read_journal(path):

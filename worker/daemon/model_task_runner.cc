@@ -1,12 +1,60 @@
 #include "worker/daemon/model_task_runner.h"
 
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "common/frame_pattern.h"
 #include "nlohmann/json.hpp"
 #include "worker/pipeline/frame_pipeline.h"
 
 namespace genfarm::worker {
+namespace {
+
+// Removes `.NAME.tmp-*` siblings of output frames before they are written. A worker killed
+// mid-write (SIGKILL, power loss) leaves its temporary file behind; the attempt that takes
+// the task over cleans up after it. Only this task's own output frames are touched, so a
+// live attempt of another task is never disturbed; a stale attempt of this task loses its
+// temporary file, but its result is fenced off anyway. Thread-safe (the pipeline's writer
+// threads call it); each frame is swept once and each folder listed once.
+class StaleTempSweeper {
+ public:
+  void Sweep(const std::string& final_path) {
+    namespace fs = std::filesystem;
+    const fs::path path(final_path);
+    const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    const std::string dir = folder.string();
+    const std::string prefix = "." + path.filename().string() + ".tmp-";
+    absl::MutexLock lock(&mu_);
+    if (!swept_.insert(final_path).second) return;
+    auto [it, listed] = temps_.try_emplace(dir);
+    if (listed) {
+      std::error_code ec;
+      for (fs::directory_iterator d(folder, ec), end; !ec && d != end; d.increment(ec)) {
+        const std::string name = d->path().filename().string();
+        if (absl::StartsWith(name, ".") && absl::StrContains(name, ".tmp-")) it->second.insert(d->path().string());
+      }
+    }
+    for (auto t = it->second.lower_bound((folder / prefix).string());
+         t != it->second.end() && absl::StartsWith(fs::path(*t).filename().string(), prefix);) {
+      std::error_code ignored;
+      fs::remove(*t, ignored);
+      t = it->second.erase(t);
+    }
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::set<std::string> swept_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> temps_ ABSL_GUARDED_BY(mu_);  // folder -> temp files
+};
+
+}  // namespace
 
 ModelTaskRunner::ModelTaskRunner(ModelRepository& repository, ModelCache& cache, std::vector<DeviceSpec> devices,
                                  const Clock& clock)
@@ -59,7 +107,11 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   options.frames.assign(a.frames().begin(), a.frames().end());
   options.stage_frames.assign(a.stage_frames().begin(), a.stage_frames().end());
   options.input_path = [in = *input](int64_t f) { return in.Format(f); };
-  options.output_path = [out = *output](int64_t f) { return out.Format(f); };
+  options.output_path = [out = *output, sweeper = std::make_shared<StaleTempSweeper>()](int64_t f) {
+    std::string path = out.Format(f);
+    sweeper->Sweep(path);
+    return path;
+  };
   ModelTraits& traits = options.model;
   traits.name = manifest->name;
   traits.version = manifest->version;

@@ -1,4 +1,4 @@
-#include "scheduler/service/http_server.h"
+#include "common/http/http_server.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

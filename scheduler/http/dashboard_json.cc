@@ -1,0 +1,299 @@
+#include "scheduler/http/dashboard_json.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/frame_pattern.h"
+
+namespace genfarm::scheduler {
+namespace {
+
+using nlohmann::json;
+
+// "TASK_STATE_RUNNING" -> "running"; "..._UNSPECIFIED" -> "".
+std::string EnumName(const std::string& full, const std::string& prefix) {
+  std::string name = full.substr(std::min(full.size(), prefix.size()));
+  if (name == "UNSPECIFIED") return "";
+  return absl::AsciiStrToLower(name);
+}
+
+json CountMap(const google::protobuf::Map<std::string, int64_t>& counts) {
+  json out = json::object();
+  for (const auto& [key, value] : counts) out[key] = value;
+  return out;
+}
+
+bool HasFramePattern(const v1::StageSpec& stage) {
+  return stage.kind() != v1::STAGE_KIND_DAILIES && FramePattern::Parse(stage.output()).ok();
+}
+
+std::string UrlEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string CompactFrames(const std::vector<int64_t>& frames) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < frames.size()) {
+    // Longest run with a constant positive step starting at i (at least 3 frames for a
+    // stepped run, so "1,5" does not become "1-5x4").
+    size_t j = i + 1;
+    int64_t step = 0;
+    if (j < frames.size() && frames[j] > frames[i]) {
+      step = frames[j] - frames[i];
+      while (j + 1 < frames.size() && frames[j + 1] - frames[j] == step) ++j;
+    }
+    const size_t count = (step > 0) ? j - i + 1 : 1;
+    if (count >= 3 || (count == 2 && step == 1)) {
+      std::string run = absl::StrCat(frames[i], "-", frames[j]);
+      if (step > 1) absl::StrAppend(&run, "x", step);
+      parts.push_back(run);
+      i = j + 1;
+    } else {
+      parts.push_back(absl::StrCat(frames[i]));
+      ++i;
+    }
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+std::string JobStateName(v1::JobState state) { return EnumName(v1::JobState_Name(state), "JOB_STATE_"); }
+std::string TaskStateName(v1::TaskState state) { return EnumName(v1::TaskState_Name(state), "TASK_STATE_"); }
+std::string FailureReasonName(v1::FailureReason reason) {
+  return EnumName(v1::FailureReason_Name(reason), "FAILURE_REASON_");
+}
+std::string TierName(v1::Tier tier) {
+  if (tier == v1::TIER_UNSPECIFIED) return "batch";
+  return EnumName(v1::Tier_Name(tier), "TIER_");
+}
+std::string WorkerStateName(v1::WorkerState state) {
+  return EnumName(v1::WorkerState_Name(state), "WORKER_STATE_");
+}
+
+json JobJson(const v1::Job& job) {
+  const v1::JobSpec& spec = job.spec();
+  json stages = json::array();
+  int64_t frames_done = 0;
+  int64_t frames_total = 0;
+  for (int s = 0; s < job.stages_size(); ++s) {
+    const v1::StageStatus& status = job.stages(s);
+    json stage = {
+        {"name", status.name()},
+        {"frames_done", status.frames_done()},
+        {"frames_total", status.frames_total()},
+        {"tasks_total", status.tasks_total()},
+        {"tasks_by_state", CountMap(status.tasks_by_state())},
+    };
+    if (s < spec.stages_size()) {
+      const v1::StageSpec& stage_spec = spec.stages(s);
+      stage["kind"] = stage_spec.kind() == v1::STAGE_KIND_DAILIES ? "dailies" : "model";
+      stage["model"] = stage_spec.model();
+    }
+    frames_done += status.frames_done();
+    frames_total += status.frames_total();
+    stages.push_back(std::move(stage));
+  }
+  return {
+      {"id", job.id()},
+      {"name", spec.name()},
+      {"project", spec.project()},
+      {"shot", spec.shot()},
+      {"submitter", spec.submitter()},
+      {"tier", TierName(spec.tier())},
+      {"priority", spec.priority()},
+      {"state", JobStateName(job.state())},
+      {"message", job.message()},
+      {"submit_time_ms", job.submit_time_ms()},
+      {"start_time_ms", job.start_time_ms()},
+      {"end_time_ms", job.end_time_ms()},
+      {"frames_done", frames_done},
+      {"frames_total", frames_total},
+      {"stages", std::move(stages)},
+  };
+}
+
+json JobListJson(const v1::ListJobsResponse& jobs, int64_t now_ms) {
+  json list = json::array();
+  for (const v1::Job& job : jobs.jobs()) list.push_back(JobJson(job));
+  return {{"server_time_ms", now_ms}, {"jobs", std::move(list)}, {"next_page_token", jobs.next_page_token()}};
+}
+
+json TaskJson(const v1::Task& task) {
+  std::vector<int64_t> frames(task.frames().begin(), task.frames().end());
+  return {
+      {"index", task.index()},
+      {"stage", task.stage()},
+      {"frames", CompactFrames(frames)},
+      {"frame_count", task.frames_size()},
+      {"frames_done", task.frames_done()},
+      {"state", TaskStateName(task.state())},
+      {"attempts", task.attempts()},
+      {"attempt_id", task.attempt_id()},
+      {"worker", task.worker()},
+      {"start_time_ms", task.start_time_ms()},
+      {"end_time_ms", task.end_time_ms()},
+      {"not_before_ms", task.not_before_ms()},
+      {"failure_reason", FailureReasonName(task.failure_reason())},
+      {"message", task.message()},
+  };
+}
+
+json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_t max_tasks, int64_t now_ms) {
+  json out = JobJson(job);
+  json labels = json::object();
+  for (const auto& [key, value] : job.spec().labels()) labels[key] = value;
+  out["labels"] = std::move(labels);
+  // Stage specs beside their progress: what each stage reads, writes and runs.
+  for (int s = 0; s < job.spec().stages_size() && s < static_cast<int>(out["stages"].size()); ++s) {
+    const v1::StageSpec& spec = job.spec().stages(s);
+    json& stage = out["stages"][s];
+    stage["input"] = spec.input();
+    stage["output"] = spec.output();
+    stage["frames"] = spec.frames();
+    stage["chunk"] = spec.chunk();
+    stage["retries"] = spec.retries();
+  }
+  json task_list = json::array();
+  for (size_t i = 0; i < tasks.size() && i < max_tasks; ++i) task_list.push_back(TaskJson(tasks[i]));
+  return {
+      {"server_time_ms", now_ms},
+      {"job", std::move(out)},
+      {"tasks", std::move(task_list)},
+      {"tasks_total", tasks.size()},
+      {"tasks_truncated", tasks.size() > max_tasks},
+  };
+}
+
+json WorkersJson(const std::vector<v1::Worker>& workers, int64_t now_ms) {
+  json list = json::array();
+  for (const v1::Worker& w : workers) {
+    json devices = json::array();
+    for (const v1::Device& d : w.devices()) {
+      devices.push_back({{"name", d.name()},
+                         {"kind", d.kind()},
+                         {"index", d.index()},
+                         {"memory_total_bytes", d.memory_total_bytes()},
+                         {"memory_used_bytes", d.memory_used_bytes()}});
+    }
+    json models = json::array();
+    json loaded = json::array();
+    for (const v1::ModelInfo& m : w.models()) {
+      models.push_back({{"name", m.name()},
+                        {"version", m.version()},
+                        {"kind", m.kind()},
+                        {"scale", m.scale()},
+                        {"memory_bytes", m.memory_bytes()},
+                        {"loaded", m.loaded()}});
+      if (m.loaded()) loaded.push_back(m.name());
+    }
+    list.push_back({
+        {"id", w.id()},
+        {"hostname", w.hostname()},
+        {"state", WorkerStateName(w.state())},
+        {"draining", w.state() == v1::WORKER_STATE_DRAINING},
+        {"slots", w.slots()},
+        {"busy_slots", w.busy_slots()},
+        {"tags", std::vector<std::string>(w.tags().begin(), w.tags().end())},
+        {"devices", std::move(devices)},
+        {"running", std::vector<std::string>(w.running().begin(), w.running().end())},
+        {"models", std::move(models)},
+        {"loaded_models", std::move(loaded)},
+        {"last_seen_ms", w.last_seen_ms()},
+        {"http_address", w.http_address()},
+    });
+  }
+  return {{"server_time_ms", now_ms}, {"workers", std::move(list)}};
+}
+
+json FarmJson(const v1::FarmStats& stats, int64_t now_ms) {
+  return {
+      {"server_time_ms", now_ms},
+      {"workers_online", stats.workers_online()},
+      {"slots_total", stats.slots_total()},
+      {"slots_busy", stats.slots_busy()},
+      {"jobs_by_state", CountMap(stats.jobs_by_state())},
+      {"tasks_by_state", CountMap(stats.tasks_by_state())},
+      {"frames_done_total", stats.frames_done_total()},
+  };
+}
+
+std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks, int per_stage,
+                                        const std::function<bool(const std::string&)>& exists) {
+  // Candidate tasks newest first: running ones (their finished frames are the freshest),
+  // then succeeded ones by end time; ties go to the later task.
+  std::vector<const v1::Task*> order;
+  for (const v1::Task& t : tasks) {
+    if (t.state() == v1::TASK_STATE_SUCCEEDED || (t.state() == v1::TASK_STATE_RUNNING && t.frames_done() > 0)) {
+      order.push_back(&t);
+    }
+  }
+  auto end_key = [](const v1::Task* t) {
+    return t->state() == v1::TASK_STATE_RUNNING ? INT64_MAX : t->end_time_ms();
+  };
+  std::stable_sort(order.begin(), order.end(), [&](const v1::Task* a, const v1::Task* b) {
+    if (end_key(a) != end_key(b)) return end_key(a) > end_key(b);
+    return a->index() > b->index();
+  });
+
+  std::vector<FinishedFrame> out;
+  for (const v1::StageSpec& stage : job.spec().stages()) {
+    if (!HasFramePattern(stage)) continue;
+    const FramePattern pattern = *FramePattern::Parse(stage.output());
+    int found = 0;
+    for (const v1::Task* t : order) {
+      if (found >= per_stage) break;
+      if (t->stage() != stage.name()) continue;
+      int64_t done = t->state() == v1::TASK_STATE_SUCCEEDED ? t->frames_size()
+                                                            : std::min<int64_t>(t->frames_done(), t->frames_size());
+      for (int64_t i = done - 1; i >= 0 && found < per_stage; --i) {
+        FinishedFrame f;
+        f.stage = stage.name();
+        f.frame = t->frames(static_cast<int>(i));
+        f.task = t->index();
+        f.end_time_ms = t->state() == v1::TASK_STATE_SUCCEEDED ? t->end_time_ms() : 0;
+        f.path = pattern.Format(f.frame);
+        if (!exists(f.path)) continue;
+        out.push_back(std::move(f));
+        ++found;
+      }
+    }
+  }
+  return out;
+}
+
+json ThumbnailsJson(const v1::Job& job, const std::vector<FinishedFrame>& frames) {
+  json stages = json::array();
+  for (const v1::StageSpec& stage : job.spec().stages()) {
+    if (!HasFramePattern(stage)) continue;
+    json list = json::array();
+    for (const FinishedFrame& f : frames) {
+      if (f.stage != stage.name()) continue;
+      list.push_back({{"frame", f.frame},
+                      {"task", f.task},
+                      {"end_time_ms", f.end_time_ms},
+                      {"url", absl::StrCat("/api/thumbnail?job=", job.id(), "&stage=", UrlEncode(stage.name()),
+                                           "&frame=", f.frame, "&v=", f.end_time_ms)}});
+    }
+    stages.push_back({{"name", stage.name()}, {"frames", std::move(list)}});
+  }
+  return {{"job_id", job.id()}, {"stages", std::move(stages)}};
+}
+
+json ErrorJson(const std::string& message) { return {{"error", message}}; }
+
+}  // namespace genfarm::scheduler

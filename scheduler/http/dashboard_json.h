@@ -1,0 +1,80 @@
+// Dashboard JSON: turns the scheduler's protobuf views (jobs, tasks, workers, farm
+// stats) into the small JSON documents served under /api/ and read by the web
+// dashboard (scheduler/web/). Pure functions of their arguments: no I/O, no clock, no
+// core access, so they are unit-tested with hand-made messages. The document shapes
+// are described in the README ("Dashboard and JSON API").
+//
+//   nlohmann::json doc = JobListJson(core.ListJobs(request), now_ms);
+//   res.set_content(doc.dump(), "application/json");
+//
+//   CompactFrames({1, 2, 3, 5, 7, 9})   // "1-3,5-9x2"
+#ifndef GENFARM_SCHEDULER_HTTP_DASHBOARD_JSON_H_
+#define GENFARM_SCHEDULER_HTTP_DASHBOARD_JSON_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "genfarm/v1/farm_service.pb.h"
+#include "genfarm/v1/job_service.pb.h"
+#include "genfarm/v1/types.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace genfarm::scheduler {
+
+// A frame list in the VFX frame-set syntax, shortest runs first: "1001-1010",
+// "1,5,10-20", "1-9x2". Input order is kept (tasks list frames ascending).
+std::string CompactFrames(const std::vector<int64_t>& frames);
+
+// Lower-case names without the enum prefix: "active", "running", "input_missing",
+// "batch", "draining". Unspecified values give "" (tier: "batch", as the core treats it).
+std::string JobStateName(v1::JobState state);
+std::string TaskStateName(v1::TaskState state);
+std::string FailureReasonName(v1::FailureReason reason);
+std::string TierName(v1::Tier tier);
+std::string WorkerStateName(v1::WorkerState state);
+
+// One job with per-stage progress (no tasks): an element of GET /api/jobs.
+nlohmann::json JobJson(const v1::Job& job);
+// GET /api/jobs.
+nlohmann::json JobListJson(const v1::ListJobsResponse& jobs, int64_t now_ms);
+// One task: an element of GET /api/jobs/{id} "tasks".
+nlohmann::json TaskJson(const v1::Task& task);
+// GET /api/jobs/{id}: the job, its stage specs and up to `max_tasks` tasks (index order).
+nlohmann::json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_t max_tasks,
+                             int64_t now_ms);
+// GET /api/workers.
+nlohmann::json WorkersJson(const std::vector<v1::Worker>& workers, int64_t now_ms);
+// GET /api/farm.
+nlohmann::json FarmJson(const v1::FarmStats& stats, int64_t now_ms);
+
+// One finished output frame of a stage, newest first in LatestFrames().
+struct FinishedFrame {
+  std::string stage;
+  int64_t frame = 0;
+  int32_t task = 0;
+  int64_t end_time_ms = 0;  // the task's end time; 0 for frames of a still-running task
+  std::string path;          // the output file
+};
+
+// The most recently finished frames of each model stage of `job` (stages whose output
+// is a frame pattern), at most `per_stage` each, newest first: frames of succeeded
+// tasks by end time, then the finished frames of running tasks before them. Frames
+// whose file `exists` says is missing are skipped (a frame may have been moved, or a
+// running task may not have written it yet).
+std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks,
+                                        int per_stage, const std::function<bool(const std::string&)>& exists);
+
+// GET /api/jobs/{id}/thumbnails: frames grouped by stage (every model stage listed, in
+// spec order, possibly with no frames), each with the /api/thumbnail URL to fetch. The
+// URL carries the task's end time as `v`, so a re-rendered frame gets a fresh URL and
+// browsers may cache the rest.
+nlohmann::json ThumbnailsJson(const v1::Job& job, const std::vector<FinishedFrame>& frames);
+
+// The body of an error response: {"error": message}.
+nlohmann::json ErrorJson(const std::string& message);
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_HTTP_DASHBOARD_JSON_H_

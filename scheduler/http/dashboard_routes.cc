@@ -1,0 +1,217 @@
+#include "scheduler/http/dashboard_routes.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/frame_pattern.h"
+#include "scheduler/http/dashboard_json.h"
+
+namespace genfarm::scheduler {
+namespace {
+
+using nlohmann::json;
+
+// What the handlers share; owned jointly by them (httplib keeps the handlers).
+struct Context {
+  SerialExecutor& executor;
+  const SchedulerCore& core;
+  Clock& clock;
+  DashboardOptions options;
+  Thumbnailer thumbnailer;
+
+  int64_t NowMs() const { return ToMillis(clock.Now()); }
+};
+
+struct JobAndTasks {
+  v1::Job job;
+  std::vector<v1::Task> tasks;
+};
+
+void SendJson(httplib::Response& res, const json& doc, int status = 200) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(doc.dump(), "application/json");
+}
+
+void SendError(httplib::Response& res, const absl::Status& status) {
+  SendJson(res, ErrorJson(std::string(status.message())), HttpStatusCode(status));
+}
+
+absl::StatusOr<int64_t> ParseInt(const std::string& what, const std::string& text, int64_t min, int64_t max) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    std::string range;
+    if (min != INT64_MIN && max != INT64_MAX) range = absl::StrCat(" in ", min, "..", max);
+    if (min != INT64_MIN && max == INT64_MAX) range = absl::StrCat(" >= ", min);
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", text, "' is not a whole number", range));
+  }
+  return value;
+}
+
+absl::StatusOr<JobId> ParseJobId(const std::string& text) {
+  absl::StatusOr<int64_t> id = ParseInt("job id", text, 1, INT64_MAX);
+  if (!id.ok()) return id.status();
+  return JobId(*id);
+}
+
+// An optional integer query parameter.
+absl::StatusOr<int64_t> IntParam(const httplib::Request& req, const std::string& name, int64_t fallback,
+                                 int64_t min, int64_t max) {
+  if (!req.has_param(name)) return fallback;
+  return ParseInt(name, req.get_param_value(name), min, max);
+}
+
+absl::StatusOr<JobAndTasks> LoadJob(Context& ctx, JobId id) {
+  return ctx.executor.Run([&ctx, id]() -> absl::StatusOr<JobAndTasks> {
+    absl::StatusOr<v1::Job> job = ctx.core.GetJob(id);
+    if (!job.ok()) return job.status();
+    absl::StatusOr<std::vector<v1::Task>> tasks = ctx.core.GetTasks(id);
+    if (!tasks.ok()) return tasks.status();
+    return JobAndTasks{*std::move(job), *std::move(tasks)};
+  });
+}
+
+bool FileExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res) {
+  v1::ListJobsRequest request;
+  absl::StatusOr<int64_t> limit = IntParam(req, "limit", 100, 1, 1000);
+  if (!limit.ok()) return SendError(res, limit.status());
+  request.set_page_size(static_cast<int32_t>(*limit));
+  request.set_project(req.get_param_value("project"));
+  request.set_page_token(req.get_param_value("page_token"));
+  if (const std::string state = req.get_param_value("state"); !state.empty()) {
+    v1::JobState parsed;
+    if (!v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &parsed) ||
+        parsed == v1::JOB_STATE_UNSPECIFIED) {
+      return SendError(res, absl::InvalidArgumentError(absl::StrCat(
+                                "state '", state, "' is not one of waiting, active, paused, succeeded, failed, canceled")));
+    }
+    request.set_state(parsed);
+  }
+  v1::ListJobsResponse jobs = ctx.executor.Run([&] { return ctx.core.ListJobs(request); });
+  SendJson(res, JobListJson(jobs, ctx.NowMs()));
+}
+
+void GetJob(Context& ctx, const httplib::Request& req, httplib::Response& res) {
+  absl::StatusOr<JobId> id = ParseJobId(req.matches[1]);
+  if (!id.ok()) return SendError(res, id.status());
+  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
+  if (!loaded.ok()) return SendError(res, loaded.status());
+  SendJson(res, JobDetailJson(loaded->job, loaded->tasks, ctx.options.max_tasks, ctx.NowMs()));
+}
+
+void GetThumbnails(Context& ctx, const httplib::Request& req, httplib::Response& res) {
+  absl::StatusOr<JobId> id = ParseJobId(req.matches[1]);
+  if (!id.ok()) return SendError(res, id.status());
+  absl::StatusOr<int64_t> per_stage = IntParam(req, "per_stage", ctx.options.thumbnails_per_stage, 1, 50);
+  if (!per_stage.ok()) return SendError(res, per_stage.status());
+  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
+  if (!loaded.ok()) return SendError(res, loaded.status());
+  std::vector<FinishedFrame> frames =
+      LatestFrames(loaded->job, loaded->tasks, static_cast<int>(*per_stage), FileExists);
+  SendJson(res, ThumbnailsJson(loaded->job, frames));
+}
+
+void GetThumbnail(Context& ctx, const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("job") || !req.has_param("stage") || !req.has_param("frame")) {
+    return SendError(res, absl::InvalidArgumentError("expected ?job=ID&stage=NAME&frame=N"));
+  }
+  absl::StatusOr<JobId> id = ParseJobId(req.get_param_value("job"));
+  if (!id.ok()) return SendError(res, id.status());
+  absl::StatusOr<int64_t> frame = ParseInt("frame", req.get_param_value("frame"), INT64_MIN, INT64_MAX);
+  if (!frame.ok()) return SendError(res, frame.status());
+  const std::string stage = req.get_param_value("stage");
+  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
+  if (!loaded.ok()) return SendError(res, loaded.status());
+
+  // The path comes from the job spec, never from the request: only frames of the
+  // job's own stages can be read.
+  const v1::StageSpec* spec = nullptr;
+  for (const v1::StageSpec& s : loaded->job.spec().stages()) {
+    if (s.name() == stage) spec = &s;
+  }
+  if (spec == nullptr) {
+    return SendError(res, absl::NotFoundError(absl::StrCat("job ", id->value(), " has no stage '", stage, "'")));
+  }
+  absl::StatusOr<FramePattern> pattern = FramePattern::Parse(spec->output());
+  if (spec->kind() == v1::STAGE_KIND_DAILIES || !pattern.ok()) {
+    return SendError(res, absl::NotFoundError(absl::StrCat("stage '", stage, "' does not write frames")));
+  }
+  const bool in_stage = std::any_of(loaded->tasks.begin(), loaded->tasks.end(), [&](const v1::Task& t) {
+    return t.stage() == stage && std::find(t.frames().begin(), t.frames().end(), *frame) != t.frames().end();
+  });
+  if (!in_stage) {
+    return SendError(res, absl::NotFoundError(absl::StrCat("frame ", *frame, " is not in stage '", stage, "'")));
+  }
+  absl::StatusOr<std::string> jpeg = ctx.thumbnailer.Get(pattern->Format(*frame));
+  if (!jpeg.ok()) return SendError(res, jpeg.status());
+  res.set_header("Cache-Control", "private, max-age=300");
+  res.set_content(*std::move(jpeg), "image/jpeg");
+}
+
+}  // namespace
+
+int HttpStatusCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& executor, const SchedulerCore& core,
+                                     Clock& clock, const DashboardOptions& options) {
+  auto ctx = std::shared_ptr<Context>(new Context{executor, core, clock, options, Thumbnailer(options.thumbnails)});
+  auto route = [ctx](void (*handler)(Context&, const httplib::Request&, httplib::Response&)) {
+    return [ctx, handler](const httplib::Request& req, httplib::Response& res) { handler(*ctx, req, res); };
+  };
+  server.Get("/api/jobs", route(ListJobs));
+  server.Get(R"(/api/jobs/([^/]+))", route(GetJob));
+  server.Get(R"(/api/jobs/([^/]+)/thumbnails)", route(GetThumbnails));
+  server.Get("/api/workers", route([](Context& c, const httplib::Request& req, httplib::Response& res) {
+               const bool include_offline = req.get_param_value("include_offline") != "0";
+               std::vector<v1::Worker> workers =
+                   c.executor.Run([&] { return c.core.ListWorkers(include_offline); });
+               SendJson(res, WorkersJson(workers, c.NowMs()));
+             }));
+  server.Get("/api/farm", route([](Context& c, const httplib::Request&, httplib::Response& res) {
+               v1::FarmStats stats = c.executor.Run([&] { return c.core.Stats(); });
+               SendJson(res, FarmJson(stats, c.NowMs()));
+             }));
+  server.Get("/api/thumbnail", route(GetThumbnail));
+  server.Get(R"(/api/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    SendError(res, absl::NotFoundError(absl::StrCat("no API endpoint ", req.path)));
+  });
+
+  if (options.web_root.empty()) return absl::OkStatus();
+  if (!server.set_mount_point("/", options.web_root)) {
+    return absl::NotFoundError(absl::StrCat("dashboard web root ", options.web_root, " is not a folder"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace genfarm::scheduler

@@ -1,0 +1,48 @@
+// Dashboard routes: the read-only web dashboard (static files from a web root) and its
+// JSON API under /api/ on the scheduler's HTTP server. Handlers run on httplib's
+// threads; they read the single-threaded SchedulerCore only through its
+// SerialExecutor (executor.Run) and do file and image work (thumbnails) on their own
+// thread, never on the executor. The API is documented in the README ("Dashboard and
+// JSON API").
+//
+//   DashboardOptions options;
+//   options.web_root = "/usr/share/genfarm/web";
+//   RegisterDashboardRoutes(http.server(), executor, core, RealClock::Get(), options);
+//   http.Start("0.0.0.0:7080");
+//
+// The executor, core and clock must outlive the server's threads (stop the HTTP server
+// first). The handlers share ownership of everything else they use.
+#ifndef GENFARM_SCHEDULER_HTTP_DASHBOARD_ROUTES_H_
+#define GENFARM_SCHEDULER_HTTP_DASHBOARD_ROUTES_H_
+
+#include <httplib.h>
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "common/serial_executor.h"
+#include "scheduler/core/scheduler_core.h"
+#include "scheduler/http/thumbnailer.h"
+
+namespace genfarm::scheduler {
+
+struct DashboardOptions {
+  std::string web_root;             // folder with index.html; empty serves the JSON API only
+  size_t max_tasks = 5000;          // tasks listed by /api/jobs/{id} (the rest are counted)
+  int thumbnails_per_stage = 6;     // default frames per stage in /api/jobs/{id}/thumbnails
+  ThumbnailerOptions thumbnails;
+};
+
+// Adds the routes to `server` (call before it starts). A web_root that is not a folder
+// is an error (the API routes are registered regardless).
+absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& executor,
+                                     const SchedulerCore& core, Clock& clock, const DashboardOptions& options);
+
+// The HTTP status code for a failed request's absl status: 400, 404, 503, 500...
+int HttpStatusCode(const absl::Status& status);
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_HTTP_DASHBOARD_ROUTES_H_

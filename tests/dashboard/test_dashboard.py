@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""The web dashboard, checked the way an ops person sees it: a real genfarm-scheduler and
+genfarm-worker run an upres job on loopback while headless Chromium (Selenium) shows the
+dashboard. Assertions go through the rendered page (WebDriver element queries), not the
+HTML source: the job name, a progress value that moves, the job page's thumbnails (an
+<img> that decoded) and the workers page. Screenshots land in the build directory.
+
+    GENFARM_BIN_DIR=build /usr/bin/python3 -m unittest -v test_dashboard
+
+Environment (set by ctest): GENFARM_BIN_DIR, GENFARM_SOURCE_DIR, GENFARM_MODELS.
+GENFARM_DASHBOARD_KEEP=1 keeps the temporary directory.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("GENFARM_SOURCE_DIR") or os.path.abspath(os.path.join(_HERE, "..", ".."))
+BIN_DIR = os.environ.get("GENFARM_BIN_DIR") or os.path.join(SOURCE_DIR, "build")
+MODELS = os.environ.get("GENFARM_MODELS") or os.path.join(SOURCE_DIR, "var", "models")
+PYTHON = "/usr/bin/python3"
+JOB_NAME = "sh042_dashboard_upres"
+FRAMES = 12
+
+
+def wait_until(condition, timeout, what, interval=0.05):
+    """Polls condition() until truthy and returns its value; fails naming `what`."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 (reported if the wait fails)
+            last_error = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" +
+                         (f" (last error: {last_error!r})" if last_error else ""))
+
+
+def http_get(url):
+    """(status, content type, body bytes) without raising on HTTP errors."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as res:
+            return res.status, res.headers.get("Content-Type", ""), res.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+class DashboardTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="genfarm-dashboard-")
+        self.procs = []
+        self.driver = None
+        self.start_scheduler()
+
+    def tearDown(self):
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            except Exception:  # noqa: BLE001 (best effort; the session is killed below)
+                pass
+        result = self._outcome.result  # Python 3.11 records failures here as they happen
+        failed = any(test is self for test, _ in result.errors + result.failures)
+        for name, proc, log in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if failed:
+                with open(log, errors="replace") as f:
+                    tail = f.read()[-3000:]
+                print(f"\n--- {name} log (tail) ---\n{tail}")
+        if os.environ.get("GENFARM_DASHBOARD_KEEP"):
+            print(f"kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ---------- farm ----------
+
+    def spawn(self, name, args):
+        log = os.path.join(self.tmp, f"{name}.log")
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append((name, proc, log))
+        return proc
+
+    def start_scheduler(self):
+        port_file = os.path.join(self.tmp, "ports")
+        proc = self.spawn("scheduler", [
+            os.path.join(BIN_DIR, "scheduler", "genfarm-scheduler"),
+            "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+            "--data_dir", os.path.join(self.tmp, "scheduler"), "--port_file", port_file,
+            "--web_root", os.path.join(SOURCE_DIR, "scheduler", "web")])
+
+        def ports():
+            self.assertIsNone(proc.poll(), "genfarm-scheduler exited")
+            with open(port_file) as f:
+                return f.read().split()
+
+        grpc_port, http_port = wait_until(ports, 30, "the scheduler's port file")
+        self.grpc = f"127.0.0.1:{grpc_port}"
+        self.base = f"http://127.0.0.1:{http_port}"
+
+    def start_worker(self):
+        self.spawn("worker", [os.path.join(BIN_DIR, "worker", "genfarm-worker"), "--scheduler", self.grpc,
+                              "--models", MODELS, "--id", "w1"])
+
+    def api(self, path):
+        status, _, body = http_get(self.base + path)
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def submit_job(self):
+        plates = os.path.join(self.tmp, "plates", "p.####.exr")
+        subprocess.run([PYTHON, os.path.join(SOURCE_DIR, "examples", "make_plates.py"), plates, "1", str(FRAMES),
+                        "--size", "64x48"], check=True, capture_output=True)
+        spec = os.path.join(self.tmp, "job.yaml")
+        with open(spec, "w") as f:
+            f.write(f"""name: {JOB_NAME}
+project: dashboard_test
+shot: sh042
+priority: 70
+stages:
+  - name: upres
+    model: esrgan-slim-x2
+    input: {plates}
+    output: {os.path.join(self.tmp, "out", "p_up.####.exr")}
+    frames: 1-{FRAMES}
+    chunk: 1
+""")
+        out = subprocess.run([os.path.join(BIN_DIR, "client", "genfarm"), "--scheduler", self.grpc, "submit", spec],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        return int(re.search(r"submitted job (\d+)", out.stdout + out.stderr).group(1))
+
+    # ---------- browser ----------
+
+    def start_browser(self):
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1280,900",
+                    f"--user-data-dir={os.path.join(self.tmp, 'chromium-profile')}"):
+            options.add_argument(arg)
+        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        self.driver.set_page_load_timeout(30)
+        return self.driver
+
+    def wait(self, timeout=60):
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1)
+
+    def screenshot(self, name):
+        path = os.path.join(BIN_DIR, name)
+        self.driver.save_screenshot(path)
+        return path
+
+    # ---------- tests ----------
+
+    def test_live_dashboard_shows_job_progress_thumbnails_and_workers(self):
+        driver = self.start_browser()
+        driver.get(self.base + "/")
+        self.wait(30).until(lambda d: d.find_elements(By.ID, "jobs"), "the jobs table")
+
+        # Submitted before any worker exists: the job shows queued at 0/12, then moves
+        # once the worker comes, without reloading the page.
+        job_id = self.submit_job()
+        row = f"#jobs tr[data-job-id='{job_id}']"
+        name = self.wait(30).until(
+            lambda d: next((e for e in d.find_elements(By.CSS_SELECTOR, row + " .job-name") if e.text), None),
+            "the job's name in the jobs table")
+        self.assertEqual(name.text, JOB_NAME)
+        bar = driver.find_element(By.CSS_SELECTOR, row + " [role=progressbar][data-stage=upres]")
+        self.assertEqual(bar.get_attribute("aria-valuemax"), str(FRAMES))
+
+        self.start_worker()
+
+        def progressed(d):
+            bars = d.find_elements(By.CSS_SELECTOR, row + " [role=progressbar][data-stage=upres]")
+            return bars and int(bars[0].get_attribute("aria-valuenow")) > 0 and bars[0]
+
+        bar = self.wait(90).until(progressed, "frames done > 0 on the job's progress bar")
+        done = int(bar.get_attribute("aria-valuenow"))
+        self.assertRegex(bar.text, rf"^\d+/{FRAMES}$")
+        self.assertGreater(done, 0)
+        self.screenshot("dashboard-jobs-screenshot.png")
+
+        # The job page: stage progress, tasks and a thumbnail that actually decoded.
+        driver.find_element(By.CSS_SELECTOR, row + " a.job-name").click()
+        self.wait(30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-page #tasks tbody tr"), "the tasks table")
+        tasks = driver.find_elements(By.CSS_SELECTOR, "#tasks tbody tr")
+        self.assertEqual(len(tasks), FRAMES)  # chunk 1: one task per frame
+        self.assertIn(JOB_NAME, driver.find_element(By.CSS_SELECTOR, "#job-page h1").text)
+        img = self.wait(60).until(
+            lambda d: next((i for i in d.find_elements(By.CSS_SELECTOR, "#thumbnails img")
+                            if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)),
+                           None),
+            "a thumbnail image that loaded")
+        width = driver.execute_script("return arguments[0].naturalWidth", img)
+        self.assertGreater(width, 0)
+        self.assertLessEqual(width, 320)  # a preview, not the 128x96 frame blown up or a full plate
+        self.assertIn("/api/thumbnail?", img.get_attribute("src"))
+        # Let the job finish on screen so the screenshot shows a full bar and thumbnails.
+        self.wait(120).until(
+            lambda d: any(e.text == "succeeded" for e in d.find_elements(By.CSS_SELECTOR, "#job-page dd .state")),
+            "the job to show succeeded")
+        self.wait(30).until(
+            lambda d: len([i for i in d.find_elements(By.CSS_SELECTOR, "#thumbnails img")
+                           if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)]) >= 3,
+            "several thumbnails")
+        self.screenshot("dashboard-screenshot.png")
+
+        # The workers page: the worker, its device and the model it has warm.
+        driver.find_element(By.CSS_SELECTOR, "nav a[data-nav=workers]").click()
+        card = self.wait(30).until(
+            lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "#workers .worker[data-worker-id=w1]")), None),
+            "worker w1's card")
+        self.wait(30).until(lambda d: "esrgan-slim-x2" in " ".join(
+            e.text for e in card.find_elements(By.CSS_SELECTOR, ".chip.loaded")), "esrgan-slim-x2 shown as loaded")
+        self.assertIn("online", card.text)
+        self.screenshot("dashboard-workers-screenshot.png")
+
+    def test_json_api_errors_and_thumbnail_size(self):
+        status, ctype, body = http_get(self.base + "/api/jobs/abc")
+        self.assertEqual((status, ctype), (400, "application/json"))
+        self.assertIn("job id 'abc'", json.loads(body)["error"])
+        status, _, body = http_get(self.base + "/api/jobs/999")
+        self.assertEqual(status, 404)
+        self.assertEqual(json.loads(body), {"error": "job 999 not found"})
+        status, _, body = http_get(self.base + "/api/nothing")
+        self.assertEqual(status, 404)
+        self.assertIn("error", json.loads(body))
+        self.assertEqual(self.api("/api/jobs")["jobs"], [])
+        self.assertEqual(self.api("/api/farm")["workers_online"], 0)
+
+        job_id = self.submit_job()
+        self.start_worker()
+        job = self.api(f"/api/jobs/{job_id}")
+        self.assertEqual(job["job"]["name"], JOB_NAME)
+        self.assertEqual(job["tasks_total"], FRAMES)
+        thumbs = wait_until(lambda: [f for s in self.api(f"/api/jobs/{job_id}/thumbnails")["stages"]
+                                     for f in s["frames"]], 90, "a finished frame in /thumbnails")
+        status, ctype, body = http_get(self.base + thumbs[0]["url"])
+        self.assertEqual((status, ctype), (200, "image/jpeg"))
+        self.assertEqual(body[:2], b"\xff\xd8")
+        self.assertLess(len(body), 30000)
+        status, _, body = http_get(self.base + f"/api/thumbnail?job={job_id}&stage=upres&frame=999")
+        self.assertEqual(status, 404, body)
+        status, _, body = http_get(self.base + f"/api/thumbnail?job={job_id}&stage=nope&frame=1")
+        self.assertEqual(status, 404, body)
+        workers = self.api("/api/workers")["workers"]
+        self.assertEqual([w["id"] for w in workers], ["w1"])
+
+
+if __name__ == "__main__":
+    unittest.main()
