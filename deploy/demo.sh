@@ -21,7 +21,8 @@
 # Running it again reuses the build and the models, restarts the demo daemons on the same
 # data folder (earlier jobs stay on the dashboard) and writes the new job's outputs to a
 # fresh folder var/demo/runs/N/.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'printf "\ndemo: FAILED at deploy/demo.sh line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${GENFARM_BUILD_DIR:-$REPO/build}
@@ -32,13 +33,16 @@ HTTP_WANT=${GENFARM_DEMO_HTTP:-127.0.0.1:7080}
 GRPC_WANT=${GENFARM_DEMO_GRPC:-127.0.0.1:7070}
 PLATES_FIRST=1001
 PLATES_LAST=1024
-PLATES_SIZE=160x96
+PLATES_SIZE=256x144
+PLATES_N=$((PLATES_LAST - PLATES_FIRST + 1))
+RETIME_WANT=$((2 * PLATES_N - 1))   # retime factor 2: every gap gets one new frame
 PY=/usr/bin/python3   # Debian's python3-openimageio is visible to this interpreter only
 
 SCHEDULER_BIN=$BUILD/scheduler/genfarm-scheduler
 WORKER_BIN=$BUILD/worker/genfarm-worker
 CLI_BIN=$BUILD/client/genfarm
 RUN_DIR=$DEMO/run          # pid and port files
+PLATES=$DEMO/plates/$PLATES_SIZE
 LOG_DIR=$DEMO/logs
 
 T0=$(date +%s)
@@ -63,6 +67,28 @@ quiet() {
   local log=$1
   shift
   if ! "$@" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2 || true
+    die "'$*' failed (full log: $log)"
+  fi
+}
+
+# Like quiet, for long steps: on a terminal, shows the latest "[N/M]" or "fetch_models:"
+# line of the log while the command runs.
+quiet_progress() {
+  local log=$1 pid rc=0 line
+  shift
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  if [ -t 1 ]; then
+    while kill -0 "$pid" 2>/dev/null; do
+      line=$(grep -E '^\[[0-9]+/[0-9]+\]|^fetch_models:' "$log" 2>/dev/null | tail -n 1 | cut -c1-100 || true)
+      printf '\r\033[K      %s' "$line"
+      sleep 1
+    done
+    printf '\r\033[K'
+  fi
+  wait "$pid" || rc=$?
+  if [ "$rc" != 0 ]; then
     tail -n 30 "$log" >&2 || true
     die "'$*' failed (full log: $log)"
   fi
@@ -168,7 +194,8 @@ step "build genfarm-scheduler, genfarm-worker, genfarm (ninja -j$JOBS, $BUILD)"
 if [ ! -f "$BUILD/build.ninja" ]; then
   quiet "$LOG_DIR/cmake.log" cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
-quiet "$LOG_DIR/build.log" ninja -C "$BUILD" -j"$JOBS" genfarm-scheduler genfarm-worker genfarm
+say "      (log: $LOG_DIR/build.log; a first build takes 15-30 minutes on 2 cores)"
+quiet_progress "$LOG_DIR/build.log" ninja -C "$BUILD" -j"$JOBS" genfarm-scheduler genfarm-worker genfarm
 for bin in "$SCHEDULER_BIN" "$WORKER_BIN" "$CLI_BIN"; do
   [ -x "$bin" ] || die "the build did not produce $bin (see $LOG_DIR/build.log)"
 done
@@ -176,17 +203,17 @@ grep -E '^\[[0-9]+/[0-9]+\]' "$LOG_DIR/build.log" | tail -n 1 | sed 's/^/      /
 
 # --- 3. models ---------------------------------------------------------------------------
 step "models: fetch and convert from npm (worker/models/fetch_models.sh $MODELS)"
-quiet "$LOG_DIR/fetch_models.log" bash "$REPO/worker/models/fetch_models.sh" "$MODELS"
+quiet_progress "$LOG_DIR/fetch_models.log" bash "$REPO/worker/models/fetch_models.sh" "$MODELS"
 tail -n 1 "$LOG_DIR/fetch_models.log" | sed 's/^/      /'
 for m in esrgan-slim-x2 rife-v4.6; do
   [ -f "$MODELS/$m/manifest.json" ] || die "model $m is missing from $MODELS (see $LOG_DIR/fetch_models.log)"
 done
 
 # --- 4. plates ---------------------------------------------------------------------------
-step "plates: $((PLATES_LAST - PLATES_FIRST + 1)) scene-linear EXR frames at $PLATES_SIZE"
+step "plates: $PLATES_N scene-linear EXR frames at $PLATES_SIZE"
 quiet "$LOG_DIR/make_plates.log" "$PY" "$REPO/examples/make_plates.py" \
-  "$DEMO/plates/sh010_plate.####.exr" "$PLATES_FIRST" "$PLATES_LAST" --size "$PLATES_SIZE"
-say "      $DEMO/plates/sh010_plate.####.exr"
+  "$PLATES/sh010_plate.####.exr" "$PLATES_FIRST" "$PLATES_LAST" --size "$PLATES_SIZE"
+say "      $PLATES/sh010_plate.####.exr"
 
 # --- 5. daemons --------------------------------------------------------------------------
 step "start the scheduler (SQLite store in $DEMO/scheduler) and a local worker"
@@ -229,7 +256,7 @@ while [ -e "$DEMO/runs/$n" ]; do n=$((n + 1)); done
 RUN=$DEMO/runs/$n
 mkdir -p "$RUN"
 cp "$REPO/examples/demo_sh010.yaml" "$RUN/demo_sh010.yaml"
-ln -s ../../plates "$RUN/plates"
+ln -s "$PLATES" "$RUN/plates"
 ln -sfn "runs/$n" "$DEMO/latest"
 step "submit the demo shot (upres esrgan-slim-x2 -> retime rife-v4.6 -> dailies) and wait"
 say "      genfarm submit $RUN/demo_sh010.yaml --wait --json"
@@ -252,8 +279,8 @@ MOVIE=$OUT/dailies/sh010.mp4
 count() { find "$1" -maxdepth 1 -name "$2" 2>/dev/null | wc -l; }
 UPRES_N=$(count "$OUT/upres" 'sh010_upres.*.exr')
 RETIME_N=$(count "$OUT/retime" 'sh010_retime.*.exr')
-[ "$UPRES_N" -eq 24 ] || die "expected 24 upres frames in $OUT/upres, found $UPRES_N"
-[ "$RETIME_N" -eq 47 ] || die "expected 47 retimed frames in $OUT/retime, found $RETIME_N"
+[ "$UPRES_N" -eq "$PLATES_N" ] || die "expected $PLATES_N upres frames in $OUT/upres, found $UPRES_N"
+[ "$RETIME_N" -eq "$RETIME_WANT" ] || die "expected $RETIME_WANT retimed frames in $OUT/retime, found $RETIME_N"
 [ -s "$SHEET" ] || die "no contact sheet at $SHEET"
 [ -s "$MOVIE" ] || die "no movie at $MOVIE"
 MOVIE_FRAMES=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$MOVIE")
@@ -268,9 +295,9 @@ cat <<EOF
 
 GenFarm demo finished in $(elapsed "$T0"): job ${JOB_ID:-?} sh010_demo succeeded.
 
-  plates         $DEMO/plates/sh010_plate.####.exr   (24 frames, $PLATES_SIZE, scene-linear)
+  plates         $PLATES/sh010_plate.####.exr   ($PLATES_N frames, $PLATES_SIZE, scene-linear)
   upres frames   $OUT/upres/sh010_upres.####.exr   ($UPRES_N frames, ${UPRES_SIZE:-?})
-  retime frames  $OUT/retime/sh010_retime.####.exr   ($RETIME_N frames, 1001-1047)
+  retime frames  $OUT/retime/sh010_retime.####.exr   ($RETIME_N frames, $PLATES_FIRST-$((PLATES_FIRST + RETIME_WANT - 1)))
   contact sheet  $SHEET   (${SHEET_SIZE:-?})
   movie          $MOVIE   ($MOVIE_FRAMES frames, ${MOVIE_INFO//x/ }, 24 fps)
   dashboard      $DASHBOARD   (metrics: ${DASHBOARD}metrics)

@@ -7,6 +7,8 @@
 #   bash deploy/test.sh -L unit          # extra arguments go to ctest
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Relative paths in ccache keys: a fresh clone elsewhere reuses earlier compilations.
+export CCACHE_BASEDIR="$PWD"
 
 bash deploy/install-deps.sh
 cmake --preset dev >/dev/null

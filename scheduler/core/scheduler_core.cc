@@ -1257,13 +1257,11 @@ v1::FarmStats SchedulerCore::Stats() const {
 
 std::map<std::pair<std::string, v1::Tier>, int64_t> SchedulerCore::QueueDepths() const {
   std::map<std::pair<std::string, v1::Tier>, int64_t> out;
-  for (const JobId& id : active_jobs_) {
-    const Job* job = FindJob(id);
-    if (job == nullptr) continue;
-    const v1::Tier tier = job->rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job->rec.spec.tier();
+  for (const auto& [id, job] : jobs_) {
+    const v1::Tier tier = job.rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job.rec.spec.tier();
     int64_t queued = 0;
-    for (const Stage& stage : job->stages) queued += static_cast<int64_t>(stage.queued.size());
-    if (queued > 0) out[{job->rec.spec.project(), tier}] += queued;
+    for (const Stage& stage : job.stages) queued += static_cast<int64_t>(stage.queued.size());
+    out[{job.rec.spec.project(), tier}] += queued;
   }
   return out;
 }

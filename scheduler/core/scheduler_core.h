@@ -106,8 +106,8 @@ class SchedulerCore {
   absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain);
   std::vector<v1::Worker> ListWorkers(bool include_offline) const;
   v1::FarmStats Stats() const;
-  // Runnable tasks (queued, not backing off) per (project, tier), for the queue-depth
-  // gauge. Only pairs with queued work appear.
+  // Runnable tasks (queued, not backing off) per (project, tier) of every known job, for
+  // the queue-depth gauge (pairs with nothing queued are 0, so they show as an empty queue).
   std::map<std::pair<std::string, v1::Tier>, int64_t> QueueDepths() const;
 
   // Expires leases and timeouts, releases backoffs, dispatches.

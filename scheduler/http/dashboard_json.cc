@@ -72,8 +72,12 @@ std::string CompactFrames(const std::vector<int64_t>& frames) {
   return absl::StrJoin(parts, ",");
 }
 
-std::string JobStateName(v1::JobState state) { return EnumName(v1::JobState_Name(state), "JOB_STATE_"); }
-std::string TaskStateName(v1::TaskState state) { return EnumName(v1::TaskState_Name(state), "TASK_STATE_"); }
+std::string JobStateName(v1::JobState state) {
+  return EnumName(v1::JobState_Name(state), "JOB_STATE_");
+}
+std::string TaskStateName(v1::TaskState state) {
+  return EnumName(v1::TaskState_Name(state), "TASK_STATE_");
+}
 std::string FailureReasonName(v1::FailureReason reason) {
   return EnumName(v1::FailureReason_Name(reason), "FAILURE_REASON_");
 }
@@ -130,7 +134,9 @@ json JobJson(const v1::Job& job) {
 json JobListJson(const v1::ListJobsResponse& jobs, int64_t now_ms) {
   json list = json::array();
   for (const v1::Job& job : jobs.jobs()) list.push_back(JobJson(job));
-  return {{"server_time_ms", now_ms}, {"jobs", std::move(list)}, {"next_page_token", jobs.next_page_token()}};
+  return {{"server_time_ms", now_ms},
+          {"jobs", std::move(list)},
+          {"next_page_token", jobs.next_page_token()}};
 }
 
 json TaskJson(const v1::Task& task) {
@@ -153,7 +159,8 @@ json TaskJson(const v1::Task& task) {
   };
 }
 
-json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_t max_tasks, int64_t now_ms) {
+json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_t max_tasks,
+                   int64_t now_ms) {
   json out = JobJson(job);
   json labels = json::object();
   for (const auto& [key, value] : job.spec().labels()) labels[key] = value;
@@ -169,7 +176,8 @@ json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_
     stage["retries"] = spec.retries();
   }
   json task_list = json::array();
-  for (size_t i = 0; i < tasks.size() && i < max_tasks; ++i) task_list.push_back(TaskJson(tasks[i]));
+  for (size_t i = 0; i < tasks.size() && i < max_tasks; ++i)
+    task_list.push_back(TaskJson(tasks[i]));
   return {
       {"server_time_ms", now_ms},
       {"job", std::move(out)},
@@ -232,13 +240,15 @@ json FarmJson(const v1::FarmStats& stats, int64_t now_ms) {
   };
 }
 
-std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks, int per_stage,
+std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks,
+                                        int per_stage,
                                         const std::function<bool(const std::string&)>& exists) {
   // Candidate tasks newest first: running ones (their finished frames are the freshest),
   // then succeeded ones by end time; ties go to the later task.
   std::vector<const v1::Task*> order;
   for (const v1::Task& t : tasks) {
-    if (t.state() == v1::TASK_STATE_SUCCEEDED || (t.state() == v1::TASK_STATE_RUNNING && t.frames_done() > 0)) {
+    if (t.state() == v1::TASK_STATE_SUCCEEDED ||
+        (t.state() == v1::TASK_STATE_RUNNING && t.frames_done() > 0)) {
       order.push_back(&t);
     }
   }
@@ -258,8 +268,9 @@ std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1
     for (const v1::Task* t : order) {
       if (found >= per_stage) break;
       if (t->stage() != stage.name()) continue;
-      int64_t done = t->state() == v1::TASK_STATE_SUCCEEDED ? t->frames_size()
-                                                            : std::min<int64_t>(t->frames_done(), t->frames_size());
+      int64_t done = t->state() == v1::TASK_STATE_SUCCEEDED
+                         ? t->frames_size()
+                         : std::min<int64_t>(t->frames_done(), t->frames_size());
       for (int64_t i = done - 1; i >= 0 && found < per_stage; --i) {
         FinishedFrame f;
         f.stage = stage.name();
@@ -283,11 +294,12 @@ json ThumbnailsJson(const v1::Job& job, const std::vector<FinishedFrame>& frames
     json list = json::array();
     for (const FinishedFrame& f : frames) {
       if (f.stage != stage.name()) continue;
-      list.push_back({{"frame", f.frame},
-                      {"task", f.task},
-                      {"end_time_ms", f.end_time_ms},
-                      {"url", absl::StrCat("/api/thumbnail?job=", job.id(), "&stage=", UrlEncode(stage.name()),
-                                           "&frame=", f.frame, "&v=", f.end_time_ms)}});
+      list.push_back(
+          {{"frame", f.frame},
+           {"task", f.task},
+           {"end_time_ms", f.end_time_ms},
+           {"url", absl::StrCat("/api/thumbnail?job=", job.id(), "&stage=", UrlEncode(stage.name()),
+                                "&frame=", f.frame, "&v=", f.end_time_ms)}});
     }
     stages.push_back({{"name", stage.name()}, {"frames", std::move(list)}});
   }

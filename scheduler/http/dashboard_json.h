@@ -42,8 +42,8 @@ nlohmann::json JobListJson(const v1::ListJobsResponse& jobs, int64_t now_ms);
 // One task: an element of GET /api/jobs/{id} "tasks".
 nlohmann::json TaskJson(const v1::Task& task);
 // GET /api/jobs/{id}: the job, its stage specs and up to `max_tasks` tasks (index order).
-nlohmann::json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_t max_tasks,
-                             int64_t now_ms);
+nlohmann::json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks,
+                             size_t max_tasks, int64_t now_ms);
 // GET /api/workers.
 nlohmann::json WorkersJson(const std::vector<v1::Worker>& workers, int64_t now_ms);
 // GET /api/farm.
@@ -55,7 +55,7 @@ struct FinishedFrame {
   int64_t frame = 0;
   int32_t task = 0;
   int64_t end_time_ms = 0;  // the task's end time; 0 for frames of a still-running task
-  std::string path;          // the output file
+  std::string path;         // the output file
 };
 
 // The most recently finished frames of each model stage of `job` (stages whose output
@@ -64,7 +64,8 @@ struct FinishedFrame {
 // whose file `exists` says is missing are skipped (a frame may have been moved, or a
 // running task may not have written it yet).
 std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks,
-                                        int per_stage, const std::function<bool(const std::string&)>& exists);
+                                        int per_stage,
+                                        const std::function<bool(const std::string&)>& exists);
 
 // GET /api/jobs/{id}/thumbnails: frames grouped by stage (every model stage listed, in
 // spec order, possibly with no frames), each with the /api/thumbnail URL to fetch. The

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/frame_pattern.h"
+#include "common/frame_set.h"
 #include "scheduler/http/dashboard_json.h"
 
 namespace genfarm::scheduler {
@@ -43,13 +44,15 @@ void SendError(httplib::Response& res, const absl::Status& status) {
   SendJson(res, ErrorJson(std::string(status.message())), HttpStatusCode(status));
 }
 
-absl::StatusOr<int64_t> ParseInt(const std::string& what, const std::string& text, int64_t min, int64_t max) {
+absl::StatusOr<int64_t> ParseInt(const std::string& what, const std::string& text, int64_t min,
+                                 int64_t max) {
   int64_t value = 0;
   if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
     std::string range;
     if (min != INT64_MIN && max != INT64_MAX) range = absl::StrCat(" in ", min, "..", max);
     if (min != INT64_MIN && max == INT64_MAX) range = absl::StrCat(" >= ", min);
-    return absl::InvalidArgumentError(absl::StrCat(what, " '", text, "' is not a whole number", range));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " '", text, "' is not a whole number", range));
   }
   return value;
 }
@@ -61,8 +64,8 @@ absl::StatusOr<JobId> ParseJobId(const std::string& text) {
 }
 
 // An optional integer query parameter.
-absl::StatusOr<int64_t> IntParam(const httplib::Request& req, const std::string& name, int64_t fallback,
-                                 int64_t min, int64_t max) {
+absl::StatusOr<int64_t> IntParam(const httplib::Request& req, const std::string& name,
+                                 int64_t fallback, int64_t min, int64_t max) {
   if (!req.has_param(name)) return fallback;
   return ParseInt(name, req.get_param_value(name), min, max);
 }
@@ -93,8 +96,10 @@ void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res)
     v1::JobState parsed;
     if (!v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &parsed) ||
         parsed == v1::JOB_STATE_UNSPECIFIED) {
-      return SendError(res, absl::InvalidArgumentError(absl::StrCat(
-                                "state '", state, "' is not one of waiting, active, paused, succeeded, failed, canceled")));
+      return SendError(
+          res, absl::InvalidArgumentError(absl::StrCat(
+                   "state '", state,
+                   "' is not one of waiting, active, paused, succeeded, failed, canceled")));
     }
     request.set_state(parsed);
   }
@@ -113,7 +118,8 @@ void GetJob(Context& ctx, const httplib::Request& req, httplib::Response& res) {
 void GetThumbnails(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   absl::StatusOr<JobId> id = ParseJobId(req.matches[1]);
   if (!id.ok()) return SendError(res, id.status());
-  absl::StatusOr<int64_t> per_stage = IntParam(req, "per_stage", ctx.options.thumbnails_per_stage, 1, 50);
+  absl::StatusOr<int64_t> per_stage =
+      IntParam(req, "per_stage", ctx.options.thumbnails_per_stage, 1, 50);
   if (!per_stage.ok()) return SendError(res, per_stage.status());
   absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
   if (!loaded.ok()) return SendError(res, loaded.status());
@@ -128,30 +134,34 @@ void GetThumbnail(Context& ctx, const httplib::Request& req, httplib::Response& 
   }
   absl::StatusOr<JobId> id = ParseJobId(req.get_param_value("job"));
   if (!id.ok()) return SendError(res, id.status());
-  absl::StatusOr<int64_t> frame = ParseInt("frame", req.get_param_value("frame"), INT64_MIN, INT64_MAX);
+  absl::StatusOr<int64_t> frame =
+      ParseInt("frame", req.get_param_value("frame"), INT64_MIN, INT64_MAX);
   if (!frame.ok()) return SendError(res, frame.status());
   const std::string stage = req.get_param_value("stage");
-  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
-  if (!loaded.ok()) return SendError(res, loaded.status());
+  // Only the job (not its tasks, which may be many): the stage spec names the frames.
+  absl::StatusOr<v1::Job> job = ctx.executor.Run([&ctx, &id] { return ctx.core.GetJob(*id); });
+  if (!job.ok()) return SendError(res, job.status());
 
   // The path comes from the job spec, never from the request: only frames of the
   // job's own stages can be read.
   const v1::StageSpec* spec = nullptr;
-  for (const v1::StageSpec& s : loaded->job.spec().stages()) {
+  for (const v1::StageSpec& s : job->spec().stages()) {
     if (s.name() == stage) spec = &s;
   }
   if (spec == nullptr) {
-    return SendError(res, absl::NotFoundError(absl::StrCat("job ", id->value(), " has no stage '", stage, "'")));
+    return SendError(
+        res, absl::NotFoundError(absl::StrCat("job ", id->value(), " has no stage '", stage, "'")));
   }
   absl::StatusOr<FramePattern> pattern = FramePattern::Parse(spec->output());
   if (spec->kind() == v1::STAGE_KIND_DAILIES || !pattern.ok()) {
-    return SendError(res, absl::NotFoundError(absl::StrCat("stage '", stage, "' does not write frames")));
+    return SendError(
+        res, absl::NotFoundError(absl::StrCat("stage '", stage, "' does not write frames")));
   }
-  const bool in_stage = std::any_of(loaded->tasks.begin(), loaded->tasks.end(), [&](const v1::Task& t) {
-    return t.stage() == stage && std::find(t.frames().begin(), t.frames().end(), *frame) != t.frames().end();
-  });
+  absl::StatusOr<FrameSet> frames = FrameSet::Parse(spec->frames());
+  const bool in_stage = frames.ok() && frames->Contains(*frame);
   if (!in_stage) {
-    return SendError(res, absl::NotFoundError(absl::StrCat("frame ", *frame, " is not in stage '", stage, "'")));
+    return SendError(
+        res, absl::NotFoundError(absl::StrCat("frame ", *frame, " is not in stage '", stage, "'")));
   }
   absl::StatusOr<std::string> jpeg = ctx.thumbnailer.Get(pattern->Format(*frame));
   if (!jpeg.ok()) return SendError(res, jpeg.status());
@@ -183,16 +193,21 @@ int HttpStatusCode(const absl::Status& status) {
   }
 }
 
-absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& executor, const SchedulerCore& core,
-                                     Clock& clock, const DashboardOptions& options) {
-  auto ctx = std::shared_ptr<Context>(new Context{executor, core, clock, options, Thumbnailer(options.thumbnails)});
+absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& executor,
+                                     const SchedulerCore& core, Clock& clock,
+                                     const DashboardOptions& options) {
+  auto ctx = std::shared_ptr<Context>(
+      new Context{executor, core, clock, options, Thumbnailer(options.thumbnails)});
   auto route = [ctx](void (*handler)(Context&, const httplib::Request&, httplib::Response&)) {
-    return [ctx, handler](const httplib::Request& req, httplib::Response& res) { handler(*ctx, req, res); };
+    return [ctx, handler](const httplib::Request& req, httplib::Response& res) {
+      handler(*ctx, req, res);
+    };
   };
   server.Get("/api/jobs", route(ListJobs));
   server.Get(R"(/api/jobs/([^/]+))", route(GetJob));
   server.Get(R"(/api/jobs/([^/]+)/thumbnails)", route(GetThumbnails));
-  server.Get("/api/workers", route([](Context& c, const httplib::Request& req, httplib::Response& res) {
+  server.Get("/api/workers",
+             route([](Context& c, const httplib::Request& req, httplib::Response& res) {
                const bool include_offline = req.get_param_value("include_offline") != "0";
                std::vector<v1::Worker> workers =
                    c.executor.Run([&] { return c.core.ListWorkers(include_offline); });
@@ -209,7 +224,8 @@ absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& ex
 
   if (options.web_root.empty()) return absl::OkStatus();
   if (!server.set_mount_point("/", options.web_root)) {
-    return absl::NotFoundError(absl::StrCat("dashboard web root ", options.web_root, " is not a folder"));
+    return absl::NotFoundError(
+        absl::StrCat("dashboard web root ", options.web_root, " is not a folder"));
   }
   return absl::OkStatus();
 }

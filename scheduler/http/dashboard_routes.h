@@ -29,16 +29,17 @@
 namespace genfarm::scheduler {
 
 struct DashboardOptions {
-  std::string web_root;             // folder with index.html; empty serves the JSON API only
-  size_t max_tasks = 5000;          // tasks listed by /api/jobs/{id} (the rest are counted)
-  int thumbnails_per_stage = 6;     // default frames per stage in /api/jobs/{id}/thumbnails
+  std::string web_root;          // folder with index.html; empty serves the JSON API only
+  size_t max_tasks = 5000;       // tasks listed by /api/jobs/{id} (the rest are counted)
+  int thumbnails_per_stage = 6;  // default frames per stage in /api/jobs/{id}/thumbnails
   ThumbnailerOptions thumbnails;
 };
 
 // Adds the routes to `server` (call before it starts). A web_root that is not a folder
 // is an error (the API routes are registered regardless).
 absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& executor,
-                                     const SchedulerCore& core, Clock& clock, const DashboardOptions& options);
+                                     const SchedulerCore& core, Clock& clock,
+                                     const DashboardOptions& options);
 
 // The HTTP status code for a failed request's absl status: 400, 404, 503, 500...
 int HttpStatusCode(const absl::Status& status);

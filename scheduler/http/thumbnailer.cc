@@ -16,7 +16,8 @@ namespace genfarm::scheduler {
 namespace {
 
 absl::Status OiioError(const std::string& what, const std::string& detail) {
-  return absl::DataLossError(absl::StrCat(what, ": ", detail.empty() ? "unknown OpenImageIO error" : detail));
+  return absl::DataLossError(
+      absl::StrCat(what, ": ", detail.empty() ? "unknown OpenImageIO error" : detail));
 }
 
 bool IsFloat(OIIO::TypeDesc type) {
@@ -26,11 +27,12 @@ bool IsFloat(OIIO::TypeDesc type) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeThumbnail(const float* pixels, int width, int height, int channels,
-                                            bool linear, const ThumbnailerOptions& options) {
+absl::StatusOr<std::string> EncodeThumbnail(const float* pixels, int width, int height,
+                                            int channels, bool linear,
+                                            const ThumbnailerOptions& options) {
   if (width <= 0 || height <= 0 || channels <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("thumbnail of an empty image (", width, "x", height, "x",
-                                                   channels, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("thumbnail of an empty image (", width, "x", height, "x", channels, ")"));
   }
   OIIO::ImageSpec spec(width, height, channels, OIIO::TypeDesc::FLOAT);
   OIIO::ImageBuf src(spec, const_cast<float*>(pixels));  // wraps, does not copy or write
@@ -84,8 +86,9 @@ absl::StatusOr<std::string> Thumbnailer::Make(const std::string& path) const {
   // Float images (EXR) are scene-linear; 8/16-bit images are display-referred already,
   // unless the file says otherwise.
   const std::string colour = spec.get_string_attribute("oiio:ColorSpace");
-  const bool linear = colour.empty() ? IsFloat(spec.format) : OIIO::Strutil::iequals(colour, "linear") ||
-                                                                   OIIO::Strutil::iequals(colour, "scene_linear");
+  const bool linear = colour.empty() ? IsFloat(spec.format)
+                                     : OIIO::Strutil::iequals(colour, "linear") ||
+                                           OIIO::Strutil::iequals(colour, "scene_linear");
   std::vector<float> pixels(static_cast<size_t>(spec.width) * spec.height * channels);
   if (!in->read_image(0, 0, 0, channels, OIIO::TypeDesc::FLOAT, pixels.data())) {
     return OiioError(absl::StrCat("cannot read ", path), in->geterror());

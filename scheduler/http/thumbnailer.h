@@ -27,9 +27,9 @@ namespace genfarm::scheduler {
 struct ThumbnailerOptions {
   int max_width = 320;
   int max_height = 320;
-  int quality = 85;                     // JPEG quality 1-100
-  int64_t cache_bytes = 32 << 20;       // total JPEG bytes kept in memory
-  int max_concurrent_decodes = 2;       // full frames are large: bound the memory in flight
+  int quality = 85;                // JPEG quality 1-100
+  int64_t cache_bytes = 32 << 20;  // total JPEG bytes kept in memory
+  int max_concurrent_decodes = 2;  // full frames are large: bound the memory in flight
 };
 
 class Thumbnailer {
@@ -64,8 +64,9 @@ class Thumbnailer {
 // produces, and what unit tests feed in): shrinks to fit max_width x max_height
 // (never enlarges), converts linear to sRGB when `linear`, keeps RGB (grey is
 // replicated, alpha dropped) and returns JPEG bytes.
-absl::StatusOr<std::string> EncodeThumbnail(const float* pixels, int width, int height, int channels,
-                                            bool linear, const ThumbnailerOptions& options);
+absl::StatusOr<std::string> EncodeThumbnail(const float* pixels, int width, int height,
+                                            int channels, bool linear,
+                                            const ThumbnailerOptions& options);
 
 }  // namespace genfarm::scheduler
 

@@ -195,6 +195,7 @@ std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
       size_t best = workers.size();
       std::vector<size_t> best_victims;
       int32_t best_device = -1;
+      int64_t best_lost = 0;
       for (size_t w = 0; w < workers.size(); ++w) {
         if (!WhyNeverEligible(group, workers[w]).empty()) continue;
         WorkerView trial = workers[w];
@@ -212,10 +213,17 @@ std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
           choice = ChooseDevice(group, trial);
         }
         if (!choice.ok() || chosen.empty()) continue;
-        if (best == workers.size() || chosen.size() < best_victims.size()) {
+        // Fewest victims, then the least work thrown away (run time of the victims).
+        int64_t lost = 0;
+        for (size_t r : chosen) lost += view.now_ms - view.running[r].start_ms;
+        if (best == workers.size() || chosen.size() < best_victims.size() ||
+            (chosen.size() == best_victims.size() &&
+             (lost < best_lost || (lost == best_lost && view.running[chosen[0]].attempt_id >
+                                                          view.running[best_victims[0]].attempt_id)))) {
           best = w;
           best_victims = chosen;
           best_device = choice.device;
+          best_lost = lost;
         }
       }
       if (best == workers.size()) break;  // no preemption can make room for this group

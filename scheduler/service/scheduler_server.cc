@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/serial_executor.h"
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "scheduler/http/dashboard_routes.h"
@@ -152,6 +153,16 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const Sc
       // Gauges are read from the core on its executor (the core is single-threaded).
       metrics->Refresh(executor->Run([core] { return TakeFarmSnapshot(*core); }));
       res.set_content(prometheus::TextSerializer().Serialize(r->Collect()), "text/plain; version=0.0.4");
+    });
+    // Prometheus HTTP service discovery: the /metrics addresses of the connected workers.
+    parts->http->server().Get("/sd/workers", [executor, core](const httplib::Request&, httplib::Response& res) {
+      std::vector<v1::Worker> workers = executor->Run([core] { return core->ListWorkers(false); });
+      nlohmann::json groups = nlohmann::json::array();
+      for (const v1::Worker& w : workers) {
+        if (w.http_address().empty()) continue;
+        groups.push_back({{"targets", {w.http_address()}}, {"labels", {{"worker", w.id()}}}});
+      }
+      res.set_content(groups.dump(), "application/json");
     });
     DashboardOptions dashboard;
     dashboard.web_root = options.web_root;

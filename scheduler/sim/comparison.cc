@@ -11,13 +11,14 @@ scheduler::PolicyConfig RecommendedPolicyConfig() {
   return config;
 }
 
-Comparison RunComparison(const WorkloadOptions& options, uint64_t seed, const scheduler::PolicyConfig& config) {
+Comparison RunComparison(const WorkloadOptions& options, uint64_t seed, const scheduler::PolicyConfig& config,
+                         const SimOptions& sim_options) {
   Comparison c;
   // absl::BitGen salts its seed per process on purpose; a seeded standard engine
   // (through BitGenRef) makes the workload reproducible from the seed alone.
   std::mt19937_64 gen(seed);
   c.workload = GenerateWorkload(options, gen);
-  SimOptions sim;
+  SimOptions sim = sim_options;
   sim.project_weights = config.project_weights;
   scheduler::FifoPolicy fifo;
   c.fifo = RunSimulation(c.workload, fifo, "FIFO", sim);

@@ -13,11 +13,13 @@ ABSL_FLAG(uint64_t, seed, 1, "workload seed");
 ABSL_FLAG(int, jobs, 240, "jobs in the workload");
 ABSL_FLAG(int, projects, 8, "projects (equal fair-share weight)");
 ABSL_FLAG(int, devices, 64, "GPUs, split 3:3:2 over 24, 48 and 80 GB");
-ABSL_FLAG(double, arrival_minutes, 40, "jobs arrive uniformly over this many minutes");
+ABSL_FLAG(double, arrival_minutes, 5, "jobs arrive uniformly over this many minutes");
 ABSL_FLAG(int, min_frames, 48, "shortest shot (frames)");
 ABSL_FLAG(int, max_frames, 192, "longest shot (frames)");
-ABSL_FLAG(int, chunk, 8, "frames per task");
+ABSL_FLAG(int, chunk, 4, "frames per task");
 ABSL_FLAG(double, affinity_wait_seconds, 60, "GenFarm: how long batch work waits for a warm worker (0 = never)");
+ABSL_FLAG(double, history_weight, 0.5, "GenFarm: weight of decayed usage in the fair-share deficit (0-1)");
+ABSL_FLAG(double, half_life_minutes, 10, "half-life of each project's decayed usage");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Compares FIFO and GenFarm placement on a simulated farm.");
@@ -39,7 +41,10 @@ int main(int argc, char** argv) {
   }
   genfarm::scheduler::PolicyConfig config = genfarm::sim::RecommendedPolicyConfig();
   config.affinity_wait_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_affinity_wait_seconds) * 1000);
-  genfarm::sim::Comparison c = genfarm::sim::RunComparison(options, absl::GetFlag(FLAGS_seed), config);
+  config.history_weight = absl::GetFlag(FLAGS_history_weight);
+  genfarm::sim::SimOptions sim;
+  sim.usage_half_life_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_half_life_minutes) * 60'000);
+  genfarm::sim::Comparison c = genfarm::sim::RunComparison(options, absl::GetFlag(FLAGS_seed), config, sim);
   std::cout << "workload: " << genfarm::sim::DescribeWorkload(c.workload) << ", seed "
             << absl::GetFlag(FLAGS_seed) << "\n\n"
             << genfarm::sim::FormatComparison(c.fifo, c.genfarm);

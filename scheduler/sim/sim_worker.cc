@@ -71,10 +71,10 @@ void SimWorker::Start(const v1::Assignment& assignment) {
     ready = now + model.load_ms;
     cache_[model.name] = CachedModel{model.memory_bytes, ready, now, 1};
     recorder_.OnModelLoad(device_.id, model.name, model.load_ms);
-    SendHeartbeat();
   }
   const int64_t id = assignment.attempt_id();
   running_[id] = Running{assignment, now, true};
+  if (ready > now && it == cache_.end()) SendHeartbeat();  // the cache changed: tell the core
   recorder_.OnAttemptStart(assignment.project(), 1.0 / device_.slots);
   const double frame_ms = static_cast<double>(model.frame_ms) / device_.speed * device_.slots /
                           SlotThroughput(device_.slots);

@@ -33,6 +33,7 @@ class Simulation : public SimRecorder {
   SimResult Run(const std::string& name) {
     scheduler::CoreOptions core_options;
     core_options.lease_ttl = absl::Hours(24 * 365);  // simulated workers never die
+    core_options.usage_half_life = absl::Milliseconds(options_.usage_half_life_ms);
     scheduler::SchedulerCore core(clock_, sink_, policy_, core_options);
     core_ = &core;
     std::vector<std::shared_ptr<SimWorker>> workers;

@@ -30,6 +30,7 @@ namespace genfarm::sim {
 
 struct SimOptions {
   int64_t tick_ms = 1000;                         // how often the core's Tick() runs
+  int64_t usage_half_life_ms = 10 * 60 * 1000;    // CoreOptions::usage_half_life
   int64_t max_ms = int64_t{14} * 24 * 3600 * 1000;  // give up (a policy that never finishes)
   absl::flat_hash_map<std::string, double> project_weights;  // for the fair share; default 1
 };

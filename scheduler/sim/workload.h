@@ -49,10 +49,10 @@ struct WorkloadOptions {
   int jobs = 240;
   int projects = 8;
   int devices = 64;          // split 3:3:2 over 24, 48 and 80 GB devices
-  int64_t arrival_window_ms = 40 * 60 * 1000;  // jobs arrive uniformly over this window
+  int64_t arrival_window_ms = 5 * 60 * 1000;  // jobs arrive uniformly over this window
   int min_frames = 48;       // shot length: 2 s at 24 fps ...
   int max_frames = 192;      // ... to 8 s
-  int chunk = 8;             // frames per task
+  int chunk = 4;             // frames per task
 };
 
 // The six models of the default workload (see docs/scheduling.md for the sources of

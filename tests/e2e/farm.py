@@ -26,7 +26,7 @@ import glob
 import os
 import re
 import shutil
-import signal
+import signal as signals
 import subprocess
 import sys
 import tempfile
@@ -119,7 +119,7 @@ class Process:
         """SIGKILL and reap. Safe to call twice."""
         if self.alive():
             try:
-                os.kill(self.popen.pid, signal.SIGKILL)
+                os.kill(self.popen.pid, signals.SIGKILL)
             except ProcessLookupError:
                 pass
         try:
@@ -128,7 +128,7 @@ class Process:
             pass
         self._log.close()
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def stop(self, sig=signals.SIGTERM, timeout=20):
         """Sends ``sig``, waits for exit, SIGKILLs after ``timeout``. Returns the exit code."""
         self.signal(sig)
         try:

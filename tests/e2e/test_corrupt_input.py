@@ -9,7 +9,8 @@ import unittest
 import farm
 
 RETRIES = 2
-BAD_FRAME = 3
+BAD_FRAME = 2
+FRAMES = 30
 
 
 class CorruptInputTest(farm.FarmTestCase):
@@ -17,7 +18,7 @@ class CorruptInputTest(farm.FarmTestCase):
         f = self.farm
         f.start_scheduler()
         f.start_worker("w1")
-        plates = f.make_plates("plates/p.####.exr", 1, 10)
+        plates = f.make_plates("plates/p.####.exr", 1, FRAMES)
         bad_path = farm.frame_paths(plates, [BAD_FRAME])[0]
         with open(bad_path, "rb") as fh:
             good_bytes = fh.read()
@@ -26,7 +27,7 @@ class CorruptInputTest(farm.FarmTestCase):
         out = f.path("out", "up.####.exr")
         spec = farm.write_spec(f.path("job.yaml"), farm.job_yaml(
             "corrupt_input",
-            farm.stage_yaml("upres", "esrgan-slim-x2", plates, out, "1-10", chunk=1,
+            farm.stage_yaml("upres", "esrgan-slim-x2", plates, out, f"1-{FRAMES}", chunk=1,
                             retries=RETRIES)))
 
         result = f.cli("submit", spec, "--wait", "--json", timeout=150)
@@ -45,7 +46,7 @@ class CorruptInputTest(farm.FarmTestCase):
                          bad.message)
         self.assertIn(bad_path, bad.message)
         self.assertIn(str(BAD_FRAME), bad.message)
-        good = [fr for fr in range(1, 11) if fr != BAD_FRAME]
+        good = [fr for fr in range(1, FRAMES + 1) if fr != BAD_FRAME]
         for t in job.tasks:
             if t.index != bad.index:
                 self.assertEqual(t.state, farm.TASK_SUCCEEDED, t.message)
@@ -75,7 +76,7 @@ class CorruptInputTest(farm.FarmTestCase):
         for t in final.tasks:
             if t.index in done_before:  # succeeded tasks are not run again
                 self.assertEqual(t.attempt_id, done_before[t.index], f"task {t.index} re-ran")
-        self.assert_frames_valid(out, range(1, 11), width=128, height=96)
+        self.assert_frames_valid(out, range(1, FRAMES + 1), width=128, height=96)
 
 
 if __name__ == "__main__":

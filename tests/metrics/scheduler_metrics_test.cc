@@ -112,6 +112,9 @@ TEST_F(SchedulerMetricsTest, CompletedFramesAreCountedByProjectAndModel) {
   EXPECT_DOUBLE_EQ(HistogramSum(registry_, kTaskRunMetric, {{"model", "esrgan"}, {"state", "succeeded"}}), 5.0);
   EXPECT_EQ(CounterValue(registry_, kFramesFailedMetric, {{"project", "feature"}, {"model", "esrgan"}}), -1)
       << "no task failed";
+  // Scraped only after the job ended: its project still shows an empty queue, not no data.
+  Refresh();
+  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}), 0);
 }
 
 TEST_F(SchedulerMetricsTest, DispatchLatencyIsTimeFromRunnableToAssigned) {

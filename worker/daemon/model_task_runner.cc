@@ -90,9 +90,24 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
     return outcome;
   }
   const DeviceSpec& device = DeviceFor(a.device_index());
+  // Whether Get() served a warm model or loaded it, for the task log (users and the
+  // integration test read it to see that a second job reused the model). A model resident
+  // before Get() whose load total did not move is a hit; the load total also moves on a
+  // reload after a sha256 change or an eviction racing with us, which are loads.
+  const std::string device_key = device.Key();
+  bool resident_before = false;
+  for (const LoadedModel& m : cache_.loaded()) {
+    if (m.model == manifest->name && m.version == manifest->version && m.device == device_key) resident_before = true;
+  }
+  auto LoadSecondsOf = [&](const CacheStats& s) {
+    auto it = s.load_seconds.find(manifest->name);
+    return it == s.load_seconds.end() ? 0.0 : it->second;
+  };
+  const CacheStats stats_before = cache_.stats();
   const absl::Time load_start = clock_.Now();
   auto runner = cache_.Get(*manifest, device);
   outcome.load_seconds = absl::ToDoubleSeconds(clock_.Now() - load_start);
+  const CacheStats stats_after = cache_.stats();
   if (!runner.ok()) {
     outcome.status = runner.status();
     outcome.reason = runner.status().code() == absl::StatusCode::kResourceExhausted
@@ -100,8 +115,14 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
                          : v1::FAILURE_REASON_MODEL_ERROR;
     return outcome;
   }
-  context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " on ", device.Key(),
-                           " (ready in ", absl::StrFormat("%.2f", outcome.load_seconds), " s)"));
+  const bool cache_hit = resident_before && LoadSecondsOf(stats_after) == LoadSecondsOf(stats_before);
+  if (cache_hit) {
+    context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " warm on ", device_key,
+                             " (cache hit)"));
+  } else {
+    context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " loaded on ", device_key, " in ",
+                             absl::StrFormat("%.2f", outcome.load_seconds), " s (cache miss)"));
+  }
 
   FramePipelineOptions options;
   options.frames.assign(a.frames().begin(), a.frames().end());

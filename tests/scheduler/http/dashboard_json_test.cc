@@ -213,10 +213,13 @@ TEST(ThumbnailsJsonTest, GroupsByModelStageWithThumbnailUrls) {
   ASSERT_EQ(doc["stages"].size(), 1u);  // the dailies stage writes no frames
   EXPECT_EQ(doc["stages"][0]["name"], "upres");
   EXPECT_EQ(doc["stages"][0]["frames"][0]["frame"], 4);
-  EXPECT_EQ(doc["stages"][0]["frames"][0]["url"], "/api/thumbnail?job=7&stage=upres&frame=4&v=5000");
+  EXPECT_EQ(doc["stages"][0]["frames"][0]["url"],
+            "/api/thumbnail?job=7&stage=upres&frame=4&v=5000");
 }
 
-TEST(ErrorJsonTest, HasErrorField) { EXPECT_EQ(ErrorJson("job 9 not found").dump(), R"({"error":"job 9 not found"})"); }
+TEST(ErrorJsonTest, HasErrorField) {
+  EXPECT_EQ(ErrorJson("job 9 not found").dump(), R"({"error":"job 9 not found"})");
+}
 
 }  // namespace
 }  // namespace genfarm::scheduler
