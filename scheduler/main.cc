@@ -26,6 +26,12 @@ ABSL_FLAG(double, retry_backoff_seconds, 1, "first retry delay; doubles per fail
 ABSL_FLAG(double, retry_backoff_max_seconds, 60, "longest retry delay");
 ABSL_FLAG(int, blocklist_failures, 3, "failures of one job on one worker before it is kept off the job");
 ABSL_FLAG(std::string, project_weights, "", "fair-share weights, e.g. 'feature=2,commercial=1' (default 1)");
+ABSL_FLAG(double, preempt_after_seconds, 300,
+          "higher-tier work waiting this long preempts batch attempts; 0 disables preemption");
+ABSL_FLAG(double, affinity_wait_seconds, 0,
+          "how long a batch stage may wait for a worker with its model warm (delay scheduling); 0 = never wait");
+ABSL_FLAG(double, fair_share_history_weight, 0.5,
+          "fair share: weight of recent decayed usage against slots held now (0..1)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -43,6 +49,13 @@ int main(int argc, char** argv) {
   options.core.retry_backoff_base = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_seconds));
   options.core.retry_backoff_max = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_max_seconds));
   options.core.blocklist_failures = absl::GetFlag(FLAGS_blocklist_failures);
+  options.policy.preempt_after_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_preempt_after_seconds) * 1000);
+  options.policy.affinity_wait_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_affinity_wait_seconds) * 1000);
+  options.policy.history_weight = absl::GetFlag(FLAGS_fair_share_history_weight);
+  if (options.policy.history_weight < 0 || options.policy.history_weight > 1) {
+    std::cerr << "genfarm-scheduler: --fair_share_history_weight must be between 0 and 1\n";
+    return 2;
+  }
   for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_project_weights), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     double weight = 0;

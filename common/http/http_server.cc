@@ -9,7 +9,8 @@ absl::StatusOr<int> HttpServer::Start(const std::string& address) {
   const size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("http address '", address, "': expected HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("http address '", address, "': expected HOST:PORT"));
   }
   const std::string host = address.substr(0, colon);
   if (port == 0) {

@@ -3,8 +3,8 @@
 // modules that own them before Start().
 //
 //   HttpServer http;
-//   http.server().Get("/healthz", [](const auto&, auto& res) { res.set_content("ok", "text/plain"); });
-//   GENFARM_ASSIGN_OR_RETURN(int port, http.Start("127.0.0.1:0"));
+//   http.server().Get("/healthz", [](const auto&, auto& res) { res.set_content("ok", "text/plain");
+//   }); GENFARM_ASSIGN_OR_RETURN(int port, http.Start("127.0.0.1:0"));
 #ifndef GENFARM_COMMON_HTTP_HTTP_SERVER_H_
 #define GENFARM_COMMON_HTTP_HTTP_SERVER_H_
 

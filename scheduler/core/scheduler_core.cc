@@ -411,7 +411,12 @@ void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, co
   // worker is not to blame.
   const bool retryable = reason != v1::FAILURE_REASON_BAD_SPEC;
   if (!retryable) charge_retry = false;
-  if (charge_retry && !worker.value().empty()) {
+  // A missing or corrupt input frame fails the same way on every worker: the task is
+  // charged a retry, but the worker is not blocklisted (one bad plate would otherwise
+  // keep every worker off the rest of the job).
+  const bool worker_to_blame =
+      reason != v1::FAILURE_REASON_INPUT_MISSING && reason != v1::FAILURE_REASON_INPUT_CORRUPT;
+  if (charge_retry && worker_to_blame && !worker.value().empty()) {
     Blocklist& entry = job->blocklist[worker.value()];
     if (++entry.failures >= options_.blocklist_failures) {
       entry.until_ms = NowMs() + absl::ToInt64Milliseconds(options_.blocklist_forgive);

@@ -15,10 +15,11 @@ using prometheus::BuildHistogram;
 using prometheus::Histogram;
 
 // Runnable -> assigned: milliseconds on an idle farm, hours on a saturated one.
-const Histogram::BucketBoundaries kDispatchBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                      2.5,   5,    10,    30,   60,  300,  900, 3600};
+const Histogram::BucketBoundaries kDispatchBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
 // One attempt on a worker: a chunk of frames through a model.
-const Histogram::BucketBoundaries kRunBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+const Histogram::BucketBoundaries kRunBuckets = {0.1, 0.25, 0.5, 1,   2.5, 5,    10,
+                                                 30,  60,   120, 300, 600, 1800, 3600};
 // One group commit (SQLite WAL on local disk: ~1 ms; a slow disk or PostgreSQL: more).
 const Histogram::BucketBoundaries kCommitBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
@@ -66,11 +67,18 @@ FarmSnapshot TakeFarmSnapshot(const SchedulerCore& core) {
 }
 
 SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
-    : jobs_(BuildGauge().Name(kJobsMetric).Help("Jobs known to the scheduler, by state.").Register(registry)),
-      tasks_(BuildGauge().Name(kTasksMetric).Help("Tasks of all known jobs, by state.").Register(registry)),
+    : jobs_(BuildGauge()
+                .Name(kJobsMetric)
+                .Help("Jobs known to the scheduler, by state.")
+                .Register(registry)),
+      tasks_(BuildGauge()
+                 .Name(kTasksMetric)
+                 .Help("Tasks of all known jobs, by state.")
+                 .Register(registry)),
       queue_depth_(BuildGauge()
                        .Name(kQueueDepthMetric)
-                       .Help("Runnable tasks waiting for a worker (queued, not backing off), by project and tier.")
+                       .Help("Runnable tasks waiting for a worker (queued, not backing off), by "
+                             "project and tier.")
                        .Register(registry)),
       connected_workers_(BuildGauge()
                              .Name(kConnectedWorkersMetric)
@@ -82,7 +90,11 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                             .Help("Connected workers that are draining (take no new work).")
                             .Register(registry)
                             .Add({})),
-      slots_(BuildGauge().Name(kSlotsMetric).Help("Task slots on connected workers.").Register(registry).Add({})),
+      slots_(BuildGauge()
+                 .Name(kSlotsMetric)
+                 .Help("Task slots on connected workers.")
+                 .Register(registry)
+                 .Add({})),
       free_slots_(BuildGauge()
                       .Name(kFreeSlotsMetric)
                       .Help("Idle task slots on connected workers that are not draining.")
@@ -93,27 +105,30 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                       .Help("Task slots running an attempt.")
                       .Register(registry)
                       .Add({})),
-      dispatch_latency_(BuildHistogram()
-                            .Name(kDispatchLatencyMetric)
-                            .Help("Time from a task becoming runnable to its assignment to a worker, by project.")
-                            .Register(registry)),
+      dispatch_latency_(
+          BuildHistogram()
+              .Name(kDispatchLatencyMetric)
+              .Help("Time from a task becoming runnable to its assignment to a worker, by project.")
+              .Register(registry)),
       task_run_(BuildHistogram()
                     .Name(kTaskRunMetric)
                     .Help("Wall time of ended attempts on workers, by model and outcome state "
                           "(succeeded, failed).")
                     .Register(registry)),
-      attempts_(BuildCounter()
-                    .Name(kAttemptsMetric)
-                    .Help("Ended attempts, by project, model and outcome state (succeeded, failed).")
-                    .Register(registry)),
+      attempts_(
+          BuildCounter()
+              .Name(kAttemptsMetric)
+              .Help("Ended attempts, by project, model and outcome state (succeeded, failed).")
+              .Register(registry)),
       frames_completed_(BuildCounter()
                             .Name(kFramesCompletedMetric)
                             .Help("Frames of successful attempts, by project and model.")
                             .Register(registry)),
-      frames_failed_(BuildCounter()
-                         .Name(kFramesFailedMetric)
-                         .Help("Frames of tasks that failed for good (retries used up), by project and model.")
-                         .Register(registry)),
+      frames_failed_(
+          BuildCounter()
+              .Name(kFramesFailedMetric)
+              .Help("Frames of tasks that failed for good (retries used up), by project and model.")
+              .Register(registry)),
       requeues_(BuildCounter()
                     .Name(kRequeuesMetric)
                     .Help("Failed attempts whose task was queued again, by failure reason.")
@@ -123,10 +138,11 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                    .Help("Requeues charged to the task's retries (real failures, not lost workers, "
                          "cancels or preemption), by failure reason.")
                    .Register(registry)),
-      workers_lost_(BuildCounter()
-                        .Name(kWorkersLostMetric)
-                        .Help("Connected workers lost, by reason (stream_closed, missed_heartbeats).")
-                        .Register(registry)),
+      workers_lost_(
+          BuildCounter()
+              .Name(kWorkersLostMetric)
+              .Help("Connected workers lost, by reason (stream_closed, missed_heartbeats).")
+              .Register(registry)),
       store_commit_(BuildHistogram()
                         .Name(kStoreCommitMetric)
                         .Help("Duration of store group commits (successful or not).")
@@ -143,39 +159,51 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                                    .Register(registry)
                                    .Add({})) {
   // Every state exists from the start, so dashboards and alerts see 0 rather than no data.
-  for (const std::string& s : EnumLabels(v1::JobState_descriptor(), std::string("JOB_STATE_").size())) {
+  for (const std::string& s :
+       EnumLabels(v1::JobState_descriptor(), std::string("JOB_STATE_").size())) {
     jobs_.Add({{"state", s}});
   }
-  for (const std::string& s : EnumLabels(v1::TaskState_descriptor(), std::string("TASK_STATE_").size())) {
+  for (const std::string& s :
+       EnumLabels(v1::TaskState_descriptor(), std::string("TASK_STATE_").size())) {
     tasks_.Add({{"state", s}});
   }
 }
 
 void SchedulerMetrics::OnDispatch(const std::string& project, double wait_seconds) {
-  dispatch_latency_.Add({{"project", project}}, kDispatchBuckets).Observe(std::max(0.0, wait_seconds));
+  dispatch_latency_.Add({{"project", project}}, kDispatchBuckets)
+      .Observe(std::max(0.0, wait_seconds));
 }
 
-void SchedulerMetrics::OnAttemptEnded(const std::string& project, const std::string& model, bool success,
-                                      int64_t frames, double run_seconds) {
+void SchedulerMetrics::OnAttemptEnded(const std::string& project, const std::string& model,
+                                      bool success, int64_t frames, double run_seconds) {
   const std::string state = success ? "succeeded" : "failed";
   const std::string model_label = ModelLabel(model);
-  task_run_.Add({{"model", model_label}, {"state", state}}, kRunBuckets).Observe(std::max(0.0, run_seconds));
+  task_run_.Add({{"model", model_label}, {"state", state}}, kRunBuckets)
+      .Observe(std::max(0.0, run_seconds));
   attempts_.Add({{"project", project}, {"model", model_label}, {"state", state}}).Increment();
   if (success && frames > 0) {
-    frames_completed_.Add({{"project", project}, {"model", model_label}}).Increment(static_cast<double>(frames));
+    frames_completed_.Add({{"project", project}, {"model", model_label}})
+        .Increment(static_cast<double>(frames));
   }
 }
 
-void SchedulerMetrics::OnRequeue(const std::string& reason) { requeues_.Add({{"reason", ReasonLabel(reason)}}).Increment(); }
+void SchedulerMetrics::OnRequeue(const std::string& reason) {
+  requeues_.Add({{"reason", ReasonLabel(reason)}}).Increment();
+}
 
-void SchedulerMetrics::OnRetry(const std::string& reason) { retries_.Add({{"reason", ReasonLabel(reason)}}).Increment(); }
+void SchedulerMetrics::OnRetry(const std::string& reason) {
+  retries_.Add({{"reason", ReasonLabel(reason)}}).Increment();
+}
 
-void SchedulerMetrics::OnTaskFailed(const std::string& project, const std::string& model, int64_t frames) {
+void SchedulerMetrics::OnTaskFailed(const std::string& project, const std::string& model,
+                                    int64_t frames) {
   auto& counter = frames_failed_.Add({{"project", project}, {"model", ModelLabel(model)}});
   if (frames > 0) counter.Increment(static_cast<double>(frames));
 }
 
-void SchedulerMetrics::OnWorkerLost(const std::string& why) { workers_lost_.Add({{"reason", ReasonLabel(why)}}).Increment(); }
+void SchedulerMetrics::OnWorkerLost(const std::string& why) {
+  workers_lost_.Add({{"reason", ReasonLabel(why)}}).Increment();
+}
 
 void SchedulerMetrics::OnCommit(const CommitStats& stats) {
   store_commit_.Observe(std::max(0.0, stats.seconds));
@@ -188,23 +216,29 @@ void SchedulerMetrics::OnCommit(const CommitStats& stats) {
 
 void SchedulerMetrics::Refresh(const FarmSnapshot& snapshot) {
   absl::MutexLock lock(&mu_);
-  for (const std::string& s : EnumLabels(v1::JobState_descriptor(), std::string("JOB_STATE_").size())) {
+  for (const std::string& s :
+       EnumLabels(v1::JobState_descriptor(), std::string("JOB_STATE_").size())) {
     auto it = snapshot.stats.jobs_by_state().find(s);
-    jobs_.Add({{"state", s}}).Set(it == snapshot.stats.jobs_by_state().end() ? 0 : static_cast<double>(it->second));
+    jobs_.Add({{"state", s}})
+        .Set(it == snapshot.stats.jobs_by_state().end() ? 0 : static_cast<double>(it->second));
   }
-  for (const std::string& s : EnumLabels(v1::TaskState_descriptor(), std::string("TASK_STATE_").size())) {
+  for (const std::string& s :
+       EnumLabels(v1::TaskState_descriptor(), std::string("TASK_STATE_").size())) {
     auto it = snapshot.stats.tasks_by_state().find(s);
-    tasks_.Add({{"state", s}}).Set(it == snapshot.stats.tasks_by_state().end() ? 0 : static_cast<double>(it->second));
+    tasks_.Add({{"state", s}})
+        .Set(it == snapshot.stats.tasks_by_state().end() ? 0 : static_cast<double>(it->second));
   }
   std::set<std::pair<std::string, std::string>> now;
   for (const auto& [key, depth] : snapshot.queue_depths) {
     std::pair<std::string, std::string> series{key.first, TierLabel(key.second)};
-    queue_depth_.Add({{"project", series.first}, {"tier", series.second}}).Set(static_cast<double>(depth));
+    queue_depth_.Add({{"project", series.first}, {"tier", series.second}})
+        .Set(static_cast<double>(depth));
     now.insert(series);
   }
   // A project whose queue drained keeps its series at 0 (a falling queue, not a vanished one).
   for (const auto& series : queue_series_) {
-    if (!now.count(series)) queue_depth_.Add({{"project", series.first}, {"tier", series.second}}).Set(0);
+    if (!now.count(series))
+      queue_depth_.Add({{"project", series.first}, {"tier", series.second}}).Set(0);
   }
   queue_series_.insert(now.begin(), now.end());
   connected_workers_.Set(static_cast<double>(snapshot.connected_workers));

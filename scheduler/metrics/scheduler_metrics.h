@@ -56,13 +56,16 @@ inline constexpr char kRequeuesMetric[] = "genfarm_scheduler_requeues_total";
 inline constexpr char kRetriesMetric[] = "genfarm_scheduler_retries_total";
 inline constexpr char kWorkersLostMetric[] = "genfarm_scheduler_workers_lost_total";
 inline constexpr char kStoreCommitMetric[] = "genfarm_scheduler_store_commit_seconds";
-inline constexpr char kStoreCommitFailuresMetric[] = "genfarm_scheduler_store_commit_failures_total";
-inline constexpr char kStoreCommitRecordsMetric[] = "genfarm_scheduler_store_committed_records_total";
+inline constexpr char kStoreCommitFailuresMetric[] =
+    "genfarm_scheduler_store_commit_failures_total";
+inline constexpr char kStoreCommitRecordsMetric[] =
+    "genfarm_scheduler_store_committed_records_total";
 
 // What the gauges show, read from the core on its executor.
 struct FarmSnapshot {
   v1::FarmStats stats;
-  std::map<std::pair<std::string, v1::Tier>, int64_t> queue_depths;  // (project, tier) -> runnable tasks
+  std::map<std::pair<std::string, v1::Tier>, int64_t>
+      queue_depths;  // (project, tier) -> runnable tasks
   int64_t connected_workers = 0;
   int64_t draining_workers = 0;
   int64_t slots = 0;       // on connected workers
@@ -84,8 +87,8 @@ class SchedulerMetrics : public CoreObserver {
 
   // CoreObserver (called on the core's executor).
   void OnDispatch(const std::string& project, double wait_seconds) override;
-  void OnAttemptEnded(const std::string& project, const std::string& model, bool success, int64_t frames,
-                      double run_seconds) override;
+  void OnAttemptEnded(const std::string& project, const std::string& model, bool success,
+                      int64_t frames, double run_seconds) override;
   void OnRequeue(const std::string& reason) override;
   void OnRetry(const std::string& reason) override;
   void OnTaskFailed(const std::string& project, const std::string& model, int64_t frames) override;

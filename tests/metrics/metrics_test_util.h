@@ -19,7 +19,8 @@ namespace genfarm::testing {
 using LabelMap = std::map<std::string, std::string>;
 
 inline std::optional<prometheus::ClientMetric> FindMetric(const prometheus::Registry& registry,
-                                                          const std::string& name, const LabelMap& labels) {
+                                                          const std::string& name,
+                                                          const LabelMap& labels) {
   for (const prometheus::MetricFamily& family : registry.Collect()) {
     if (family.name != name) continue;
     for (const prometheus::ClientMetric& metric : family.metric) {
@@ -32,25 +33,29 @@ inline std::optional<prometheus::ClientMetric> FindMetric(const prometheus::Regi
 }
 
 // -1 when the series does not exist (distinct from a real 0).
-inline double CounterValue(const prometheus::Registry& r, const std::string& name, const LabelMap& labels = {}) {
+inline double CounterValue(const prometheus::Registry& r, const std::string& name,
+                           const LabelMap& labels = {}) {
   auto m = FindMetric(r, name, labels);
   return m ? m->counter.value : -1;
 }
-inline double GaugeValue(const prometheus::Registry& r, const std::string& name, const LabelMap& labels = {}) {
+inline double GaugeValue(const prometheus::Registry& r, const std::string& name,
+                         const LabelMap& labels = {}) {
   auto m = FindMetric(r, name, labels);
   return m ? m->gauge.value : -1;
 }
-inline double HistogramCount(const prometheus::Registry& r, const std::string& name, const LabelMap& labels = {}) {
+inline double HistogramCount(const prometheus::Registry& r, const std::string& name,
+                             const LabelMap& labels = {}) {
   auto m = FindMetric(r, name, labels);
   return m ? static_cast<double>(m->histogram.sample_count) : -1;
 }
-inline double HistogramSum(const prometheus::Registry& r, const std::string& name, const LabelMap& labels = {}) {
+inline double HistogramSum(const prometheus::Registry& r, const std::string& name,
+                           const LabelMap& labels = {}) {
   auto m = FindMetric(r, name, labels);
   return m ? m->histogram.sample_sum : -1;
 }
 // Cumulative count of observations <= `le` (the bucket with that exact upper bound).
-inline double BucketCount(const prometheus::Registry& r, const std::string& name, const LabelMap& labels,
-                          double le) {
+inline double BucketCount(const prometheus::Registry& r, const std::string& name,
+                          const LabelMap& labels, double le) {
   auto m = FindMetric(r, name, labels);
   if (!m) return -1;
   for (const auto& bucket : m->histogram.bucket) {

@@ -25,11 +25,11 @@ using ::genfarm::testing::HistogramCount;
 using ::genfarm::testing::HistogramSum;
 using ::genfarm::testing::LabelNames;
 using ::testing::Contains;
-using ::testing::Not;
 using testing::CpuDevice;
 using testing::FakeChannel;
 using testing::MakeHello;
 using testing::Model;
+using ::testing::Not;
 using testing::RecordingSink;
 
 CommitStats Commit(size_t records, double seconds, bool ok) {
@@ -68,7 +68,8 @@ class SchedulerMetricsTest : public ::testing::Test {
 
   std::shared_ptr<FakeChannel> Connect(const std::string& id, int slots = 1) {
     auto channel = std::make_shared<FakeChannel>();
-    EXPECT_TRUE(core_.WorkerHello(MakeHello(id, {CpuDevice()}, {Model("esrgan")}, slots), channel).ok());
+    EXPECT_TRUE(
+        core_.WorkerHello(MakeHello(id, {CpuDevice()}, {Model("esrgan")}, slots), channel).ok());
     return channel;
   }
 
@@ -104,17 +105,24 @@ TEST_F(SchedulerMetricsTest, CompletedFramesAreCountedByProjectAndModel) {
   clock_.Advance(absl::Seconds(3));
   Report("w1", w1->Assignments().at(1), true);
 
-  EXPECT_EQ(CounterValue(registry_, kFramesCompletedMetric, {{"project", "feature"}, {"model", "esrgan"}}), 8);
+  EXPECT_EQ(CounterValue(registry_, kFramesCompletedMetric,
+                         {{"project", "feature"}, {"model", "esrgan"}}),
+            8);
   EXPECT_EQ(CounterValue(registry_, kAttemptsMetric,
                          {{"project", "feature"}, {"model", "esrgan"}, {"state", "succeeded"}}),
             2);
-  EXPECT_EQ(HistogramCount(registry_, kTaskRunMetric, {{"model", "esrgan"}, {"state", "succeeded"}}), 2);
-  EXPECT_DOUBLE_EQ(HistogramSum(registry_, kTaskRunMetric, {{"model", "esrgan"}, {"state", "succeeded"}}), 5.0);
-  EXPECT_EQ(CounterValue(registry_, kFramesFailedMetric, {{"project", "feature"}, {"model", "esrgan"}}), -1)
+  EXPECT_EQ(
+      HistogramCount(registry_, kTaskRunMetric, {{"model", "esrgan"}, {"state", "succeeded"}}), 2);
+  EXPECT_DOUBLE_EQ(
+      HistogramSum(registry_, kTaskRunMetric, {{"model", "esrgan"}, {"state", "succeeded"}}), 5.0);
+  EXPECT_EQ(
+      CounterValue(registry_, kFramesFailedMetric, {{"project", "feature"}, {"model", "esrgan"}}),
+      -1)
       << "no task failed";
   // Scraped only after the job ended: its project still shows an empty queue, not no data.
   Refresh();
-  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}), 0);
+  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}),
+            0);
 }
 
 TEST_F(SchedulerMetricsTest, DispatchLatencyIsTimeFromRunnableToAssigned) {
@@ -145,9 +153,14 @@ TEST_F(SchedulerMetricsTest, FailuresCountRequeuesRetriesAndFailedFrames) {
   EXPECT_EQ(CounterValue(registry_, kAttemptsMetric,
                          {{"project", "commercial"}, {"model", "esrgan"}, {"state", "failed"}}),
             2);
-  EXPECT_EQ(CounterValue(registry_, kFramesFailedMetric, {{"project", "commercial"}, {"model", "esrgan"}}), 2);
-  EXPECT_EQ(CounterValue(registry_, kRequeuesMetric, {{"reason", "input_missing"}}), -1) << "retries used up";
-  EXPECT_EQ(CounterValue(registry_, kFramesCompletedMetric, {{"project", "commercial"}, {"model", "esrgan"}}), -1);
+  EXPECT_EQ(CounterValue(registry_, kFramesFailedMetric,
+                         {{"project", "commercial"}, {"model", "esrgan"}}),
+            2);
+  EXPECT_EQ(CounterValue(registry_, kRequeuesMetric, {{"reason", "input_missing"}}), -1)
+      << "retries used up";
+  EXPECT_EQ(CounterValue(registry_, kFramesCompletedMetric,
+                         {{"project", "commercial"}, {"model", "esrgan"}}),
+            -1);
 }
 
 TEST_F(SchedulerMetricsTest, LostWorkerIsCountedAndItsWorkRequeuedWithoutARetry) {
@@ -163,21 +176,26 @@ TEST_F(SchedulerMetricsTest, LostWorkerIsCountedAndItsWorkRequeuedWithoutARetry)
   EXPECT_EQ(CounterValue(registry_, kRetriesMetric, {{"reason", "worker_lost"}}), -1);
   Refresh();
   EXPECT_EQ(GaugeValue(registry_, kConnectedWorkersMetric), 0);
-  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}), 1);
+  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}),
+            1);
 }
 
 TEST_F(SchedulerMetricsTest, GaugesShowJobsTasksQueueWorkersAndSlots) {
   Refresh();
-  EXPECT_EQ(GaugeValue(registry_, kJobsMetric, {{"state", "active"}}), 0) << "states exist before any job";
+  EXPECT_EQ(GaugeValue(registry_, kJobsMetric, {{"state", "active"}}), 0)
+      << "states exist before any job";
   EXPECT_EQ(GaugeValue(registry_, kTasksMetric, {{"state", "queued"}}), 0);
 
-  Submit(JobYaml("feature", "1-6", 1, 0));                  // 6 tasks
+  Submit(JobYaml("feature", "1-6", 1, 0));                 // 6 tasks
   Submit(JobYaml("dailies", "1-2", 1, 0, "interactive"));  // 2 tasks
   Refresh();
   EXPECT_EQ(GaugeValue(registry_, kJobsMetric, {{"state", "active"}}), 2);
   EXPECT_EQ(GaugeValue(registry_, kTasksMetric, {{"state", "queued"}}), 8);
-  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}), 6);
-  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "dailies"}, {"tier", "interactive"}}), 2);
+  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}),
+            6);
+  EXPECT_EQ(
+      GaugeValue(registry_, kQueueDepthMetric, {{"project", "dailies"}, {"tier", "interactive"}}),
+      2);
   EXPECT_EQ(GaugeValue(registry_, kConnectedWorkersMetric), 0);
 
   auto w1 = Connect("w1", /*slots=*/4);
@@ -193,8 +211,11 @@ TEST_F(SchedulerMetricsTest, GaugesShowJobsTasksQueueWorkersAndSlots) {
   EXPECT_EQ(GaugeValue(registry_, kTasksMetric, {{"state", "running"}}), 4);
   EXPECT_EQ(GaugeValue(registry_, kTasksMetric, {{"state", "queued"}}), 4);
   // Interactive is placed first: its queue drained to 0 but the series stays.
-  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "dailies"}, {"tier", "interactive"}}), 0);
-  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}), 4);
+  EXPECT_EQ(
+      GaugeValue(registry_, kQueueDepthMetric, {{"project", "dailies"}, {"tier", "interactive"}}),
+      0);
+  EXPECT_EQ(GaugeValue(registry_, kQueueDepthMetric, {{"project", "feature"}, {"tier", "batch"}}),
+            4);
 
   for (const v1::Assignment& a : w1->Assignments()) Report("w1", a, true);
   Refresh();
@@ -226,11 +247,13 @@ TEST_F(SchedulerMetricsTest, NamesFollowConventionsAndLabelsAreBounded) {
   const std::regex name(R"(genfarm_scheduler_[a-z_]+)");
   for (const prometheus::MetricFamily& family : registry_.Collect()) {
     EXPECT_TRUE(std::regex_match(family.name, name)) << family.name;
-    const bool total = family.name.size() > 6 && family.name.substr(family.name.size() - 6) == "_total";
+    const bool total =
+        family.name.size() > 6 && family.name.substr(family.name.size() - 6) == "_total";
     EXPECT_EQ(family.type == prometheus::MetricType::Counter, total) << family.name;
     EXPECT_FALSE(family.help.empty()) << family.name;
   }
-  for (const char* forbidden : {"job", "task", "frame", "attempt", "worker", "job_id", "attempt_id"}) {
+  for (const char* forbidden :
+       {"job", "task", "frame", "attempt", "worker", "job_id", "attempt_id"}) {
     EXPECT_THAT(LabelNames(registry_), Not(Contains(forbidden)));
   }
 }

@@ -26,10 +26,14 @@ using ::testing::Not;
 
 class FakeRunner : public ModelRunner {
  public:
-  absl::StatusOr<std::vector<Image>> Upscale(const std::vector<Image>& batch, const RunOptions&) override {
+  absl::StatusOr<std::vector<Image>> Upscale(const std::vector<Image>& batch,
+                                             const RunOptions&) override {
     return batch;
   }
-  absl::StatusOr<Image> Interpolate(const Image& a, const Image&, float, const RunOptions&) override { return a; }
+  absl::StatusOr<Image> Interpolate(const Image& a, const Image&, float,
+                                    const RunOptions&) override {
+    return a;
+  }
 };
 
 // Loads take `load_time` of fake time; models named "broken" fail.
@@ -83,9 +87,13 @@ TEST_F(WorkerMetricsTest, CacheLoadsHitsEvictionsAndFailuresAreCountedByModelAnd
   EXPECT_EQ(CounterValue(registry_, kModelLoadsMetric, esrgan), 1);
   EXPECT_EQ(CounterValue(registry_, kCacheHitsMetric, esrgan), 2);
   EXPECT_EQ(CounterValue(registry_, kEvictionsMetric, esrgan), 1);
-  EXPECT_EQ(CounterValue(registry_, kModelLoadsMetric, {{"model", "rife"}, {"device", "cuda:0"}}), 1);
-  EXPECT_EQ(CounterValue(registry_, kModelLoadFailuresMetric, {{"model", "broken"}, {"device", "cuda:0"}}), 1);
-  EXPECT_EQ(CounterValue(registry_, kModelLoadsMetric, {{"model", "broken"}, {"device", "cuda:0"}}), -1);
+  EXPECT_EQ(CounterValue(registry_, kModelLoadsMetric, {{"model", "rife"}, {"device", "cuda:0"}}),
+            1);
+  EXPECT_EQ(CounterValue(registry_, kModelLoadFailuresMetric,
+                         {{"model", "broken"}, {"device", "cuda:0"}}),
+            1);
+  EXPECT_EQ(CounterValue(registry_, kModelLoadsMetric, {{"model", "broken"}, {"device", "cuda:0"}}),
+            -1);
   EXPECT_EQ(HistogramCount(registry_, kModelLoadSecondsMetric, {{"model", "esrgan"}}), 1);
   EXPECT_DOUBLE_EQ(HistogramSum(registry_, kModelLoadSecondsMetric, {{"model", "esrgan"}}), 2.0);
   EXPECT_DOUBLE_EQ(HistogramSum(registry_, kModelLoadSecondsMetric, {{"model", "rife"}}), 5.0);
@@ -145,7 +153,8 @@ TEST_F(WorkerMetricsTest, NamesFollowConventionsAndLabelsAreBounded) {
   const std::regex name(R"(genfarm_worker_[a-z_]+)");
   for (const prometheus::MetricFamily& family : registry_.Collect()) {
     EXPECT_TRUE(std::regex_match(family.name, name)) << family.name;
-    const bool total = family.name.size() > 6 && family.name.substr(family.name.size() - 6) == "_total";
+    const bool total =
+        family.name.size() > 6 && family.name.substr(family.name.size() - 6) == "_total";
     EXPECT_EQ(family.type == prometheus::MetricType::Counter, total) << family.name;
     EXPECT_FALSE(family.help.empty()) << family.name;
   }

@@ -24,6 +24,7 @@ ABSL_FLAG(std::string, model, "esrgan-slim-x2", "upscale model to benchmark");
 ABSL_FLAG(int, frames, 32, "frames per measurement");
 ABSL_FLAG(std::string, size, "128x96", "plate size WxH");
 ABSL_FLAG(int, chunk, 4, "frames per process in the process-per-chunk measurement");
+ABSL_FLAG(int, rounds, 2, "interleaved rounds; each path reports its best round");
 ABSL_FLAG(std::string, work_dir, "", "folder for plates and outputs (default: a temporary folder, removed after)");
 ABSL_FLAG(std::string, log_level, "warn", "trace, debug, info, warn, error");
 // Single-chunk mode (spawned by the benchmark itself).
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   options.model = absl::GetFlag(FLAGS_model);
   options.frames = absl::GetFlag(FLAGS_frames);
   options.chunk = absl::GetFlag(FLAGS_chunk);
+  options.rounds = absl::GetFlag(FLAGS_rounds);
   std::vector<std::string> size = absl::StrSplit(absl::GetFlag(FLAGS_size), 'x');
   if (size.size() != 2 || !absl::SimpleAtoi(size[0], &options.width) ||
       !absl::SimpleAtoi(size[1], &options.height)) {

@@ -76,16 +76,16 @@ absl::StatusOr<FramePipelineResult> RunPipeline(ModelRunner& runner, const Manif
   return pipeline.Run();
 }
 
-// Times one pipeline pass over all frames after two warm-up passes over the first two
-// batches: the TorchScript profiling executor profiles the first run of a shape and
-// compiles on the second, neither of which a warm worker pays.
+// Times one pipeline pass over all frames. With `warm_up`, first two untimed passes over
+// the first two batches: the TorchScript profiling executor profiles the first run of a
+// shape and compiles on the second, neither of which a warm worker pays.
 absl::StatusOr<BenchRow> TimePipeline(ModelRunner& runner, const Manifest& manifest, int batch,
-                                      const WorkerBenchOptions& options, const std::string& tag,
+                                      const WorkerBenchOptions& options, const std::string& tag, bool warm_up,
                                       const Clock& clock) {
   const std::string input = (fs::path(options.work_dir) / kPlates).string();
   const int64_t last = kFirstFrame + options.frames - 1;
   const int64_t warm_last = std::min<int64_t>(last, kFirstFrame + 2 * batch - 1);
-  for (int pass = 0; pass < 2; ++pass) {
+  for (int pass = 0; warm_up && pass < 2; ++pass) {
     GENFARM_RETURN_IF_ERROR(RunPipeline(runner, manifest, batch, input,
                                         (fs::path(options.work_dir) / ("warmup_" + tag) / "out.####.exr").string(),
                                         kFirstFrame, warm_last)
@@ -104,11 +104,12 @@ absl::StatusOr<BenchRow> TimePipeline(ModelRunner& runner, const Manifest& manif
   return BenchRow{"", batch, options.frames, seconds};
 }
 
-absl::StatusOr<BenchRow> TimeBareForward(TorchModelRunner& runner, int batch, const WorkerBenchOptions& options) {
+absl::StatusOr<BenchRow> TimeBareForward(TorchModelRunner& runner, int batch, const WorkerBenchOptions& options,
+                                         bool warm_up) {
   const int iterations = (options.frames + batch - 1) / batch;
   // BenchForward warms up with one pass; two more let the profiling executor compile the
   // graph for this shape before the timed loop (see TimePipeline).
-  GENFARM_RETURN_IF_ERROR(runner.BenchForward(2, batch, options.height, options.width).status());
+  if (warm_up) GENFARM_RETURN_IF_ERROR(runner.BenchForward(2, batch, options.height, options.width).status());
   GENFARM_ASSIGN_OR_RETURN(double seconds, runner.BenchForward(iterations, batch, options.height, options.width));
   return BenchRow{"", batch, iterations * batch, seconds};
 }
@@ -137,7 +138,7 @@ absl::Status SpawnAndWait(const std::string& exe, const std::vector<std::string>
 
 // (c): one process per chunk, sequentially, as a one-slot farm blade would run them.
 absl::StatusOr<BenchRow> TimeProcessPerChunk(const Manifest& manifest, const WorkerBenchOptions& options,
-                                             const Clock& clock) {
+                                             bool warm_up, const Clock& clock) {
   const std::string input = (fs::path(options.work_dir) / kPlates).string();
   auto chunk_args = [&](const std::string& out_dir, int64_t first, int64_t last) {
     return std::vector<std::string>{"--single_chunk",
@@ -150,8 +151,10 @@ absl::StatusOr<BenchRow> TimeProcessPerChunk(const Manifest& manifest, const Wor
   const int64_t last = kFirstFrame + options.frames - 1;
   // Warm-up: the first exec of the binary and its shared libraries fills the page cache,
   // which a farm blade running the same job for hours would also have.
-  GENFARM_RETURN_IF_ERROR(SpawnAndWait(
-      options.self_exe, chunk_args("warmup_c", kFirstFrame, std::min<int64_t>(last, kFirstFrame + options.chunk - 1))));
+  if (warm_up) {
+    GENFARM_RETURN_IF_ERROR(SpawnAndWait(options.self_exe, chunk_args("warmup_c", kFirstFrame,
+                                                                      std::min<int64_t>(last, kFirstFrame + options.chunk - 1))));
+  }
   const absl::Time start = clock.Now();
   for (int64_t first = kFirstFrame; first <= last; first += options.chunk) {
     GENFARM_RETURN_IF_ERROR(
@@ -170,6 +173,14 @@ std::string CpuModelName() {
     }
   }
   return "";
+}
+
+// Other work on the machine skews every figure; the report says how busy it was.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  if (!(in >> one >> five >> fifteen)) return "";
+  return absl::StrCat(one, " ", five, " ", fifteen);
 }
 
 absl::StatusOr<DeviceSpec> FirstDevice() {
@@ -230,8 +241,8 @@ absl::Status RunSingleChunk(const SingleChunkOptions& options, const Clock& cloc
 }
 
 absl::StatusOr<WorkerBenchReport> RunWorkerBench(const WorkerBenchOptions& options, const Clock& clock) {
-  if (options.frames < 1 || options.width < 1 || options.height < 1 || options.chunk < 1) {
-    return absl::InvalidArgumentError("benchmark: frames, size and chunk must be positive");
+  if (options.frames < 1 || options.width < 1 || options.height < 1 || options.chunk < 1 || options.rounds < 1) {
+    return absl::InvalidArgumentError("benchmark: frames, size, chunk and rounds must be positive");
   }
   auto step = [&](const std::string& line) {
     if (options.on_step) options.on_step(line);
@@ -249,6 +260,7 @@ absl::StatusOr<WorkerBenchReport> RunWorkerBench(const WorkerBenchOptions& optio
   WorkerBenchReport report;
   report.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   report.cpu = CpuModelName();
+  report.load_average = LoadAverage();
   report.device = device.Key();
   report.model = absl::StrCat(manifest.name, " ", manifest.version);
   report.batch_size = manifest.batch_size;
@@ -272,23 +284,35 @@ absl::StatusOr<WorkerBenchReport> RunWorkerBench(const WorkerBenchOptions& optio
   auto* torch_runner = dynamic_cast<TorchModelRunner*>(runner.get());
   if (torch_runner == nullptr) return absl::InternalError("benchmark: the cache did not return a TorchModelRunner");
 
+  // Rounds interleave the paths so that load from elsewhere on the machine hits them
+  // alike; each row keeps its best (least disturbed) round.
   const int batch = manifest.batch_size;
-  step("(a) worker pipeline");
-  GENFARM_ASSIGN_OR_RETURN(BenchRow a, TimePipeline(*runner, manifest, batch, options, "a", clock));
-  a.label = "(a) worker pipeline: warm model, EXR in/out";
-  step("(b) bare forward");
-  GENFARM_ASSIGN_OR_RETURN(BenchRow b, TimeBareForward(*torch_runner, batch, options));
-  b.label = "(b) bare LibTorch forward, in-memory tensors";
-  step("(c) process per chunk");
-  GENFARM_ASSIGN_OR_RETURN(BenchRow c, TimeProcessPerChunk(manifest, options, clock));
-  c.label = absl::StrCat("(c) new process per chunk of ", options.chunk, ": load+read+run+write");
-  step("(d) worker pipeline at batch 1");
-  GENFARM_ASSIGN_OR_RETURN(BenchRow d, TimePipeline(*runner, manifest, 1, options, "d", clock));
-  d.label = "(d) worker pipeline at batch 1";
-  step("(e) bare forward at batch 1");
-  GENFARM_ASSIGN_OR_RETURN(BenchRow e, TimeBareForward(*torch_runner, 1, options));
-  e.label = "(e) bare LibTorch forward at batch 1";
-
+  std::vector<BenchRow> best(5);
+  auto keep_best = [&](int i, BenchRow row, const std::string& label) {
+    row.label = label;
+    if (best[i].seconds <= 0 || row.seconds < best[i].seconds) best[i] = row;
+  };
+  for (int round = 0; round < options.rounds; ++round) {
+    const bool warm_up = round == 0;
+    const std::string of = absl::StrCat(" (round ", round + 1, " of ", options.rounds, ")");
+    step("(a) worker pipeline" + of);
+    GENFARM_ASSIGN_OR_RETURN(BenchRow a, TimePipeline(*runner, manifest, batch, options, "a", warm_up, clock));
+    keep_best(0, a, "(a) worker pipeline: warm model, EXR in/out");
+    step("(b) bare forward" + of);
+    GENFARM_ASSIGN_OR_RETURN(BenchRow b, TimeBareForward(*torch_runner, batch, options, warm_up));
+    keep_best(1, b, "(b) bare LibTorch forward, in-memory tensors");
+    step("(c) process per chunk" + of);
+    GENFARM_ASSIGN_OR_RETURN(BenchRow c, TimeProcessPerChunk(manifest, options, warm_up, clock));
+    keep_best(2, c, absl::StrCat("(c) new process per chunk of ", options.chunk, ": load+read+run+write"));
+    step("(d) worker pipeline at batch 1" + of);
+    GENFARM_ASSIGN_OR_RETURN(BenchRow d, TimePipeline(*runner, manifest, 1, options, "d", warm_up, clock));
+    keep_best(3, d, "(d) worker pipeline at batch 1");
+    step("(e) bare forward at batch 1" + of);
+    GENFARM_ASSIGN_OR_RETURN(BenchRow e, TimeBareForward(*torch_runner, 1, options, warm_up));
+    keep_best(4, e, "(e) bare LibTorch forward at batch 1");
+  }
+  const BenchRow &a = best[0], &b = best[1], &c = best[2], &d = best[3], &e = best[4];
+  report.rounds = options.rounds;
   report.rows = {a, b, c, d, e};
   auto ratio = [](const BenchRow& x, const BenchRow& y) {
     return y.FramesPerSecond() > 0 ? x.FramesPerSecond() / y.FramesPerSecond() : 0;
@@ -301,13 +325,15 @@ absl::StatusOr<WorkerBenchReport> RunWorkerBench(const WorkerBenchOptions& optio
 
 std::string FormatWorkerBenchReport(const WorkerBenchReport& r) {
   std::string out = "GenFarm worker benchmark\n";
-  absl::StrAppendFormat(&out, "  machine  %d cores (nproc)%s, device %s\n", r.cores,
-                        r.cpu.empty() ? "" : absl::StrCat(", ", r.cpu), r.device);
+  absl::StrAppendFormat(&out, "  machine  %d cores (nproc)%s, device %s%s\n", r.cores,
+                        r.cpu.empty() ? "" : absl::StrCat(", ", r.cpu), r.device,
+                        r.load_average.empty() ? "" : absl::StrCat("; load average ", r.load_average));
   absl::StrAppendFormat(&out, "  model    %s: manifest batch %d, tile %d; cold load %.2f s\n", r.model,
                         r.batch_size, r.tile_size, r.load_seconds);
   absl::StrAppendFormat(&out, "  frames   %d scene-linear EXR plates %dx%d -> %dx%d; chunk %d for (c)\n", r.frames,
                         r.width, r.height, r.out_width, r.out_height, r.chunk);
-  out += "  timing   wall clock; warm-up runs excluded\n";
+  absl::StrAppendFormat(&out, "  timing   wall clock, best of %d interleaved round%s; warm-up runs excluded\n",
+                        r.rounds, r.rounds == 1 ? "" : "s");
   if (r.tile_size > 0 && std::max(r.width, r.height) > r.tile_size) {
     out += "  note     frames exceed the tile size: (a) and (d) tile, (b) and (e) run whole frames\n";
   }

@@ -37,6 +37,7 @@ struct WorkerBenchOptions {
   int width = 128;
   int height = 96;
   int chunk = 4;          // frames per process in (c), as a farm chunk
+  int rounds = 2;         // each path runs once per round; the best round counts
   std::string work_dir;   // plates and outputs go here; must exist
   std::string self_exe;   // spawned per chunk for (c) with the SingleChunkOptions flags
   std::function<void(const std::string&)> on_step;  // progress lines (optional)
@@ -53,6 +54,7 @@ struct BenchRow {
 struct WorkerBenchReport {
   int cores = 0;            // online CPUs (nproc)
   std::string cpu;          // /proc/cpuinfo "model name", may be empty
+  std::string load_average;  // /proc/loadavg 1/5/15-minute figures at the start, may be empty
   std::string device;       // e.g. "cpu:0"
   std::string model;        // name and version
   int batch_size = 0;       // the manifest's
@@ -60,6 +62,7 @@ struct WorkerBenchReport {
   int frames = 0;
   int width = 0, height = 0, out_width = 0, out_height = 0;
   int chunk = 0;
+  int rounds = 0;
   double load_seconds = 0;  // cold model load into the cache, in-process
   std::vector<BenchRow> rows;  // (a), (b), (c), (d), bare forward at batch 1
   double a_over_b = 0, a_over_c = 0, a_over_d = 0;

@@ -12,10 +12,11 @@ using prometheus::Histogram;
 
 // Per-frame stage times: a small plate on the CPU takes milliseconds, a 4K frame through a
 // generative model on a GPU seconds, on the CPU minutes.
-const Histogram::BucketBoundaries kFrameBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                   0.5,   1,      2.5,   5,    10,    30,   60,  300};
+const Histogram::BucketBoundaries kFrameBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 // Reading, verifying and loading a TorchScript model onto a device.
-const Histogram::BucketBoundaries kLoadBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+const Histogram::BucketBoundaries kLoadBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1,
+                                                  2.5,  5,    10,  30,   60,  120};
 
 // Counts `frames` observations at their mean `total_seconds / frames` (exact _sum and _count).
 void ObserveFrames(Histogram& histogram, const Histogram::BucketBoundaries& bounds, int64_t frames,
@@ -42,7 +43,8 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                            .Register(registry)),
       inference_(BuildHistogram()
                      .Name(kInferenceMetric)
-                     .Help("Compute time per output frame (colour conversion and the model's forward passes), "
+                     .Help("Compute time per output frame (colour conversion and the model's "
+                           "forward passes), "
                            "by model.")
                      .Register(registry)),
       read_(BuildHistogram()
@@ -53,18 +55,20 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                  .Name(kWriteMetric)
                  .Help("Output write time per output frame, by model.")
                  .Register(registry)),
-      model_loads_(BuildCounter()
-                       .Name(kModelLoadsMetric)
-                       .Help("Models loaded into the cache (cache misses that loaded), by model and device.")
-                       .Register(registry)),
+      model_loads_(
+          BuildCounter()
+              .Name(kModelLoadsMetric)
+              .Help("Models loaded into the cache (cache misses that loaded), by model and device.")
+              .Register(registry)),
       model_load_failures_(BuildCounter()
                                .Name(kModelLoadFailuresMetric)
                                .Help("Model loads that failed, by model and device.")
                                .Register(registry)),
-      model_load_seconds_(BuildHistogram()
-                              .Name(kModelLoadSecondsMetric)
-                              .Help("Time to load a model onto a device (successful or not), by model.")
-                              .Register(registry)),
+      model_load_seconds_(
+          BuildHistogram()
+              .Name(kModelLoadSecondsMetric)
+              .Help("Time to load a model onto a device (successful or not), by model.")
+              .Register(registry)),
       cache_hits_(BuildCounter()
                       .Name(kCacheHitsMetric)
                       .Help("Tasks that found their model already loaded, by model and device.")
@@ -77,15 +81,20 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                          .Name(kModelsLoadedMetric)
                          .Help("Models resident in the cache, by device.")
                          .Register(registry)),
-      device_memory_used_(BuildGauge()
-                              .Name(kDeviceMemoryUsedMetric)
-                              .Help("Device memory taken by loaded models (their manifest estimates), by device.")
-                              .Register(registry)),
+      device_memory_used_(
+          BuildGauge()
+              .Name(kDeviceMemoryUsedMetric)
+              .Help("Device memory taken by loaded models (their manifest estimates), by device.")
+              .Register(registry)),
       device_memory_total_(BuildGauge()
                                .Name(kDeviceMemoryTotalMetric)
                                .Help("Device memory (system memory for the CPU), by device.")
                                .Register(registry)),
-      slots_(BuildGauge().Name(kSlotsMetric).Help("Task slots of this worker.").Register(registry).Add({})),
+      slots_(BuildGauge()
+                 .Name(kSlotsMetric)
+                 .Help("Task slots of this worker.")
+                 .Register(registry)
+                 .Add({})),
       busy_slots_(BuildGauge()
                       .Name(kBusySlotsMetric)
                       .Help("Task slots running an attempt.")
@@ -110,11 +119,13 @@ void WorkerMetrics::OnCacheEvent(const CacheEvent& event) {
       break;
     case CacheEvent::Type::kLoad:
       model_loads_.Add(labels).Increment();
-      model_load_seconds_.Add({{"model", event.model}}, kLoadBuckets).Observe(std::max(0.0, event.load_seconds));
+      model_load_seconds_.Add({{"model", event.model}}, kLoadBuckets)
+          .Observe(std::max(0.0, event.load_seconds));
       break;
     case CacheEvent::Type::kLoadFailure:
       model_load_failures_.Add(labels).Increment();
-      model_load_seconds_.Add({{"model", event.model}}, kLoadBuckets).Observe(std::max(0.0, event.load_seconds));
+      model_load_seconds_.Add({{"model", event.model}}, kLoadBuckets)
+          .Observe(std::max(0.0, event.load_seconds));
       break;
     case CacheEvent::Type::kEviction:
       evictions_.Add(labels).Increment();
@@ -125,10 +136,14 @@ void WorkerMetrics::OnCacheEvent(const CacheEvent& event) {
 void WorkerMetrics::OnTaskTimings(const TaskTimings& timings) {
   const prometheus::Labels labels{{"model", timings.model}};
   tasks_processed_.Add(labels).Increment();
-  frames_processed_.Add(labels).Increment(static_cast<double>(std::max<int64_t>(0, timings.frames)));
-  ObserveFrames(inference_.Add(labels, kFrameBuckets), kFrameBuckets, timings.frames, timings.compute_seconds);
-  ObserveFrames(read_.Add(labels, kFrameBuckets), kFrameBuckets, timings.frames, timings.read_seconds);
-  ObserveFrames(write_.Add(labels, kFrameBuckets), kFrameBuckets, timings.frames, timings.write_seconds);
+  frames_processed_.Add(labels).Increment(
+      static_cast<double>(std::max<int64_t>(0, timings.frames)));
+  ObserveFrames(inference_.Add(labels, kFrameBuckets), kFrameBuckets, timings.frames,
+                timings.compute_seconds);
+  ObserveFrames(read_.Add(labels, kFrameBuckets), kFrameBuckets, timings.frames,
+                timings.read_seconds);
+  ObserveFrames(write_.Add(labels, kFrameBuckets), kFrameBuckets, timings.frames,
+                timings.write_seconds);
 }
 
 void WorkerMetrics::Refresh(const WorkerSnapshot& snapshot) {

@@ -55,9 +55,9 @@ inline constexpr char kConnectedMetric[] = "genfarm_worker_scheduler_connected";
 // What the gauges show.
 struct WorkerSnapshot {
   struct Device {
-    std::string device;         // DeviceSpec::Key(): "cpu:0", "cuda:1"
-    int64_t used_bytes = 0;     // memory of the models loaded on it (manifest estimates)
-    int64_t total_bytes = 0;    // DeviceSpec::memory_total_bytes
+    std::string device;       // DeviceSpec::Key(): "cpu:0", "cuda:1"
+    int64_t used_bytes = 0;   // memory of the models loaded on it (manifest estimates)
+    int64_t total_bytes = 0;  // DeviceSpec::memory_total_bytes
     int64_t models_loaded = 0;
   };
   int64_t slots = 0;

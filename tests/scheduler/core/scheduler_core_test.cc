@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/job_spec.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scheduler/policy/genfarm_policy.h"
@@ -120,8 +122,23 @@ class SchedulerCoreTest : public ::testing::Test {
     core_->WorkerResult(WorkerId(worker), r);
   }
 
+  // A live worker's heartbeat: it reports every attempt the core gave it.
   void Heartbeat(const std::string& worker, SchedulerCore* core = nullptr) {
-    (core ? core : core_.get())->WorkerHeartbeat(WorkerId(worker), v1::Heartbeat{});
+    SchedulerCore* c = core ? core : core_.get();
+    v1::Heartbeat hb;
+    for (const v1::Worker& w : c->ListWorkers(/*include_offline=*/true)) {
+      if (w.id() != worker) continue;
+      for (const std::string& running : w.running()) {
+        std::pair<std::string, std::string> ids = absl::StrSplit(running, '/');
+        int64_t job_id = 0;
+        int32_t index = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(ids.first, &job_id) && absl::SimpleAtoi(ids.second, &index));
+        auto tasks = c->GetTasks(JobId(job_id));
+        ASSERT_TRUE(tasks.ok());
+        hb.add_running_attempts((*tasks)[index].attempt_id());
+      }
+    }
+    c->WorkerHeartbeat(WorkerId(worker), hb);
   }
 
   FakeClock clock_;
@@ -846,6 +863,24 @@ TEST_F(SchedulerCoreTest, RecoveryKeepsJobsTasksAndReclaimedAttempts) {
   for (const v1::Assignment& a : w1_back->Assignments()) {
     EXPECT_FALSE(a.job_id() == job.value() && a.task_index() == 0);
   }
+}
+
+TEST_F(SchedulerCoreTest, AttemptTheWorkerStopsReportingIsRequeuedAfterTheLease) {
+  const JobId job = Submit(OneStageYaml("1001", 1, 0));
+  auto w1 = Connect("w1");
+  core_->Dispatch();
+  ASSERT_THAT(w1->Assignments(), SizeIs(1));
+  // Within the lease an omission is an assignment still in flight: nothing happens.
+  clock_.Advance(options_.lease_ttl - absl::Seconds(1));
+  core_->WorkerHeartbeat(WorkerId("w1"), v1::Heartbeat{});
+  EXPECT_EQ(TaskOf(job, 0).state(), v1::TASK_STATE_RUNNING);
+  // Past it, the attempt is lost: requeued without charging a retry, and re-dispatched.
+  clock_.Advance(absl::Seconds(2));
+  core_->WorkerHeartbeat(WorkerId("w1"), v1::Heartbeat{});
+  core_->Dispatch();
+  EXPECT_EQ(TaskOf(job, 0).attempts(), 1);
+  ASSERT_THAT(w1->Assignments(), SizeIs(2));
+  EXPECT_NE(w1->Assignments()[1].attempt_id(), w1->Assignments()[0].attempt_id());
 }
 
 TEST_F(SchedulerCoreTest, RecoveredAttemptStillTimesOut) {
