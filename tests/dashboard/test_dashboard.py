@@ -25,6 +25,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -163,7 +164,20 @@ stages:
         return self.driver
 
     def wait(self, timeout=60):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1)
+        # The page re-renders every refresh, so an element found a moment ago may be gone:
+        # conditions re-query and stale references just mean "try again".
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+    def text_of(self, css):
+        """Texts of the elements matching `css` right now."""
+        return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+
+    def loaded_thumbnails(self):
+        """[(naturalWidth, src)] of the job page's thumbnails that have decoded."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#thumbnails img')]"
+            ".filter((i) => i.complete && i.naturalWidth > 0).map((i) => [i.naturalWidth, i.src]);")
 
     def screenshot(self, name):
         path = os.path.join(BIN_DIR, name)
@@ -181,58 +195,48 @@ stages:
         # once the worker comes, without reloading the page.
         job_id = self.submit_job()
         row = f"#jobs tr[data-job-id='{job_id}']"
-        name = self.wait(30).until(
-            lambda d: next((e for e in d.find_elements(By.CSS_SELECTOR, row + " .job-name") if e.text), None),
-            "the job's name in the jobs table")
-        self.assertEqual(name.text, JOB_NAME)
-        bar = driver.find_element(By.CSS_SELECTOR, row + " [role=progressbar][data-stage=upres]")
-        self.assertEqual(bar.get_attribute("aria-valuemax"), str(FRAMES))
+        bar_css = row + " [role=progressbar][data-stage=upres]"
+        self.wait(30).until(lambda d: self.text_of(row + " .job-name") == [JOB_NAME],
+                            "the job's name in the jobs table")
+        self.wait(10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, bar_css).get_attribute("aria-valuemax") == str(FRAMES),
+            f"a progress bar out of {FRAMES} frames")
 
         self.start_worker()
 
-        def progressed(d):
-            bars = d.find_elements(By.CSS_SELECTOR, row + " [role=progressbar][data-stage=upres]")
-            return bars and int(bars[0].get_attribute("aria-valuenow")) > 0 and bars[0]
+        def progress(d):
+            bar = d.find_element(By.CSS_SELECTOR, bar_css)
+            done = int(bar.get_attribute("aria-valuenow"))
+            return done > 0 and (done, bar.text)
 
-        bar = self.wait(90).until(progressed, "frames done > 0 on the job's progress bar")
-        done = int(bar.get_attribute("aria-valuenow"))
-        self.assertRegex(bar.text, rf"^\d+/{FRAMES}$")
-        self.assertGreater(done, 0)
+        done, label = self.wait(90).until(progress, "frames done > 0 on the job's progress bar")
+        self.assertEqual(label, f"{done}/{FRAMES}")
         self.screenshot("dashboard-jobs-screenshot.png")
 
         # The job page: stage progress, tasks and a thumbnail that actually decoded.
-        driver.find_element(By.CSS_SELECTOR, row + " a.job-name").click()
-        self.wait(30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-page #tasks tbody tr"), "the tasks table")
-        tasks = driver.find_elements(By.CSS_SELECTOR, "#tasks tbody tr")
-        self.assertEqual(len(tasks), FRAMES)  # chunk 1: one task per frame
-        self.assertIn(JOB_NAME, driver.find_element(By.CSS_SELECTOR, "#job-page h1").text)
-        img = self.wait(60).until(
-            lambda d: next((i for i in d.find_elements(By.CSS_SELECTOR, "#thumbnails img")
-                            if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)),
-                           None),
-            "a thumbnail image that loaded")
-        width = driver.execute_script("return arguments[0].naturalWidth", img)
+        self.wait(30).until(lambda d: d.find_element(By.CSS_SELECTOR, row + " a.job-name").click() or True,
+                            "a click on the job's name")
+        self.wait(30).until(lambda d: len(self.text_of("#job-page #tasks tbody tr")) == FRAMES,
+                            f"{FRAMES} tasks (chunk 1) in the tasks table")
+        self.wait(30).until(lambda d: JOB_NAME in self.text_of("#job-page h1")[0], "the job name as the title")
+        thumbs = self.wait(60).until(lambda d: self.loaded_thumbnails(), "a thumbnail image that loaded")
+        width, src = thumbs[0]
         self.assertGreater(width, 0)
-        self.assertLessEqual(width, 320)  # a preview, not the 128x96 frame blown up or a full plate
-        self.assertIn("/api/thumbnail?", img.get_attribute("src"))
+        self.assertLessEqual(width, 320)  # a preview, never more than 320 px wide
+        self.assertIn("/api/thumbnail?", src)
         # Let the job finish on screen so the screenshot shows a full bar and thumbnails.
-        self.wait(120).until(
-            lambda d: any(e.text == "succeeded" for e in d.find_elements(By.CSS_SELECTOR, "#job-page dd .state")),
-            "the job to show succeeded")
-        self.wait(30).until(
-            lambda d: len([i for i in d.find_elements(By.CSS_SELECTOR, "#thumbnails img")
-                           if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)]) >= 3,
-            "several thumbnails")
+        self.wait(120).until(lambda d: "succeeded" in self.text_of("#job-page dd .state"),
+                             "the job to show succeeded")
+        self.wait(30).until(lambda d: len(self.loaded_thumbnails()) >= 3, "several thumbnails")
         self.screenshot("dashboard-screenshot.png")
 
         # The workers page: the worker, its device and the model it has warm.
-        driver.find_element(By.CSS_SELECTOR, "nav a[data-nav=workers]").click()
-        card = self.wait(30).until(
-            lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "#workers .worker[data-worker-id=w1]")), None),
-            "worker w1's card")
-        self.wait(30).until(lambda d: "esrgan-slim-x2" in " ".join(
-            e.text for e in card.find_elements(By.CSS_SELECTOR, ".chip.loaded")), "esrgan-slim-x2 shown as loaded")
-        self.assertIn("online", card.text)
+        self.wait(30).until(lambda d: d.find_element(By.CSS_SELECTOR, "nav a[data-nav=workers]").click() or True,
+                            "a click on Workers")
+        card = "#workers .worker[data-worker-id=w1]"
+        self.wait(30).until(lambda d: "esrgan-slim-x2" in self.text_of(card + " .chip.loaded"),
+                            "esrgan-slim-x2 shown as loaded on w1")
+        self.wait(30).until(lambda d: "online" in self.text_of(card + " .state"), "w1 shown online")
         self.screenshot("dashboard-workers-screenshot.png")
 
     def test_json_api_errors_and_thumbnail_size(self):

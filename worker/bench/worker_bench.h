@@ -64,7 +64,7 @@ struct WorkerBenchReport {
   int chunk = 0;
   int rounds = 0;
   double load_seconds = 0;  // cold model load into the cache, in-process
-  std::vector<BenchRow> rows;  // (a), (b), (c), (d), bare forward at batch 1
+  std::vector<BenchRow> rows;  // (a) to (e), the best round of each
   double a_over_b = 0, a_over_c = 0, a_over_d = 0;
 };
 
