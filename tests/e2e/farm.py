@@ -241,7 +241,8 @@ class Farm:
     def start_worker(self, worker_id, slots=1, tags=(), models=None, extra=()):
         """Starts a real genfarm-worker; waits until the scheduler lists it online."""
         argv = [self._binary("worker", "genfarm-worker"), "--scheduler", self.address,
-                "--id", worker_id, "--slots", str(slots), "--models", models or MODELS]
+                "--id", worker_id, "--slots", str(slots), "--models", models or MODELS,
+                "--http", "127.0.0.1:0"]  # a free port: never clash with another farm
         if tags:
             argv += ["--tags", ",".join(tags)]
         argv += list(extra)

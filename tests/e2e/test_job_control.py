@@ -39,7 +39,7 @@ class JobControlTest(farm.FarmTestCase):
         f = self.farm
         f.start_scheduler()
         f.start_worker("w1")
-        spec, out = self._long_job("to_cancel")
+        spec, out = self._long_job("to_cancel", chunk=6, size="256x192")
         job_id = f.submit(spec, "--json")
 
         def running_mid_task():
@@ -47,7 +47,8 @@ class JobControlTest(farm.FarmTestCase):
             return any(t.state == farm.TASK_RUNNING and 1 <= t.frames_done <= len(t.frames) - 2
                        for t in tasks) and tasks
 
-        farm.wait_for(running_mid_task, 60, "a task to be part-way done", interval=0.02)
+        tasks = farm.wait_for(running_mid_task, 60, "a task to be part-way done", interval=0.02)
+        victim = next(t for t in tasks if t.state == farm.TASK_RUNNING)
         result = f.cli("cancel", job_id)
         self.assertEqual(result.returncode, 0, result.output)
         job = f.get_job(job_id)
@@ -60,13 +61,16 @@ class JobControlTest(farm.FarmTestCase):
         # the task could have finished, and says so in its log.
         farm.wait_for(lambda: all(w.busy_slots == 0 for w in f.client().workers()), 20,
                       "the worker to stop the canceled attempt")
-        farm.wait_for(lambda: "cancel requested" in f.workers["w1"].log_text(), 10,
-                      "the worker to log the cancel")
+        farm.wait_for(lambda: f"attempt {victim.attempt_id} failed (FAILURE_REASON_CANCELED)"
+                      in f.workers["w1"].log_text(), 10, "the worker to stop the attempt")
 
         self._barrier_job()
         after = f.get_job(job_id)
         self.assertEqual(after.job.state, farm.JOB_CANCELED)
         self.assertEqual(_started(after.tasks), started_at_cancel, "a task started after cancel")
+        victim_written = [p for p in farm.frame_paths(out, victim.frames) if os.path.exists(p)]
+        self.assertLess(len(victim_written), len(victim.frames),
+                        "the canceled attempt ran to its end")
         written = [p for p in farm.frame_paths(out, range(1, 25)) if os.path.exists(p)]
         self.assertLess(len(written), 24, "the canceled job ran to the end anyway")
         self.assertEqual(farm.temp_files(os.path.dirname(out)), [])

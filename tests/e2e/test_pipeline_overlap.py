@@ -1,5 +1,8 @@
 """The upres -> retime pipeline overlaps: retime tasks start as soon as the upres frames
-they need (with the temporal neighbour) exist, not when the whole upres stage ends."""
+they need (with the temporal neighbour) exist, not when the whole upres stage ends.
+
+Each stage gets its own worker (by tag), so the test shows the scheduler's frame-level
+dependencies at work, whatever order the placement policy gives stages that share workers."""
 
 import unittest
 
@@ -12,15 +15,17 @@ class PipelineOverlapTest(farm.FarmTestCase):
     def test_retime_starts_before_upres_ends(self):
         f = self.farm
         f.start_scheduler()
-        f.start_worker("w1", slots=2)
+        f.start_worker("w_upres", tags=("upres",))
+        f.start_worker("w_retime", tags=("retime",))
         plates = f.make_plates("plates/p.####.exr", 1, FRAMES, size="32x32")
         up = f.path("out", "upres", "up.####.exr")
         rt = f.path("out", "retime", "rt.####.exr")
         spec = farm.write_spec(f.path("job.yaml"), farm.job_yaml(
             "pipeline_overlap",
-            farm.stage_yaml("upres", "esrgan-slim-x2", plates, up, f"1-{FRAMES}", chunk=2),
+            farm.stage_yaml("upres", "esrgan-slim-x2", plates, up, f"1-{FRAMES}", chunk=2,
+                            extra="tags: [upres]"),
             farm.stage_yaml("retime", "rife-v4.6", up, rt, f"1-{FRAMES}", chunk=2,
-                            extra="params: {factor: 2}\nwindow: {after: 1}")))
+                            extra="params: {factor: 2}\nwindow: {after: 1}\ntags: [retime]")))
         job_id = f.submit(spec, "--json")
         final = f.wait_job(job_id, timeout=150)
         self.assertEqual(final.job.state, farm.JOB_SUCCEEDED, final.job.message)
@@ -36,6 +41,8 @@ class PipelineOverlapTest(farm.FarmTestCase):
         first_retime_start = min(t.start_time_ms for t in retime)
         self.assertLess(first_retime_start, last_upres_end,
                         "no retime task started before the upres stage ended")
+        overlapping = [t.index for t in retime if t.start_time_ms < last_upres_end]
+        self.assertGreaterEqual(len(overlapping), 2, "retime should run alongside upres")
         # Frame-level dependencies: each retime task starts only after the upres tasks
         # that write its frames and its next neighbour have ended.
         upres_end = {}

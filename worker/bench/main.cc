@@ -24,11 +24,13 @@ ABSL_FLAG(std::string, model, "esrgan-slim-x2", "upscale model to benchmark");
 ABSL_FLAG(int, frames, 32, "frames per measurement");
 ABSL_FLAG(std::string, size, "128x96", "plate size WxH");
 ABSL_FLAG(int, chunk, 4, "frames per process in the process-per-chunk measurement");
-ABSL_FLAG(int, rounds, 2, "interleaved rounds; each path reports its best round");
-ABSL_FLAG(std::string, work_dir, "", "folder for plates and outputs (default: a temporary folder, removed after)");
+ABSL_FLAG(int, rounds, 3, "interleaved rounds; each path reports its best round");
+ABSL_FLAG(std::string, work_dir, "",
+          "folder for plates and outputs (default: a temporary folder, removed after)");
 ABSL_FLAG(std::string, log_level, "warn", "trace, debug, info, warn, error");
 // Single-chunk mode (spawned by the benchmark itself).
-ABSL_FLAG(bool, single_chunk, false, "run one chunk the traditional way: load, read, run, write, exit");
+ABSL_FLAG(bool, single_chunk, false,
+          "run one chunk the traditional way: load, read, run, write, exit");
 ABSL_FLAG(std::string, model_dir, "", "single chunk: the model's folder");
 ABSL_FLAG(std::string, input, "", "single chunk: input frame pattern");
 ABSL_FLAG(std::string, output, "", "single chunk: output frame pattern");
@@ -48,16 +50,18 @@ std::string SelfExe() {
 int main(int argc, char** argv) {
   using namespace genfarm::worker;
   absl::SetProgramUsageMessage(
-      "GenFarm worker benchmark: frames/s of the worker pipeline vs bare LibTorch vs a process per chunk.");
+      "GenFarm worker benchmark: frames/s of the worker pipeline vs bare LibTorch vs a process per "
+      "chunk.");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
   genfarm::RealClock& clock = genfarm::RealClock::Get();
 
   if (absl::GetFlag(FLAGS_single_chunk)) {
-    absl::Status s = RunSingleChunk(SingleChunkOptions{absl::GetFlag(FLAGS_model_dir), absl::GetFlag(FLAGS_input),
-                                                       absl::GetFlag(FLAGS_output), absl::GetFlag(FLAGS_first),
-                                                       absl::GetFlag(FLAGS_last)},
-                                    clock);
+    absl::Status s =
+        RunSingleChunk(SingleChunkOptions{absl::GetFlag(FLAGS_model_dir),
+                                          absl::GetFlag(FLAGS_input), absl::GetFlag(FLAGS_output),
+                                          absl::GetFlag(FLAGS_first), absl::GetFlag(FLAGS_last)},
+                       clock);
     if (!s.ok()) std::cerr << "genfarm-worker-bench: " << s.message() << "\n";
     return s.ok() ? 0 : 1;
   }
@@ -75,7 +79,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.self_exe = SelfExe();
-  options.on_step = [](const std::string& line) { std::cerr << "genfarm-worker-bench: " << line << "\n"; };
+  options.on_step = [](const std::string& line) {
+    std::cerr << "genfarm-worker-bench: " << line << "\n";
+  };
 
   std::string work_dir = absl::GetFlag(FLAGS_work_dir);
   const bool temporary = work_dir.empty();

@@ -36,10 +36,10 @@ struct WorkerBenchOptions {
   int frames = 32;
   int width = 128;
   int height = 96;
-  int chunk = 4;          // frames per process in (c), as a farm chunk
-  int rounds = 2;         // each path runs once per round; the best round counts
-  std::string work_dir;   // plates and outputs go here; must exist
-  std::string self_exe;   // spawned per chunk for (c) with the SingleChunkOptions flags
+  int chunk = 4;         // frames per process in (c), as a farm chunk
+  int rounds = 3;        // each path runs once per round; the best round counts
+  std::string work_dir;  // plates and outputs go here; must exist
+  std::string self_exe;  // spawned per chunk for (c) with the SingleChunkOptions flags
   std::function<void(const std::string&)> on_step;  // progress lines (optional)
 };
 
@@ -47,28 +47,30 @@ struct BenchRow {
   std::string label;
   int batch = 0;  // frames per forward pass
   int frames = 0;
-  double seconds = 0;
+  double seconds = 0;      // wall
+  double cpu_seconds = 0;  // user + system, this process's threads or the chunk processes
   double FramesPerSecond() const { return seconds > 0 ? frames / seconds : 0; }
 };
 
 struct WorkerBenchReport {
-  int cores = 0;            // online CPUs (nproc)
-  std::string cpu;          // /proc/cpuinfo "model name", may be empty
+  int cores = 0;             // online CPUs (nproc)
+  std::string cpu;           // /proc/cpuinfo "model name", may be empty
   std::string load_average;  // /proc/loadavg 1/5/15-minute figures at the start, may be empty
-  std::string device;       // e.g. "cpu:0"
-  std::string model;        // name and version
-  int batch_size = 0;       // the manifest's
+  std::string device;        // e.g. "cpu:0"
+  std::string model;         // name and version
+  int batch_size = 0;        // the manifest's
   int tile_size = 0;
   int frames = 0;
   int width = 0, height = 0, out_width = 0, out_height = 0;
   int chunk = 0;
   int rounds = 0;
-  double load_seconds = 0;  // cold model load into the cache, in-process
+  double load_seconds = 0;     // cold model load into the cache, in-process
   std::vector<BenchRow> rows;  // (a) to (e), the best round of each
   double a_over_b = 0, a_over_c = 0, a_over_d = 0;
 };
 
-absl::StatusOr<WorkerBenchReport> RunWorkerBench(const WorkerBenchOptions& options, const Clock& clock);
+absl::StatusOr<WorkerBenchReport> RunWorkerBench(const WorkerBenchOptions& options,
+                                                 const Clock& clock);
 
 // The report as a plain-text table with the ratios and the machine.
 std::string FormatWorkerBenchReport(const WorkerBenchReport& report);
@@ -87,7 +89,8 @@ absl::Status RunSingleChunk(const SingleChunkOptions& options, const Clock& cloc
 
 // Writes a scene-linear half-float EXR plate sequence (sky gradient, a sun with values up
 // to ~6.0, a checker disc moving 3 px per frame), like examples/make_plates.py.
-absl::Status WritePlates(const std::string& pattern, int64_t first, int64_t last, int width, int height);
+absl::Status WritePlates(const std::string& pattern, int64_t first, int64_t last, int width,
+                         int height);
 
 }  // namespace genfarm::worker
 

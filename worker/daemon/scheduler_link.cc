@@ -68,6 +68,12 @@ void SchedulerLink::Loop() {
   absl::Duration backoff = options_.min_backoff;
   while (true) {
     grpc::ClientContext context;
+    // Wait for the channel instead of failing fast: a fail-fast call returns the channel's
+    // cached "connection refused" while the channel sits in its reconnect backoff, so after
+    // a scheduler restart our own backoff grew to many seconds (long enough for the
+    // scheduler to give up on our recovered attempts). Waiting, the stream starts as soon
+    // as the channel reconnects (its backoff is capped at 2 s); Stop() cancels the wait.
+    context.set_wait_for_ready(true);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
