@@ -1,5 +1,7 @@
 #include "common/http/http_server.h"
 
+#include <sys/socket.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -13,6 +15,13 @@ absl::StatusOr<int> HttpServer::Start(const std::string& address) {
         absl::StrCat("http address '", address, "': expected HOST:PORT"));
   }
   const std::string host = address.substr(0, colon);
+  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second daemon "bind" a port
+  // another one already serves and split its requests at random. SO_REUSEADDR alone keeps
+  // quick restarts working and makes a taken port an error.
+  server_.set_socket_options([](httplib::socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   if (port == 0) {
     port = server_.bind_to_any_port(host);
   } else if (!server_.bind_to_port(host, port)) {
