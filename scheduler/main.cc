@@ -30,8 +30,11 @@ ABSL_FLAG(double, preempt_after_seconds, 300,
           "higher-tier work waiting this long preempts batch attempts; 0 disables preemption");
 ABSL_FLAG(double, affinity_wait_seconds, 0,
           "how long a batch stage may wait for a worker with its model warm (delay scheduling); 0 = never wait");
-ABSL_FLAG(double, fair_share_history_weight, 0.5,
+ABSL_FLAG(double, fair_share_history_weight, 0.25,
           "fair share: weight of recent decayed usage against slots held now (0..1)");
+ABSL_FLAG(double, fair_share_preempt_seconds, 0,
+          "a starved project's batch work waiting this long preempts an over-share project's youngest "
+          "batch attempt (finished frames are kept); 0 disables, the simulator recommends 15");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -52,6 +55,8 @@ int main(int argc, char** argv) {
   options.policy.preempt_after_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_preempt_after_seconds) * 1000);
   options.policy.affinity_wait_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_affinity_wait_seconds) * 1000);
   options.policy.history_weight = absl::GetFlag(FLAGS_fair_share_history_weight);
+  options.policy.fair_share_preempt_after_ms =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_fair_share_preempt_seconds) * 1000);
   if (options.policy.history_weight < 0 || options.policy.history_weight > 1) {
     std::cerr << "genfarm-scheduler: --fair_share_history_weight must be between 0 and 1\n";
     return 2;

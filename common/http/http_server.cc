@@ -18,7 +18,7 @@ absl::StatusOr<int> HttpServer::Start(const std::string& address) {
   // cpp-httplib's default also sets SO_REUSEPORT, which lets a second daemon "bind" a port
   // another one already serves and split its requests at random. SO_REUSEADDR alone keeps
   // quick restarts working and makes a taken port an error.
-  server_.set_socket_options([](httplib::socket_t sock) {
+  server_.set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
   });

@@ -1012,13 +1012,12 @@ bool SchedulerCore::PreemptForWaitingWork() {
   for (const JobId& id : active_jobs_) {
     Job* job = FindJob(id);
     if (job == nullptr || job->rec.state != v1::JOB_STATE_ACTIVE) continue;
-    const v1::Tier tier = job->rec.spec.tier();
-    if (tier == v1::TIER_UNSPECIFIED || tier == v1::TIER_BATCH) continue;
     for (size_t s = 0; s < job->stages.size(); ++s) {
       if (!job->stages[s].queued.empty()) view.waiting.push_back(MakeGroup(*job, static_cast<int32_t>(s), view.now_ms));
     }
   }
   if (view.waiting.empty()) return false;
+  for (const auto& [project, usage] : usage_) view.projects[project].decayed_usage = usage.slot_seconds;
   std::sort(view.waiting.begin(), view.waiting.end(),
             [](const WorkGroup& a, const WorkGroup& b) { return std::tie(a.job_id, a.stage) < std::tie(b.job_id, b.stage); });
   for (const auto& [id, worker] : workers_) {
@@ -1070,11 +1069,11 @@ bool SchedulerCore::PreemptForWaitingWork() {
       w->second.channel->Send(message);
     }
     FailAttempt(attempt_id, v1::FAILURE_REASON_PREEMPTED,
-                absl::StrCat("preempted for higher-tier work; ", task.kept_frames, " finished frames kept"),
+                absl::StrCat("preempted for waiting work (higher tier or fair share); ", task.kept_frames, " finished frames kept"),
                 /*charge_retry=*/false);
     ++preempted;
   }
-  if (preempted > 0) spdlog::info("preempted {} batch attempts for waiting higher-tier work", preempted);
+  if (preempted > 0) spdlog::info("preempted {} batch attempts for waiting work", preempted);
   return preempted > 0;
 }
 

@@ -197,7 +197,7 @@ class SchedulerCore {
   void StartJobIfReady(Job& job);
   void AssignTask(Job& job, int32_t index, WorkerState& worker, int32_t device);
   void LoseWorker(const WorkerId& id, const std::string& why);
-  // Asks the policy which batch attempts to preempt for waiting higher-tier work and
+  // Asks the policy which batch attempts to preempt for waiting work (any tier) and
   // preempts them. Returns true when it preempted anything.
   bool PreemptForWaitingWork();
   void AppendLog(Job& job, int32_t index, AttemptId attempt, const std::string& text);

@@ -1,12 +1,14 @@
 #include "scheduler/policy/genfarm_policy.h"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "scheduler/policy/eligibility.h"
+#include "scheduler/policy/fair_share.h"
 
 namespace genfarm::scheduler {
 namespace {
@@ -53,34 +55,11 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
   std::vector<bool> stuck(view.groups.size(), false);
   double total_slots = 0;
   for (const WorkerView& w : workers) total_slots += w.free_slots;
-  absl::flat_hash_map<std::string, double> running;
-  double weight_sum = 0;
-  absl::flat_hash_map<std::string, bool> active;
-  for (const auto& [project, usage] : view.projects) {
-    running[project] = usage.running_slots;
-    total_slots += usage.running_slots;
-    if (usage.running_slots > 0) active[project] = true;
-  }
-  for (size_t g = 0; g < view.groups.size(); ++g) {
-    queued[g] = view.groups[g].queued;
-    active[view.groups[g].project] = true;
-  }
-  for (const auto& [project, unused] : active) weight_sum += config_.Weight(project);
+  for (const auto& [project, usage] : view.projects) total_slots += usage.running_slots;
+  for (size_t g = 0; g < view.groups.size(); ++g) queued[g] = view.groups[g].queued;
   if (total_slots <= 0) return out;
-
-  double decayed_sum = 0;
-  for (const auto& [project, usage] : view.projects) decayed_sum += usage.decayed_usage;
-  auto deficit = [&](const std::string& project) {
-    if (!config_.fair_share) return 0.0;
-    const double now_share = running[project] / total_slots;
-    double used = now_share;
-    if (decayed_sum > 0 && config_.history_weight > 0) {
-      auto it = view.projects.find(project);
-      const double recent = it == view.projects.end() ? 0.0 : it->second.decayed_usage / decayed_sum;
-      used = (1 - config_.history_weight) * now_share + config_.history_weight * recent;
-    }
-    return config_.Weight(project) / weight_sum - used;
-  };
+  FairShare fair(config_, view.projects, view.groups, total_slots);
+  auto deficit = [&](const std::string& project) { return fair.Deficit(project); };
 
   // Delay scheduling clock per group: since its last start, or since it became runnable.
   std::vector<int64_t> waiting_since(view.groups.size());
@@ -104,6 +83,12 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
       }
       const WorkGroup& a = view.groups[g];
       const WorkGroup& b = view.groups[pick];
+      if (a.job_id == b.job_id) {
+        // Within a job, ready downstream work first: frames flow end to end (retime
+        // follows upres frame by frame, dailies arrive sooner) instead of stage by stage.
+        if (a.stage > b.stage) pick = g;
+        continue;
+      }
       auto ka = std::make_tuple(-a.tier, -a.priority, -deficit(a.project), a.oldest_queued_ms, a.job_id, a.stage);
       auto kb = std::make_tuple(-b.tier, -b.priority, -deficit(b.project), b.oldest_queued_ms, b.job_id, b.stage);
       if (ka < kb) pick = g;
@@ -118,8 +103,9 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
     const bool cold = !group.model.empty() && !workers[worker].loaded_models.contains(group.model);
     // Only batch work waits for a warm worker: for dailies and interactive work a model
     // load is cheaper than the wait (and waiting could fight preemption).
+    // Nor does a starved project: its share is worth more than one model load.
     if (config_.model_affinity && cold && group.tier <= v1::TIER_BATCH && config_.affinity_wait_ms > 0 &&
-        warm_elsewhere(group.model) &&
+        warm_elsewhere(group.model) && !fair.Starved(group.project) &&
         view.now_ms - waiting_since[pick] < config_.affinity_wait_ms) {
       stuck[pick] = true;  // a warm worker will free up soon: let later groups go first
       deferred.push_back(pick);
@@ -142,7 +128,7 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
     waiting_since[pick] = view.now_ms;
     Reserve(chosen, workers[worker], device);
     if (!chosen.model.empty()) workers[worker].loaded_models.insert(chosen.model);
-    running[chosen.project] += 1;
+    fair.AddRunning(chosen.project, 1);
     queued[pick] -= 1;
     out.push_back(Placement{pick, worker, device});
   }
@@ -151,22 +137,6 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
 
 std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
   std::vector<int64_t> victims;
-  if (config_.preempt_after_ms <= 0) return victims;
-  // Starving higher-tier groups, most urgent first.
-  std::vector<size_t> order;
-  for (size_t g = 0; g < view.waiting.size(); ++g) {
-    const WorkGroup& group = view.waiting[g];
-    if (group.tier > v1::TIER_BATCH && group.queued > 0 &&
-        view.now_ms - group.oldest_queued_ms >= config_.preempt_after_ms) {
-      order.push_back(g);
-    }
-  }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const WorkGroup& x = view.waiting[a];
-    const WorkGroup& y = view.waiting[b];
-    return std::make_tuple(-x.tier, -x.priority, x.oldest_queued_ms, x.job_id, x.stage) <
-           std::make_tuple(-y.tier, -y.priority, y.oldest_queued_ms, y.job_id, y.stage);
-  });
   std::vector<WorkerView> workers = view.workers;
   std::vector<bool> taken(view.running.size(), false);
   // Batch attempts per worker, youngest first: the least work is thrown away (and the
@@ -182,61 +152,142 @@ std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
              std::tie(view.running[a].start_ms, view.running[a].attempt_id);
     });
   }
-  for (size_t g : order) {
-    const WorkGroup& group = view.waiting[g];
-    for (int64_t n = 0; n < group.queued; ++n) {
-      // Fits somewhere already (a slot is freeing or was freed by an earlier choice).
-      auto [free_worker, free_device] = BestWorker(group, workers, config_.model_affinity);
-      if (free_worker < workers.size()) {
-        Reserve(group, workers[free_worker], free_device);
-        continue;
-      }
-      // The worker where the fewest victims make room.
-      size_t best = workers.size();
-      std::vector<size_t> best_victims;
-      int32_t best_device = -1;
-      int64_t best_lost = 0;
-      for (size_t w = 0; w < workers.size(); ++w) {
-        if (!WhyNeverEligible(group, workers[w]).empty()) continue;
-        WorkerView trial = workers[w];
-        std::vector<size_t> chosen;
-        DeviceChoice choice = ChooseDevice(group, trial);
-        for (size_t r : batch_on[w]) {
-          if (choice.ok()) break;
-          if (taken[r]) continue;
-          const RunningAttempt& a = view.running[r];
-          trial.free_slots += 1;
-          for (DeviceView& d : trial.devices) {
-            if (d.index == a.device) d.memory_free_bytes += a.memory_bytes;
-          }
-          chosen.push_back(r);
-          choice = ChooseDevice(group, trial);
-        }
-        if (!choice.ok() || chosen.empty()) continue;
-        // Fewest victims, then the least work thrown away (run time of the victims).
-        int64_t lost = 0;
-        for (size_t r : chosen) lost += view.now_ms - view.running[r].start_ms;
-        if (best == workers.size() || chosen.size() < best_victims.size() ||
-            (chosen.size() == best_victims.size() &&
-             (lost < best_lost || (lost == best_lost && view.running[chosen[0]].attempt_id >
-                                                          view.running[best_victims[0]].attempt_id)))) {
-          best = w;
-          best_victims = chosen;
-          best_device = choice.device;
-          best_lost = lost;
-        }
-      }
-      if (best == workers.size()) break;  // no preemption can make room for this group
-      for (size_t r : best_victims) {
-        taken[r] = true;
+  // Fair-share accounting of the farm as it is, and as preemptions change it.
+  double total_slots = static_cast<double>(view.running.size());
+  for (const WorkerView& w : workers) total_slots += std::max(0, w.free_slots);
+  absl::flat_hash_map<std::string, ProjectUsage> usage = view.projects;
+  for (auto& [project, u] : usage) u.running_slots = 0;
+  for (const RunningAttempt& a : view.running) usage[a.project].running_slots += 1;
+  FairShare fair(config_, usage, view.waiting, total_slots);
+
+  // The worker where the fewest `allowed` batch attempts make room for one task of
+  // `group` (then the least run time thrown away); workers.size() when none does.
+  struct Room {
+    size_t worker = 0;
+    int32_t device = -1;
+    std::vector<size_t> victims;
+  };
+  auto find_room = [&](const WorkGroup& group, const std::function<bool(const RunningAttempt&)>& allowed) {
+    Room best{workers.size(), -1, {}};
+    int64_t best_lost = 0;
+    for (size_t w = 0; w < workers.size(); ++w) {
+      if (!WhyNeverEligible(group, workers[w]).empty()) continue;
+      WorkerView trial = workers[w];
+      std::vector<size_t> chosen;
+      DeviceChoice choice = ChooseDevice(group, trial);
+      for (size_t r : batch_on[w]) {
+        if (choice.ok()) break;
+        if (taken[r] || !allowed(view.running[r])) continue;
         const RunningAttempt& a = view.running[r];
-        workers[best].free_slots += 1;
-        for (DeviceView& d : workers[best].devices) {
+        trial.free_slots += 1;
+        for (DeviceView& d : trial.devices) {
           if (d.index == a.device) d.memory_free_bytes += a.memory_bytes;
         }
-        victims.push_back(a.attempt_id);
+        chosen.push_back(r);
+        choice = ChooseDevice(group, trial);
       }
-      Reserve(group, workers[best], best_device);
+      if (!choice.ok() || chosen.empty()) continue;
+      int64_t lost = 0;
+      for (size_t r : chosen) lost += view.now_ms - view.running[r].start_ms;
+      if (best.worker == workers.size() || chosen.size() < best.victims.size() ||
+          (chosen.size() == best.victims.size() &&
+           (lost < best_lost || (lost == best_lost && view.running[chosen[0]].attempt_id >
+                                                        view.running[best.victims[0]].attempt_id)))) {
+        best = Room{w, choice.device, chosen};
+        best_lost = lost;
+      }
+    }
+    return best;
+  };
+  auto take = [&](const WorkGroup& group, const Room& room) {
+    for (size_t r : room.victims) {
+      taken[r] = true;
+      const RunningAttempt& a = view.running[r];
+      workers[room.worker].free_slots += 1;
+      for (DeviceView& d : workers[room.worker].devices) {
+        if (d.index == a.device) d.memory_free_bytes += a.memory_bytes;
+      }
+      fair.AddRunning(a.project, -1);
+      victims.push_back(a.attempt_id);
+    }
+    Reserve(group, workers[room.worker], room.device);
+    fair.AddRunning(group.project, 1);
+  };
+
+  // 1. Tiers: starving dailies/interactive groups, most urgent first, take any batch slot.
+  if (config_.preempt_after_ms > 0) {
+    std::vector<size_t> order;
+    for (size_t g = 0; g < view.waiting.size(); ++g) {
+      const WorkGroup& group = view.waiting[g];
+      if (group.tier > v1::TIER_BATCH && group.queued > 0 &&
+          view.now_ms - group.oldest_queued_ms >= config_.preempt_after_ms) {
+        order.push_back(g);
+      }
+    }
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const WorkGroup& x = view.waiting[a];
+      const WorkGroup& y = view.waiting[b];
+      return std::make_tuple(-x.tier, -x.priority, x.oldest_queued_ms, x.job_id, x.stage) <
+             std::make_tuple(-y.tier, -y.priority, y.oldest_queued_ms, y.job_id, y.stage);
+    });
+    for (size_t g : order) {
+      const WorkGroup& group = view.waiting[g];
+      for (int64_t n = 0; n < group.queued; ++n) {
+        // Fits somewhere already (a slot is freeing or was freed by an earlier choice).
+        auto [free_worker, free_device] = BestWorker(group, workers, config_.model_affinity);
+        if (free_worker < workers.size()) {
+          Reserve(group, workers[free_worker], free_device);
+          fair.AddRunning(group.project, 1);
+          continue;
+        }
+        Room room = find_room(group, [](const RunningAttempt&) { return true; });
+        if (room.worker == workers.size()) break;  // no preemption can make room for this group
+        take(group, room);
+      }
+    }
+  }
+
+  // 2. Fair share: batch work of a starved project that has waited long enough takes a
+  // slot from a project well above its share, one slot at a time, most starved first,
+  // until nobody is starved or nobody can yield.
+  if (config_.fair_share && config_.fair_share_preempt_after_ms > 0) {
+    std::vector<int64_t> left(view.waiting.size(), 0);
+    for (size_t g = 0; g < view.waiting.size(); ++g) {
+      const WorkGroup& group = view.waiting[g];
+      if (group.tier <= v1::TIER_BATCH && view.now_ms - group.oldest_queued_ms >= config_.fair_share_preempt_after_ms) {
+        left[g] = group.queued;
+      }
+    }
+    while (true) {
+      size_t pick = view.waiting.size();
+      for (size_t g = 0; g < view.waiting.size(); ++g) {
+        if (left[g] == 0 || !fair.Starved(view.waiting[g].project)) continue;
+        const WorkGroup& a = view.waiting[g];
+        if (pick == view.waiting.size()) {
+          pick = g;
+          continue;
+        }
+        const WorkGroup& b = view.waiting[pick];
+        auto ka = std::make_tuple(-fair.Deficit(a.project), a.oldest_queued_ms, a.job_id, a.stage);
+        auto kb = std::make_tuple(-fair.Deficit(b.project), b.oldest_queued_ms, b.job_id, b.stage);
+        if (ka < kb) pick = g;
+      }
+      if (pick == view.waiting.size()) break;
+      const WorkGroup& group = view.waiting[pick];
+      // A free worker fits it: it is not short of slots, placement will serve it.
+      if (BestWorker(group, workers, config_.model_affinity).first < workers.size()) {
+        left[pick] = 0;
+        continue;
+      }
+      Room room = find_room(group, [&](const RunningAttempt& a) {
+        return a.project != group.project && fair.CanYieldSlot(a.project);
+      });
+      if (room.worker == workers.size()) {
+        left[pick] = 0;  // nobody above its share holds a slot this group fits in
+        continue;
+      }
+      take(group, room);
+      left[pick] -= 1;
     }
   }
   std::sort(victims.begin(), victims.end());

@@ -13,6 +13,8 @@
 //      Dominant Resource Fairness (Ghodsi et al., NSDI 2011), and the same "furthest
 //      below its share first" rule as Slurm's fair-share factor.
 //   4. age: the longest-waiting runnable task first, then the lower job id.
+//   Within one job, a ready later stage goes before an earlier one, so frames flow end
+//   to end (retime right behind upres) rather than stage by stage.
 // Preference (which worker takes it):
 //   1. a worker that already holds the model warm (no reload);
 //   2. the tightest device-memory fit (packing keeps big devices free for big models);
@@ -21,8 +23,11 @@
 // best free worker for the next group is cold but some busy worker holds the model
 // warm, the group lets later groups go first for up to `affinity_wait_ms` since it last
 // started a task; after that it takes the cold worker and pays the load.
+// A project below `starved_fraction` of its share never waits for a warm worker.
 // Preemption: dailies/interactive work that has waited `preempt_after_ms` may cancel
-// running batch attempts (youngest first, fewest victims) on a worker where it then fits.
+// running batch attempts (youngest first, fewest victims) on a worker where it then fits;
+// batch work of a starved project that has waited `fair_share_preempt_after_ms` may
+// cancel batch attempts of projects well above their share (see FairShare).
 // See docs/scheduling.md for the formulas and measurements.
 //
 // Pure and deterministic; not thread-safe (the core calls it from its executor).
@@ -43,13 +48,22 @@ struct PolicyConfig {
   bool fair_share = true;
   // How much recent (decayed) usage counts against the slots held now in the fair-share
   // deficit: 0 = only the present, 1 = only the recent past (see docs/scheduling.md).
-  double history_weight = 0.5;
+  double history_weight = 0.25;
   // Delay scheduling: how long a batch group waits for a warm worker. 0 = never wait
   // (the default, so a free cold worker is always used); the simulator and
   // docs/scheduling.md use 60 s.
   int64_t affinity_wait_ms = 0;
   // Higher-tier work waiting this long preempts batch attempts. 0 = never preempt.
   int64_t preempt_after_ms = 300'000;
+  // A project is starved when it uses less than this fraction of its fair share
+  // (FairShare::Starved; YARN's fairSharePreemptionThreshold). A starved project's
+  // batch work does not wait for warm workers, and may preempt (below).
+  double starved_fraction = 0.8;
+  // Fair-share preemption (YARN's fairSharePreemptionTimeout): batch work of a starved
+  // project that has waited this long preempts the youngest batch attempts of projects
+  // above their share by the same margin, never taking one below its share of slots.
+  // 0 = off (the default: it throws work away); the simulator uses 15 s.
+  int64_t fair_share_preempt_after_ms = 0;
   double Weight(const std::string& project) const {
     auto it = project_weights.find(project);
     return it == project_weights.end() ? 1.0 : it->second;

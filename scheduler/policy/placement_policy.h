@@ -83,12 +83,14 @@ struct RunningAttempt {
 };
 
 // What the core shows a policy when deciding preemption: the work still queued after
-// placement, every online worker (with what is free on it now, full ones included),
-// and the attempts running on them.
+// placement (every tier), every online worker (with what is free on it now, full ones
+// included), the attempts running on them, and each project's decayed usage (the
+// policy counts running slots from `running`).
 struct PreemptionView {
   std::vector<WorkGroup> waiting;
   std::vector<WorkerView> workers;
   std::vector<RunningAttempt> running;
+  absl::flat_hash_map<std::string, ProjectUsage> projects;
   int64_t now_ms = 0;
 };
 
@@ -111,7 +113,8 @@ class PlacementPolicy {
   virtual std::string WhyUnplaceable(const WorkGroup& group,
                                      const std::vector<WorkerView>& all_workers) const = 0;
 
-  // Attempts to preempt so that waiting higher-tier work can start; the core cancels
+  // Attempts to preempt so that waiting work can start (higher tiers; GenFarmPolicy
+  // also starved projects' batch work); the core cancels
   // them (reason PREEMPTED), requeues their tasks without charging a retry and keeps
   // their finished frames. Default: never preempt.
   virtual std::vector<int64_t> Preempt(const PreemptionView& view) { return {}; }

@@ -8,6 +8,7 @@ namespace genfarm::sim {
 scheduler::PolicyConfig RecommendedPolicyConfig() {
   scheduler::PolicyConfig config;
   config.affinity_wait_ms = 60'000;
+  config.fair_share_preempt_after_ms = 15'000;
   return config;
 }
 

@@ -23,7 +23,7 @@ struct Comparison {
 };
 
 // GenFarmPolicy as the simulator (and docs/scheduling.md) runs it: PolicyConfig's
-// defaults plus a 60 s wait for a warm worker.
+// defaults plus a 60 s wait for a warm worker and fair-share preemption after 15 s.
 scheduler::PolicyConfig RecommendedPolicyConfig();
 
 Comparison RunComparison(const WorkloadOptions& options, uint64_t seed, const scheduler::PolicyConfig& config,

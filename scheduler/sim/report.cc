@@ -59,6 +59,8 @@ std::string FormatComparison(const SimResult& a, const SimResult& b) {
         "");
   }
   row("preempted attempts", absl::StrCat(a.preemptions), absl::StrCat(b.preemptions), "");
+  row("device time in preempted attempts", absl::StrFormat("%.1f%%", 100 * a.preempted_fraction),
+      absl::StrFormat("%.1f%%", 100 * b.preempted_fraction), "");
   row("frames missing / written twice", absl::StrCat(a.frames_missing, " / ", a.frames_duplicated),
       absl::StrCat(b.frames_missing, " / ", b.frames_duplicated), "");
   return out;

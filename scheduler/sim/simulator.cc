@@ -82,6 +82,7 @@ class Simulation : public SimRecorder {
       p.succeeded += 1;
     } else {
       ++preemptions_;
+      preempted_device_ms_ += share * held_ms;
     }
   }
   void OnFrameWritten(int64_t job_id, int64_t frame) override { written_[{job_id, frame}]++; }
@@ -163,6 +164,7 @@ class Simulation : public SimRecorder {
     r.model_loads = loads_;
   r.load_fraction = last_end > 0 ? load_ms_ / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
     r.preemptions = preemptions_;
+    r.preempted_fraction = last_end > 0 ? preempted_device_ms_ / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
     double device_ms = 0, contention_total = 0, weight_sum = 0;
     for (const Project& p : projects_) {
       device_ms += p.device_ms;
@@ -213,6 +215,7 @@ class Simulation : public SimRecorder {
   int64_t loads_ = 0;
   int64_t load_ms_ = 0;
   int64_t preemptions_ = 0;
+  double preempted_device_ms_ = 0;
   int64_t contention_ms_ = 0;
   int jobs_done_ = 0;
   int jobs_succeeded_ = 0;

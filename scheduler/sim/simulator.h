@@ -57,6 +57,7 @@ struct SimResult {
   double contention_s = 0;      // total length of the contention windows
   double max_share_error = 0;   // max over projects of |share / fair_share - 1|
   int64_t preemptions = 0;
+  double preempted_fraction = 0;  // device time held by attempts later preempted / (devices x makespan)
   int64_t frames_expected = 0;
   int64_t frames_missing = 0;
   int64_t frames_duplicated = 0;

@@ -1,6 +1,8 @@
-// Acceptance 3 on a smaller seeded workload: GenFarm's policy needs >= 80% fewer model
-// loads than FIFO, finishes >= 1.5x sooner, loses and duplicates no frame. These
-// assert measured behaviour: a policy change that breaks affinity or fair share fails.
+// Acceptance 3 on the default workload (what `genfarm-sim` runs, seed 1, ~2 s):
+// GenFarm's policy needs >= 80% fewer model loads than FIFO, finishes >= 1.5x sooner,
+// gives every equal-weight project within 10% of its fair share of device time during
+// contention, and loses and duplicates no frame. These assert measured behaviour: a
+// policy change that breaks affinity, packing or fair share fails them.
 #include "scheduler/sim/comparison.h"
 
 #include "gtest/gtest.h"
@@ -10,23 +12,16 @@
 namespace genfarm::sim {
 namespace {
 
-// The acceptance criterion is 10%; see the measurements in docs/scheduling.md.
+// The acceptance criteria of issue 6; see the measurements in docs/scheduling.md.
 constexpr double kShareTolerance = 0.10;
-
-// Half the default farm and two thirds of its jobs, seed 1 (chosen from seeds 1-5:
-// the properties do not hold for every seed, see docs/scheduling.md).
-WorkloadOptions Small() {
-  WorkloadOptions options;
-  options.jobs = 160;
-  options.devices = 32;
-  return options;
-}
+constexpr double kMinLoadReduction = 0.80;
+constexpr double kMinSpeedup = 1.5;
 
 class SimulatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     spdlog::set_level(spdlog::level::warn);
-    comparison_ = new Comparison(RunComparison(Small(), /*seed=*/1, RecommendedPolicyConfig()));
+    comparison_ = new Comparison(RunComparison(WorkloadOptions{}, /*seed=*/1, RecommendedPolicyConfig()));
     std::cout << FormatComparison(comparison_->fifo, comparison_->genfarm);
   }
   static void TearDownTestSuite() { delete comparison_; }
@@ -43,25 +38,65 @@ TEST_F(SimulatorTest, EveryJobFinishesWithEveryFrameWrittenOnce) {
   }
 }
 
+TEST_F(SimulatorTest, WorkloadIsTheIssuesMinimum) {
+  EXPECT_GE(comparison_->workload.jobs.size(), 200u);
+  EXPECT_GE(comparison_->workload.projects.size(), 8u);
+  EXPECT_GE(comparison_->workload.models.size(), 6u);
+  EXPECT_GE(comparison_->workload.devices.size(), 64u);
+}
+
 TEST_F(SimulatorTest, GenFarmNeedsAtLeast80PercentFewerModelLoads) {
-  EXPECT_LE(comparison_->genfarm.model_loads, 0.2 * comparison_->fifo.model_loads);
+  EXPECT_LE(comparison_->genfarm.model_loads, (1 - kMinLoadReduction) * comparison_->fifo.model_loads);
 }
 
 TEST_F(SimulatorTest, GenFarmFinishesAtLeast1Point5TimesSooner) {
-  EXPECT_GE(comparison_->fifo.makespan_s, 1.5 * comparison_->genfarm.makespan_s);
+  EXPECT_GE(comparison_->fifo.makespan_s, kMinSpeedup * comparison_->genfarm.makespan_s);
 }
 
 TEST_F(SimulatorTest, EqualWeightProjectsGetTheirShareUnderContention) {
   const SimResult& g = comparison_->genfarm;
   ASSERT_GT(g.contention_s, 60) << "the workload must contend for the farm";
   EXPECT_LE(g.max_share_error, kShareTolerance);
+  for (const ProjectResult& p : g.projects) {
+    EXPECT_NEAR(p.share, p.fair_share, kShareTolerance * p.fair_share) << p.project;
+  }
   EXPECT_LT(g.max_share_error, comparison_->fifo.max_share_error);
+}
+
+// Seeds 2-5 name other workloads of the same shape (docs/scheduling.md lists all five):
+// the targets are properties of the policy, not of one lucky job stream.
+class SimulatorSeedTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(SimulatorSeedTest, MeetsAllThreeTargets) {
+  spdlog::set_level(spdlog::level::warn);
+  Comparison c = RunComparison(WorkloadOptions{}, GetParam(), RecommendedPolicyConfig());
+  EXPECT_LE(c.genfarm.model_loads, (1 - kMinLoadReduction) * c.fifo.model_loads);
+  EXPECT_GE(c.fifo.makespan_s, kMinSpeedup * c.genfarm.makespan_s);
+  EXPECT_GT(c.genfarm.contention_s, 60);
+  EXPECT_LE(c.genfarm.max_share_error, kShareTolerance);
+  EXPECT_EQ(c.genfarm.jobs_done, c.genfarm.jobs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds2To5, SimulatorSeedTest, ::testing::Values(2, 3, 4, 5));
+
+// Without fair-share preemption a project that holds extra devices when contention
+// starts keeps them for the length of its attempts (up to a 120 s model load), and
+// the error on seed 4 is 24%: the rule is what meets the target, so switching it off
+// must show in the measurement.
+TEST(SimulatorFairSharePreemptionTest, WithoutItAProjectKeepsTooMuchOfTheFarm) {
+  spdlog::set_level(spdlog::level::warn);
+  scheduler::PolicyConfig config = RecommendedPolicyConfig();
+  config.fair_share_preempt_after_ms = 0;
+  Comparison without = RunComparison(WorkloadOptions{}, /*seed=*/4, config);
+  EXPECT_EQ(without.genfarm.preemptions, 0);
+  EXPECT_GT(without.genfarm.max_share_error, kShareTolerance);
 }
 
 TEST(SimulatorDeterminismTest, SameSeedSameResult) {
   spdlog::set_level(spdlog::level::warn);
-  WorkloadOptions options = Small();
+  WorkloadOptions options;
   options.jobs = 40;
+  options.devices = 32;
   Comparison a = RunComparison(options, 7, RecommendedPolicyConfig());
   Comparison b = RunComparison(options, 7, RecommendedPolicyConfig());
   EXPECT_EQ(a.genfarm.makespan_s, b.genfarm.makespan_s);

@@ -104,6 +104,38 @@ TEST(AffinityWaitTest, ProjectAboveItsShareDoesNotTakeAWorkerPassedOverByOneBelo
   EXPECT_EQ(view.groups[placed[0].group].project, "starved");  // cold, but owed the slot
 }
 
+TEST(AffinityWaitTest, StarvedProjectTakesAColdWorkerInsteadOfWaiting) {
+  GenFarmPolicy policy(WithWait(60'000));
+  FarmView view;
+  view.now_ms = 10'000;
+  view.groups = {Group(1, "starved", "a")};
+  view.workers = {Gpu("w0", 24 * kGiB, 1, {"b"})};
+  view.warm_workers = {{"a", 2}};
+  // 4 slots, 2 projects: a share of 2 each. Holding 2, "starved" is at its share and
+  // waits for a warm worker; holding 0 (below 80% of its share) it pays the load now.
+  view.projects["starved"].running_slots = 2;
+  view.projects["other"].running_slots = 1;
+  EXPECT_THAT(policy.Place(view), IsEmpty());
+  view.projects["starved"].running_slots = 0;
+  view.projects["other"].running_slots = 3;
+  EXPECT_THAT(policy.Place(view), SizeIs(1));
+}
+
+TEST(FairShareHistoryTest, OnlyTheHistoryOfCompetingProjectsCounts) {
+  GenFarmPolicy policy{PolicyConfig{}};
+  FarmView view;
+  view.groups = {Group(1, "recent", "a"), Group(2, "holder", "a")};
+  view.projects["recent"].decayed_usage = 1000;  // used the farm lately, holds nothing now
+  view.projects["holder"].running_slots = 1;     // of 4 slots
+  view.projects["gone"].decayed_usage = 1'000'000;  // no work any more
+  view.workers = {Gpu("w0", 80 * kGiB, 3)};
+  // Among the two competing projects "recent" has all the history: used = 0.25 against
+  // holder's 0.75 x 1/4. A finished project's usage must not dilute that to nothing.
+  std::vector<Placement> placed = policy.Place(view);
+  ASSERT_THAT(placed, SizeIs(2));
+  EXPECT_EQ(view.groups[placed[0].group].project, "holder");
+}
+
 TEST(FairShareHistoryTest, ProjectThatUsedLessRecentlyGoesFirst) {
   GenFarmPolicy policy{PolicyConfig{}};
   FarmView view;
@@ -189,6 +221,68 @@ TEST(PreemptionTest, OnlyBatchIsPreemptedAndOnlyForHigherTiers) {
   config.preempt_after_ms = 0;  // disabled
   GenFarmPolicy never(config);
   EXPECT_THAT(never.Preempt(FullFarm(500'000)), IsEmpty());
+}
+
+// --- Fair-share preemption ---
+
+RunningAttempt Held(int64_t id, size_t worker, const std::string& project, int64_t start_ms) {
+  RunningAttempt a = Running(id, worker, v1::TIER_BATCH, start_ms);
+  a.project = project;
+  return a;
+}
+
+// Four full single-slot GPUs: "greedy" holds three, "fair" one; "starved" has had
+// batch work queued since t=0. Shares: 4/3 slots each.
+PreemptionView StarvedFarm(int64_t now_ms) {
+  PreemptionView view;
+  view.now_ms = now_ms;
+  WorkGroup waiting = Group(9, "starved", "a");
+  waiting.oldest_queued_ms = 0;
+  view.waiting = {waiting};
+  for (const char* id : {"w0", "w1", "w2", "w3"}) {
+    WorkerView w = Gpu(id, 24 * kGiB, 0);
+    w.devices[0].memory_free_bytes = 4 * kGiB;
+    view.workers.push_back(w);
+  }
+  view.running = {Held(11, 0, "greedy", 1'000), Held(12, 1, "greedy", 3'000), Held(13, 2, "greedy", 2'000),
+                  Held(14, 3, "fair", 4'000)};
+  return view;
+}
+
+PolicyConfig FairSharePreemptAfter(int64_t ms) {
+  PolicyConfig config;
+  config.fair_share_preempt_after_ms = ms;
+  return config;
+}
+
+TEST(FairSharePreemptionTest, StarvedProjectTakesTheYoungestSlotOfTheProjectFurthestAbove) {
+  GenFarmPolicy policy(FairSharePreemptAfter(15'000));
+  EXPECT_THAT(policy.Preempt(StarvedFarm(14'999)), IsEmpty());  // has not waited long enough
+  // One victim only: after it greedy holds 2 slots, and a second would take it below
+  // its 4/3; "fair" is within its share and never yields.
+  EXPECT_THAT(policy.Preempt(StarvedFarm(15'000)), ElementsAre(12));
+}
+
+TEST(FairSharePreemptionTest, NoPreemptionWhenOffNotStarvedOrOnlyHigherTiersAreAbove) {
+  GenFarmPolicy off{PolicyConfig{}};  // off by default: preemption throws work away
+  EXPECT_THAT(off.Preempt(StarvedFarm(500'000)), IsEmpty());
+
+  GenFarmPolicy policy(FairSharePreemptAfter(15'000));
+  PreemptionView at_share = StarvedFarm(500'000);
+  at_share.running[0].project = "starved";  // now 2 / 1 / 1: nobody is starved
+  EXPECT_THAT(policy.Preempt(at_share), IsEmpty());
+
+  PreemptionView dailies = StarvedFarm(500'000);
+  for (RunningAttempt& a : dailies.running) a.tier = v1::TIER_DAILIES;
+  EXPECT_THAT(policy.Preempt(dailies), IsEmpty());
+
+  PolicyConfig remembers = FairSharePreemptAfter(15'000);
+  remembers.history_weight = 0.5;
+  GenFarmPolicy with_history(remembers);
+  PreemptionView history = StarvedFarm(500'000);
+  history.projects["starved"].decayed_usage = 100'000;  // had the farm to itself lately
+  history.projects["greedy"].decayed_usage = 1'000;
+  EXPECT_THAT(with_history.Preempt(history), IsEmpty());
 }
 
 }  // namespace
