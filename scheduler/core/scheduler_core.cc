@@ -907,11 +907,15 @@ void SchedulerCore::Tick() {
 }
 
 void SchedulerCore::UpdateUnplaceable() {
-  std::vector<WorkerView> online;
+  std::vector<WorkerView> accepting;  // online and not draining
+  std::vector<std::string> draining;
   for (const auto& [id, worker] : workers_) {
     if (!worker.channel) continue;
-    WorkerView wv = StaticView(id, worker);
-    online.push_back(std::move(wv));
+    if (worker.draining) {
+      draining.push_back(id.value());
+      continue;
+    }
+    accepting.push_back(StaticView(id, worker));
   }
   for (const JobId& id : active_jobs_) {
     Job* job = FindJob(id);
@@ -919,7 +923,12 @@ void SchedulerCore::UpdateUnplaceable() {
     for (size_t s = 0; s < job->stages.size(); ++s) {
       Stage& stage = job->stages[s];
       std::string why;
-      if (!stage.queued.empty()) why = policy_.WhyUnplaceable(MakeGroup(*job, static_cast<int32_t>(s), NowMs()), online);
+      if (!stage.queued.empty()) {
+        why = policy_.WhyUnplaceable(MakeGroup(*job, static_cast<int32_t>(s), NowMs()), accepting);
+        if (accepting.empty() && !draining.empty()) {
+          why = absl::StrCat("every connected worker is draining (", absl::StrJoin(draining, ", "), ")");
+        }
+      }
       if (why != stage.unplaceable) {
         stage.unplaceable = why;
         dirty_jobs_.insert(id);

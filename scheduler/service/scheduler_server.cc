@@ -19,7 +19,7 @@
 #include "scheduler/http/dashboard_routes.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/farm_service.h"
-#include "scheduler/service/http_server.h"
+#include "common/http/http_server.h"
 #include "scheduler/service/job_service.h"
 #include "scheduler/service/worker_service.h"
 #include "scheduler/store/sqlite_job_store.h"

@@ -3,11 +3,11 @@
 // them through this interface on its own thread. On start the core rebuilds itself from
 // Load().
 //
-//   SqliteJobStore store(data_dir);
-//   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snap, store.Load());
+//   GENFARM_ASSIGN_OR_RETURN(std::unique_ptr<SqliteJobStore> store, SqliteJobStore::Open(data_dir));
+//   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snap, store->Load());
 //   WriteBatch batch;
 //   batch.tasks.push_back(task_record);
-//   GENFARM_RETURN_IF_ERROR(store.Commit(batch));
+//   GENFARM_RETURN_IF_ERROR(store->Commit(batch));
 //
 // Implementations: SqliteJobStore (embedded default, WAL), InMemoryJobStore (tests).
 #ifndef GENFARM_SCHEDULER_STORE_JOB_STORE_H_

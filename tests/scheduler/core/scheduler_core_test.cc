@@ -883,6 +883,21 @@ TEST_F(SchedulerCoreTest, AttemptTheWorkerStopsReportingIsRequeuedAfterTheLease)
   EXPECT_NE(w1->Assignments()[1].attempt_id(), w1->Assignments()[0].attempt_id());
 }
 
+TEST_F(SchedulerCoreTest, QueuedTaskSaysWhenEveryWorkerIsDraining) {
+  const JobId job = Submit(OneStageYaml("1001", 1, 0));
+  auto w1 = Connect("w1");
+  ASSERT_TRUE(core_->SetDrain(WorkerId("w1"), true).ok());
+  core_->Dispatch();
+  clock_.Advance(absl::Seconds(2));
+  Heartbeat("w1");
+  core_->Tick();
+  EXPECT_THAT(w1->Assignments(), IsEmpty());
+  EXPECT_THAT(TaskOf(job, 0).message(), HasSubstr("every connected worker is draining (w1)"));
+  ASSERT_TRUE(core_->SetDrain(WorkerId("w1"), false).ok());
+  core_->Dispatch();
+  EXPECT_THAT(w1->Assignments(), SizeIs(1));
+}
+
 TEST_F(SchedulerCoreTest, RecoveredAttemptStillTimesOut) {
   const JobId job = Submit(OneStageYaml("1001", 1, 1, "    timeout: 60\n"));
   auto w1 = Connect("w1");
