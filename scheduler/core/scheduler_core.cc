@@ -533,6 +533,7 @@ absl::Status SchedulerCore::WorkerHello(const v1::Hello& hello, std::shared_ptr<
     FailAttempt(a, v1::FAILURE_REASON_WORKER_LOST, absl::StrCat("worker ", id.value(), " restarted"), false);
   }
   worker.hello = hello;
+  worker.shutting_down = false;  // a new process, or one that will say so again
   worker.channel = std::move(channel);
   worker.last_seen_ms = NowMs();
   worker.devices.assign(hello.devices().begin(), hello.devices().end());
@@ -638,6 +639,19 @@ void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
                                    ? v1::FAILURE_REASON_INTERNAL
                                    : result.failure_reason();
     const bool charge = reason != v1::FAILURE_REASON_CANCELED && reason != v1::FAILURE_REASON_PREEMPTED;
+    // The scheduler never asks for a CANCELED result of a live attempt (its own cancels end
+    // the attempt first, so their results arrive stale): a worker cancels on its own only
+    // when it shuts down (SIGTERM drain), refusing new work and handing back what outlives
+    // its grace. Stop offering it work until its next hello, or every requeued task would
+    // bounce off it until it exits.
+    if (reason == v1::FAILURE_REASON_CANCELED) {
+      auto w = workers_.find(id);
+      if (w != workers_.end() && !w->second.shutting_down) {
+        w->second.shutting_down = true;
+        dispatch_needed_ = true;
+        spdlog::info("worker {} is shutting down: no new work for it", id.value());
+      }
+    }
     FailAttempt(result.attempt_id(), reason, result.message(), charge);
     return;
   }
@@ -911,7 +925,7 @@ void SchedulerCore::UpdateUnplaceable() {
   std::vector<std::string> draining;
   for (const auto& [id, worker] : workers_) {
     if (!worker.channel) continue;
-    if (worker.draining) {
+    if (worker.draining || worker.shutting_down) {
       draining.push_back(id.value());
       continue;
     }
@@ -945,23 +959,11 @@ void SchedulerCore::Dispatch() {
     view.now_ms = NowMs();
     std::vector<WorkerState*> worker_ptrs;
     for (auto& [id, worker] : workers_) {
-      if (!worker.channel || worker.draining) continue;
+      if (!worker.channel || worker.draining || worker.shutting_down) continue;
       for (const std::string& model : worker.loaded) view.warm_workers[model]++;
       const int32_t free = worker.hello.slots() - static_cast<int32_t>(worker.attempts.size());
       if (free <= 0) continue;
-      WorkerView wv = StaticView(id, worker);
-      wv.free_slots = free;
-      for (int64_t a : worker.attempts) {
-        auto at = attempts_.find(a);
-        if (at == attempts_.end()) continue;
-        const Job* job = FindJob(at->second.task.job);
-        if (job == nullptr) continue;
-        const Task& task = job->tasks[at->second.task.index];
-        for (DeviceView& dv : wv.devices) {
-          if (dv.index == task.device) dv.memory_free_bytes -= task.reserved_bytes;
-        }
-      }
-      view.workers.push_back(std::move(wv));
+      view.workers.push_back(LiveView(id, worker));
       worker_ptrs.push_back(&worker);
     }
     std::vector<std::pair<Job*, int32_t>> group_refs;
@@ -1030,9 +1032,8 @@ bool SchedulerCore::PreemptForWaitingWork() {
   std::sort(view.waiting.begin(), view.waiting.end(),
             [](const WorkGroup& a, const WorkGroup& b) { return std::tie(a.job_id, a.stage) < std::tie(b.job_id, b.stage); });
   for (const auto& [id, worker] : workers_) {
-    if (!worker.channel || worker.draining) continue;
-    WorkerView wv = StaticView(id, worker);
-    wv.free_slots = worker.hello.slots() - static_cast<int32_t>(worker.attempts.size());
+    if (!worker.channel || worker.draining || worker.shutting_down) continue;
+    WorkerView wv = LiveView(id, worker);
     std::vector<int64_t> attempts(worker.attempts.begin(), worker.attempts.end());
     std::sort(attempts.begin(), attempts.end());
     for (int64_t a : attempts) {
@@ -1041,9 +1042,6 @@ bool SchedulerCore::PreemptForWaitingWork() {
       const Job* job = FindJob(at->second.task.job);
       if (job == nullptr) continue;
       const Task& task = job->tasks[at->second.task.index];
-      for (DeviceView& dv : wv.devices) {
-        if (dv.index == task.device) dv.memory_free_bytes -= task.reserved_bytes;
-      }
       RunningAttempt running;
       running.attempt_id = a;
       running.worker = view.workers.size();
@@ -1102,6 +1100,22 @@ WorkerView SchedulerCore::StaticView(const WorkerId& id, const WorkerState& work
     dv.memory_total_bytes = d.memory_total_bytes();
     dv.memory_free_bytes = d.memory_total_bytes();
     wv.devices.push_back(dv);
+  }
+  return wv;
+}
+
+WorkerView SchedulerCore::LiveView(const WorkerId& id, const WorkerState& worker) const {
+  WorkerView wv = StaticView(id, worker);
+  wv.free_slots = worker.hello.slots() - static_cast<int32_t>(worker.attempts.size());
+  for (int64_t a : worker.attempts) {
+    auto at = attempts_.find(a);
+    if (at == attempts_.end()) continue;
+    const Job* job = FindJob(at->second.task.job);
+    if (job == nullptr) continue;
+    const Task& task = job->tasks[at->second.task.index];
+    for (DeviceView& dv : wv.devices) {
+      if (dv.index == task.device) dv.memory_free_bytes -= task.reserved_bytes;
+    }
   }
   return wv;
 }
@@ -1182,7 +1196,7 @@ v1::Worker SchedulerCore::ToProto(const WorkerId& id, const WorkerState& w) cons
   out.set_id(id.value());
   out.set_hostname(w.hello.hostname());
   out.set_state(!w.channel ? v1::WORKER_STATE_OFFLINE
-                           : (w.draining ? v1::WORKER_STATE_DRAINING : v1::WORKER_STATE_ONLINE));
+                           : (w.draining || w.shutting_down ? v1::WORKER_STATE_DRAINING : v1::WORKER_STATE_ONLINE));
   for (const v1::Device& d : w.devices) *out.add_devices() = d;
   out.set_slots(w.hello.slots());
   out.set_busy_slots(static_cast<int32_t>(w.attempts.size()));

@@ -164,7 +164,8 @@ class SchedulerCore {
   struct WorkerState {
     v1::Hello hello;
     std::shared_ptr<WorkerChannel> channel;  // null when offline
-    bool draining = false;
+    bool draining = false;       // by the operator (genfarm drain); survives reconnects
+    bool shutting_down = false;  // the worker drains itself (SIGTERM); its next hello clears it
     int64_t last_seen_ms = 0;
     absl::flat_hash_set<int64_t> attempts;
     absl::flat_hash_set<std::string> loaded;
@@ -192,7 +193,10 @@ class SchedulerCore {
   void UpdateJobState(Job& job);
   void OnJobEnded(Job& job);
   void UpdateUnplaceable();
+  // Tags, models and devices of a worker (no slot or memory use).
   WorkerView StaticView(const WorkerId& id, const WorkerState& worker) const;
+  // StaticView minus what its running attempts hold: free slots and free device memory.
+  WorkerView LiveView(const WorkerId& id, const WorkerState& worker) const;
   WorkGroup MakeGroup(const Job& job, int32_t stage, int64_t now_ms) const;
   void StartJobIfReady(Job& job);
   void AssignTask(Job& job, int32_t index, WorkerState& worker, int32_t device);

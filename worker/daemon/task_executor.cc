@@ -70,6 +70,8 @@ void TaskExecutor::Start(const v1::Assignment& assignment) {
     r->set_success(false);
     r->set_failure_reason(v1::FAILURE_REASON_CANCELED);
     r->set_message("worker is draining");
+    spdlog::info("attempt {}: refused, worker is draining (job {} task {})", assignment.attempt_id(),
+                 assignment.job_id(), assignment.task_index());
     send_(message);
     return;
   }
