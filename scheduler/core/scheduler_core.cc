@@ -487,8 +487,20 @@ void SchedulerCore::AssignTask(Job& job, int32_t index, WorkerState& worker, int
   // Frames a preempted attempt already wrote are not rendered again.
   a->mutable_frames()->Add(task.rec.frames.begin() + std::min<int64_t>(task.kept_frames, task.rec.frames.size()),
                            task.rec.frames.end());
+  // Only what the worker reads: the stage's first frame (the retime numbering base) and
+  // the stage frames around the task, widened by the temporal window (at least the next
+  // frame, which a retime interpolates towards). The whole set would make every dispatch
+  // O(stage frames): 1.6 MB copied per assignment of a 200k-frame stage.
   const auto& all = job.plan.stage_frames[task.rec.stage];
-  a->mutable_stage_frames()->Add(all.begin(), all.end());
+  if (!all.empty() && !task.rec.frames.empty()) {
+    const TemporalWindow& window = job.plan.windows[task.rec.stage];
+    auto lo = std::lower_bound(all.begin(), all.end(), task.rec.frames.front());
+    auto hi = std::upper_bound(all.begin(), all.end(), task.rec.frames.back());
+    lo -= std::min<std::ptrdiff_t>(window.before, lo - all.begin());
+    hi += std::min<std::ptrdiff_t>(std::max(1, window.after), all.end() - hi);
+    if (lo != all.begin()) a->add_stage_frames(all.front());
+    a->mutable_stage_frames()->Add(lo, hi);
+  }
   a->set_device_index(device);
   a->set_timeout_seconds(stage.timeout_seconds());
   worker.channel->Send(message);

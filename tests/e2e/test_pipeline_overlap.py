@@ -41,8 +41,9 @@ class PipelineOverlapTest(farm.FarmTestCase):
         first_retime_start = min(t.start_time_ms for t in retime)
         self.assertLess(first_retime_start, last_upres_end,
                         "no retime task started before the upres stage ended")
-        overlapping = [t.index for t in retime if t.start_time_ms < last_upres_end]
-        self.assertGreaterEqual(len(overlapping), 2, "retime should run alongside upres")
+        # How many retime tasks overlap depends on the two workers' relative speed on a
+        # loaded machine; one starting before upres ends is what frame-level
+        # dependencies guarantee (with stage-level dependencies it would be zero).
         # Frame-level dependencies: each retime task starts only after the upres tasks
         # that write its frames and its next neighbour have ended.
         upres_end = {}

@@ -68,7 +68,9 @@ struct FrameProgress {
 struct FramePipelineOptions {
   // --- What to render ---
   std::vector<int64_t> frames;        // see class comment
-  std::vector<int64_t> stage_frames;  // interpolate only: the stage's whole input frame set
+  // Interpolate only: the stage's first input frame and the stage frames around `frames`
+  // (at least the next one), as the scheduler's Assignment.stage_frames carries them.
+  std::vector<int64_t> stage_frames;
   std::function<std::string(int64_t)> input_path;
   std::function<std::string(int64_t)> output_path;
   ModelTraits model;

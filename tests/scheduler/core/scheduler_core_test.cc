@@ -203,7 +203,8 @@ TEST_F(SchedulerCoreTest, DispatchSendsAnAssignmentNamingAttemptFramesAndDevice)
   EXPECT_EQ(a.job_id(), job.value());
   EXPECT_EQ(a.task_index(), 0);
   EXPECT_THAT(a.frames(), ElementsAre(1001, 1002));
-  EXPECT_THAT(a.stage_frames(), ElementsAre(1001, 1002, 1003, 1004, 1005));
+  // The task's frames and the next stage frame (its temporal neighbour), not the whole set.
+  EXPECT_THAT(a.stage_frames(), ElementsAre(1001, 1002, 1003));
   EXPECT_EQ(a.device_index(), 0);
   EXPECT_EQ(a.stage().model(), "esrgan");
   EXPECT_EQ(a.timeout_seconds(), 60);
@@ -896,6 +897,18 @@ TEST_F(SchedulerCoreTest, QueuedTaskSaysWhenEveryWorkerIsDraining) {
   ASSERT_TRUE(core_->SetDrain(WorkerId("w1"), false).ok());
   core_->Dispatch();
   EXPECT_THAT(w1->Assignments(), SizeIs(1));
+}
+
+TEST_F(SchedulerCoreTest, AssignmentCarriesStageFirstFrameAndWindowNeighboursOnly) {
+  // Chunks of 2 over 1001-1009x2 (1001, 1003, ..., 1009) with a window of one each side.
+  const JobId job = Submit(OneStageYaml("1001-1009x2", 2, 0, "    window: {before: 1, after: 1}\n"));
+  auto w1 = Connect("w1", /*slots=*/3);
+  core_->Dispatch();
+  ASSERT_THAT(w1->Assignments(), SizeIs(3));
+  EXPECT_THAT(w1->Assignments()[0].stage_frames(), ElementsAre(1001, 1003, 1005));
+  EXPECT_THAT(w1->Assignments()[1].stage_frames(), ElementsAre(1001, 1003, 1005, 1007, 1009));
+  EXPECT_THAT(w1->Assignments()[2].stage_frames(), ElementsAre(1001, 1007, 1009));
+  EXPECT_EQ(TaskOf(job, 2).frames_size(), 1);
 }
 
 TEST_F(SchedulerCoreTest, RecoveredAttemptStillTimesOut) {
