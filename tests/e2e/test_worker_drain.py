@@ -38,7 +38,10 @@ class WorkerDrainTest(farm.FarmTestCase):
         f = self.farm
 
         def mid_task():
-            for t in f.get_job(job_id).tasks:
+            job = f.get_job(job_id)
+            if job.job.state in farm.JOB_FINISHED:
+                raise AssertionError(f"job {job_id} ended before {worker} was caught mid-task")
+            for t in job.tasks:
                 if (t.state == farm.TASK_RUNNING and t.worker == worker
                         and min_done <= t.frames_done <= len(t.frames) - frames_left):
                     return t
@@ -84,11 +87,13 @@ class WorkerDrainTest(farm.FarmTestCase):
         f = self.farm
         f.start_scheduler()
         f.start_worker("w1", extra=("--drain_grace_seconds", "30"))
-        f.start_worker("w2")
-        spec, out = self._job("graceful", frames=24, chunk=4, size="128x96")
+        spec, out = self._job("graceful", frames=32, chunk=8, size="128x96")
         job_id = f.submit(spec, "--json")
+        # w1 alone first, so it surely has work (a warm worker may otherwise take it all).
+        self._wait_mid_task(job_id, "w1", frames_left=0, min_done=0)
+        f.start_worker("w2")
 
-        victim = self._wait_mid_task(job_id, "w1")
+        victim = self._wait_mid_task(job_id, "w1", frames_left=3)
         rc, took = self._sigterm("w1", timeout=30)
         self.assertEqual(rc, 0, f.workers["w1"].log_text()[-2000:])
         self.assertLess(took, 30)
@@ -105,7 +110,7 @@ class WorkerDrainTest(farm.FarmTestCase):
             if t.worker == "w1":
                 self.assertIn(t.attempt_id, started_before, f"task {t.index} ran on w1 after SIGTERM")
             self.assertEqual(t.attempts, 1, f"task {t.index} was charged a retry")
-        self.assert_frames_valid(out, range(1, 25), width=256, height=192)
+        self.assert_frames_valid(out, range(1, 33), width=256, height=192)
         for t in final.tasks:
             for path in farm.frame_paths(out, t.frames):
                 self.assertEqual(farm.attempt_of(path), str(t.attempt_id), path)
