@@ -61,7 +61,7 @@ void TaskExecutor::Handle(const v1::SchedulerMessage& message) {
 void TaskExecutor::Start(const v1::Assignment& assignment) {
   absl::MutexLock lock(&mu_);
   ReapFinished();
-  if (draining_ || running_.count(assignment.attempt_id())) {
+  if (draining_ || shutting_down_ || running_.count(assignment.attempt_id())) {
     v1::WorkerMessage message;
     v1::Result* r = message.mutable_result();
     r->set_attempt_id(assignment.attempt_id());
@@ -167,7 +167,7 @@ std::vector<int64_t> TaskExecutor::Running() const {
 
 bool TaskExecutor::draining() const {
   absl::MutexLock lock(&mu_);
-  return draining_;
+  return draining_ || shutting_down_;
 }
 
 int TaskExecutor::busy() const {
@@ -177,7 +177,7 @@ int TaskExecutor::busy() const {
 
 bool TaskExecutor::Drain(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
-  draining_ = true;
+  shutting_down_ = true;  // unlike the scheduler's drain, an undrain cannot lift this
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_.empty(); };
   bool clean = mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
   if (!clean) {

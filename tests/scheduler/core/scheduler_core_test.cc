@@ -911,6 +911,22 @@ TEST_F(SchedulerCoreTest, AssignmentCarriesStageFirstFrameAndWindowNeighboursOnl
   EXPECT_EQ(TaskOf(job, 2).frames_size(), 1);
 }
 
+TEST_F(SchedulerCoreTest, WorkerRefusingWorkWhileShuttingDownGetsNoMoreUntilItReconnects) {
+  const JobId job = Submit(OneStageYaml("1001-1002", 1, 0));
+  auto w1 = Connect("w1");
+  core_->Dispatch();
+  ASSERT_THAT(w1->Assignments(), SizeIs(1));
+  Fail("w1", w1->Assignments()[0], v1::FAILURE_REASON_CANCELED, "worker is draining");
+  core_->Dispatch();
+  EXPECT_THAT(w1->Assignments(), SizeIs(1));  // not offered again in a loop
+  EXPECT_EQ(TaskOf(job, 0).state(), v1::TASK_STATE_QUEUED);
+  EXPECT_EQ(TaskOf(job, 0).attempts(), 0);    // not charged
+  // A restarted worker with the same id is trusted again.
+  auto w1_again = Connect("w1");
+  core_->Dispatch();
+  EXPECT_THAT(w1_again->Assignments(), SizeIs(1));
+}
+
 TEST_F(SchedulerCoreTest, RecoveredAttemptStillTimesOut) {
   const JobId job = Submit(OneStageYaml("1001", 1, 1, "    timeout: 60\n"));
   auto w1 = Connect("w1");
