@@ -14,9 +14,9 @@
 #define GENFARM_STATUS_CONCAT_INNER_(x, y) x##y
 #define GENFARM_STATUS_CONCAT_(x, y) GENFARM_STATUS_CONCAT_INNER_(x, y)
 
-#define GENFARM_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::absl::Status genfarm_status_ = (expr);          \
+#define GENFARM_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status genfarm_status_ = (expr);           \
     if (!genfarm_status_.ok()) return genfarm_status_; \
   } while (0)
 

@@ -12,29 +12,37 @@
 #include "scheduler/service/scheduler_server.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address HOST:PORT (port 0 picks a free one)");
-ABSL_FLAG(std::string, http, "127.0.0.1:7080", "HTTP address for /metrics, /healthz and the dashboard; empty disables");
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
+          "gRPC address HOST:PORT (port 0 picks a free one)");
+ABSL_FLAG(std::string, http, "127.0.0.1:7080",
+          "HTTP address for /metrics, /healthz and the dashboard; empty disables");
 ABSL_FLAG(std::string, data_dir, "var/scheduler", "directory of the embedded SQLite store");
 #ifndef GENFARM_WEB_ROOT
 #define GENFARM_WEB_ROOT ""
 #endif
-ABSL_FLAG(std::string, web_root, GENFARM_WEB_ROOT, "folder of the web dashboard's static files; empty serves only /api/");
+ABSL_FLAG(std::string, web_root, GENFARM_WEB_ROOT,
+          "folder of the web dashboard's static files; empty serves only /api/");
 ABSL_FLAG(std::string, port_file, "", "if set, write 'GRPC_PORT HTTP_PORT' here once listening");
-ABSL_FLAG(double, lease_seconds, 15, "heartbeat silence after which a worker's attempts are requeued");
+ABSL_FLAG(double, lease_seconds, 15,
+          "heartbeat silence after which a worker's attempts are requeued");
 ABSL_FLAG(double, heartbeat_seconds, 2, "heartbeat interval asked of workers");
 ABSL_FLAG(double, retry_backoff_seconds, 1, "first retry delay; doubles per failure");
 ABSL_FLAG(double, retry_backoff_max_seconds, 60, "longest retry delay");
-ABSL_FLAG(int, blocklist_failures, 3, "failures of one job on one worker before it is kept off the job");
-ABSL_FLAG(std::string, project_weights, "", "fair-share weights, e.g. 'feature=2,commercial=1' (default 1)");
+ABSL_FLAG(int, blocklist_failures, 3,
+          "failures of one job on one worker before it is kept off the job");
+ABSL_FLAG(std::string, project_weights, "",
+          "fair-share weights, e.g. 'feature=2,commercial=1' (default 1)");
 ABSL_FLAG(double, preempt_after_seconds, 300,
           "higher-tier work waiting this long preempts batch attempts; 0 disables preemption");
 ABSL_FLAG(double, affinity_wait_seconds, 0,
-          "how long a batch stage may wait for a worker with its model warm (delay scheduling); 0 = never wait");
+          "how long a batch stage may wait for a worker with its model warm (delay scheduling); 0 "
+          "= never wait");
 ABSL_FLAG(double, fair_share_history_weight, 0.25,
           "fair share: weight of recent decayed usage against slots held now (0..1)");
-ABSL_FLAG(double, fair_share_preempt_seconds, 0,
-          "a starved project's batch work waiting this long preempts an over-share project's youngest "
-          "batch attempt (finished frames are kept); 0 disables, the simulator recommends 15");
+ABSL_FLAG(
+    double, fair_share_preempt_seconds, 0,
+    "a starved project's batch work waiting this long preempts an over-share project's youngest "
+    "batch attempt (finished frames are kept); 0 disables, the simulator recommends 15");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -52,8 +60,10 @@ int main(int argc, char** argv) {
   options.core.retry_backoff_base = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_seconds));
   options.core.retry_backoff_max = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_max_seconds));
   options.core.blocklist_failures = absl::GetFlag(FLAGS_blocklist_failures);
-  options.policy.preempt_after_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_preempt_after_seconds) * 1000);
-  options.policy.affinity_wait_ms = static_cast<int64_t>(absl::GetFlag(FLAGS_affinity_wait_seconds) * 1000);
+  options.policy.preempt_after_ms =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_preempt_after_seconds) * 1000);
+  options.policy.affinity_wait_ms =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_affinity_wait_seconds) * 1000);
   options.policy.history_weight = absl::GetFlag(FLAGS_fair_share_history_weight);
   options.policy.fair_share_preempt_after_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_fair_share_preempt_seconds) * 1000);
@@ -61,11 +71,13 @@ int main(int argc, char** argv) {
     std::cerr << "genfarm-scheduler: --fair_share_history_weight must be between 0 and 1\n";
     return 2;
   }
-  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_project_weights), ',', absl::SkipEmpty())) {
+  for (absl::string_view item :
+       absl::StrSplit(absl::GetFlag(FLAGS_project_weights), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     double weight = 0;
     if (!absl::SimpleAtod(kv.second, &weight) || weight <= 0) {
-      std::cerr << "genfarm-scheduler: --project_weights: '" << item << "' is not PROJECT=POSITIVE_NUMBER\n";
+      std::cerr << "genfarm-scheduler: --project_weights: '" << item
+                << "' is not PROJECT=POSITIVE_NUMBER\n";
       return 2;
     }
     options.policy.project_weights[kv.first] = weight;
@@ -83,10 +95,11 @@ int main(int argc, char** argv) {
     std::cerr << "genfarm-scheduler: " << server.status().message() << "\n";
     return 1;
   }
-  std::cout << "genfarm-scheduler listening on gRPC port " << (*server)->grpc_port() << ", HTTP port "
-            << (*server)->http_port() << std::endl;
+  std::cout << "genfarm-scheduler listening on gRPC port " << (*server)->grpc_port()
+            << ", HTTP port " << (*server)->http_port() << std::endl;
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
-    std::ofstream(port_file + ".tmp") << (*server)->grpc_port() << " " << (*server)->http_port() << "\n";
+    std::ofstream(port_file + ".tmp")
+        << (*server)->grpc_port() << " " << (*server)->http_port() << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());
   }
   std::thread waiter([&] {

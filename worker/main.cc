@@ -26,12 +26,14 @@
 #include "worker/runtime/model_repository.h"
 #include "worker/runtime/torch_model_loader.h"
 
-ABSL_FLAG(std::string, scheduler, "", "scheduler address HOST:PORT (default $GENFARM_SCHEDULER or 127.0.0.1:7070)");
+ABSL_FLAG(std::string, scheduler, "",
+          "scheduler address HOST:PORT (default $GENFARM_SCHEDULER or 127.0.0.1:7070)");
 ABSL_FLAG(std::string, id, "", "worker id (default: the hostname)");
 ABSL_FLAG(int, slots, 1, "tasks run at once");
 ABSL_FLAG(std::string, tags, "", "comma-separated tags a stage may require");
 ABSL_FLAG(std::string, models, "var/models", "model repository folder");
-ABSL_FLAG(double, drain_grace_seconds, 120, "on SIGTERM, how long running tasks may finish before they are handed back");
+ABSL_FLAG(double, drain_grace_seconds, 120,
+          "on SIGTERM, how long running tasks may finish before they are handed back");
 ABSL_FLAG(std::string, http, "127.0.0.1:7090",
           "HTTP address for /metrics and /healthz (port 0 picks a free one); empty disables");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
@@ -65,8 +67,10 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
   std::string address = absl::GetFlag(FLAGS_scheduler);
-  if (address.empty()) address = getenv("GENFARM_SCHEDULER") ? getenv("GENFARM_SCHEDULER") : "127.0.0.1:7070";
-  const std::string worker_id = absl::GetFlag(FLAGS_id).empty() ? Hostname() : absl::GetFlag(FLAGS_id);
+  if (address.empty())
+    address = getenv("GENFARM_SCHEDULER") ? getenv("GENFARM_SCHEDULER") : "127.0.0.1:7070";
+  const std::string worker_id =
+      absl::GetFlag(FLAGS_id).empty() ? Hostname() : absl::GetFlag(FLAGS_id);
   const int slots = absl::GetFlag(FLAGS_slots);
   if (slots < 1) {
     std::cerr << "genfarm-worker: --slots must be at least 1\n";
@@ -91,8 +95,10 @@ int main(int argc, char** argv) {
     std::cerr << "genfarm-worker: model repository: " << s.message() << "\n";
     return 1;
   }
-  for (const auto& error : repository.errors()) spdlog::error("model {} skipped: {}", error.model, std::string(error.status.message()));
-  for (const auto& m : repository.models()) spdlog::info("model {} {} ({})", m.name, m.version, m.model_path);
+  for (const auto& error : repository.errors())
+    spdlog::error("model {} skipped: {}", error.model, std::string(error.status.message()));
+  for (const auto& m : repository.models())
+    spdlog::info("model {} {} ({})", m.name, m.version, m.model_path);
 
   TorchModelLoader loader(clock);
   ModelCache cache(loader, clock);
@@ -146,17 +152,17 @@ int main(int argc, char** argv) {
     for (const LoadedModel& m : cache.loaded()) hb.add_loaded_models(m.model);
     return hb;
   };
-  link = std::make_unique<SchedulerLink>(SchedulerLink::Options{address}, hello,
-                                         [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); },
-                                         heartbeat);
+  link = std::make_unique<SchedulerLink>(
+      SchedulerLink::Options{address}, hello,
+      [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat);
   // /metrics and /healthz. Metrics must not stop rendering: if the address is taken the
   // worker runs without them (and says so).
   std::unique_ptr<genfarm::HttpServer> http;
   if (const std::string listen = absl::GetFlag(FLAGS_http); !listen.empty()) {
     http = std::make_unique<genfarm::HttpServer>();
     http->server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(absl::StrCat("ok\nscheduler: ", link && link->connected() ? "connected" : "disconnected",
-                                   "\n"),
+      res.set_content(absl::StrCat("ok\nscheduler: ",
+                                   link && link->connected() ? "connected" : "disconnected", "\n"),
                       "text/plain");
     });
     http->server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
@@ -172,7 +178,8 @@ int main(int argc, char** argv) {
         snapshot.devices.push_back(device);
       }
       metrics.Refresh(snapshot);
-      res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
+      res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()),
+                      "text/plain; version=0.0.4");
     });
     absl::StatusOr<int> port = http->Start(listen);
     if (port.ok()) {
@@ -187,8 +194,8 @@ int main(int argc, char** argv) {
   }
 
   link->Start();
-  spdlog::info("genfarm-worker {} started: {} slots, {} devices, {} models, scheduler {}", worker_id, slots,
-               devices->size(), repository.models().size(), address);
+  spdlog::info("genfarm-worker {} started: {} slots, {} devices, {} models, scheduler {}",
+               worker_id, slots, devices->size(), repository.models().size(), address);
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -92,7 +92,8 @@ absl::StatusOr<JobPlan> PlanJob(const v1::JobSpec& spec, const WindowLookup& win
       const int32_t index = static_cast<int32_t>(plan.tasks.size());
       for (int64_t f : chunk_frames) {
         if (factor > 1) {
-          for (int64_t out : RetimeOutputs(plan.stage_frames[s], f, factor)) producer[s][out] = index;
+          for (int64_t out : RetimeOutputs(plan.stage_frames[s], f, factor))
+            producer[s][out] = index;
         } else {
           producer[s][f] = index;
         }

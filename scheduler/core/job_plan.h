@@ -34,9 +34,9 @@ struct PlannedTask {
 };
 
 struct JobPlan {
-  std::vector<PlannedTask> tasks;                // stage by stage, chunk by chunk
+  std::vector<PlannedTask> tasks;  // stage by stage, chunk by chunk
   std::vector<std::vector<int64_t>> stage_frames;
-  std::vector<TemporalWindow> windows;           // effective window per stage
+  std::vector<TemporalWindow> windows;  // effective window per stage
 };
 
 // Model name -> its manifest window, as advertised by workers (empty if unknown).

@@ -15,7 +15,8 @@ namespace genfarm::scheduler {
 namespace {
 
 bool Terminal(v1::TaskState s) {
-  return s == v1::TASK_STATE_SUCCEEDED || s == v1::TASK_STATE_FAILED || s == v1::TASK_STATE_CANCELED;
+  return s == v1::TASK_STATE_SUCCEEDED || s == v1::TASK_STATE_FAILED ||
+         s == v1::TASK_STATE_CANCELED;
 }
 
 bool JobEnded(v1::JobState s) {
@@ -101,7 +102,8 @@ absl::StatusOr<SubmitResult> SchedulerCore::SubmitJob(v1::JobSpec spec,
   // spec keeps the planner's frame mapping and the worker's identical.
   for (v1::StageSpec& stage : *spec.mutable_stages()) {
     auto model = models_.find(stage.model());
-    if (model != models_.end() && model->second.kind() == "interpolate" && !stage.params().contains("factor")) {
+    if (model != models_.end() && model->second.kind() == "interpolate" &&
+        !stage.params().contains("factor")) {
       (*stage.mutable_params())["factor"] = "2";
     }
   }
@@ -110,9 +112,11 @@ absl::StatusOr<SubmitResult> SchedulerCore::SubmitJob(v1::JobSpec spec,
     if (upstream == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("depends_on_jobs: job ", dep, " not found"));
     }
-    if (upstream->rec.state == v1::JOB_STATE_FAILED || upstream->rec.state == v1::JOB_STATE_CANCELED) {
+    if (upstream->rec.state == v1::JOB_STATE_FAILED ||
+        upstream->rec.state == v1::JOB_STATE_CANCELED) {
       return absl::FailedPreconditionError(
-          absl::StrCat("depends_on_jobs: job ", dep, " has ", upstream->rec.state == v1::JOB_STATE_FAILED ? "failed" : "been canceled",
+          absl::StrCat("depends_on_jobs: job ", dep, " has ",
+                       upstream->rec.state == v1::JOB_STATE_FAILED ? "failed" : "been canceled",
                        "; retry it first"));
     }
   }
@@ -168,11 +172,13 @@ absl::StatusOr<SubmitResult> SchedulerCore::SubmitJob(v1::JobSpec spec,
 }
 
 void SchedulerCore::StartJobIfReady(Job& job) {
-  if (job.unmet_jobs > 0 || job.rec.state == v1::JOB_STATE_PAUSED || JobEnded(job.rec.state)) return;
+  if (job.unmet_jobs > 0 || job.rec.state == v1::JOB_STATE_PAUSED || JobEnded(job.rec.state))
+    return;
   job.rec.state = v1::JOB_STATE_ACTIVE;
   job.rec.message.clear();
   for (size_t i = 0; i < job.tasks.size(); ++i) {
-    if (job.tasks[i].rec.state == v1::TASK_STATE_WAITING) MakeRunnable(job, static_cast<int32_t>(i));
+    if (job.tasks[i].rec.state == v1::TASK_STATE_WAITING)
+      MakeRunnable(job, static_cast<int32_t>(i));
   }
   PersistJob(job);
   UpdateJobState(job);
@@ -183,8 +189,8 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
   recovery_deadline_ms_ = now + absl::ToInt64Milliseconds(options_.lease_ttl);
   // Attempt ids handed out just before a crash may not have reached the store; skip
   // far past them so a late result can never match a new attempt.
-  attempt_high_water_ = snapshot.jobs.empty() ? snapshot.attempt_high_water
-                                             : snapshot.attempt_high_water + (1 << 20);
+  attempt_high_water_ =
+      snapshot.jobs.empty() ? snapshot.attempt_high_water : snapshot.attempt_high_water + (1 << 20);
   size_t t = 0;
   for (const JobRecord& rec : snapshot.jobs) {
     Job& job = jobs_[rec.id];
@@ -193,8 +199,8 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
     if (!rec.idempotency_key.empty()) idempotency_[rec.idempotency_key] = rec.id;
     auto plan = PlanJob(rec.spec, [this](const std::string& m) { return ModelWindow(m); });
     if (!plan.ok()) {
-      return absl::DataLossError(absl::StrCat("job ", rec.id.value(), ": stored spec no longer plans: ",
-                                              plan.status().message()));
+      return absl::DataLossError(absl::StrCat(
+          "job ", rec.id.value(), ": stored spec no longer plans: ", plan.status().message()));
     }
     job.plan = *std::move(plan);
     BuildJob(job, job.rec.spec);
@@ -202,14 +208,14 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
     for (; t < snapshot.tasks.size() && snapshot.tasks[t].id.job == rec.id; ++t, ++n) {
       const TaskRecord& task_rec = snapshot.tasks[t];
       if (task_rec.id.index < 0 || static_cast<size_t>(task_rec.id.index) >= job.tasks.size()) {
-        return absl::DataLossError(absl::StrCat("task ", task_rec.id.ToString(), " does not fit job ",
-                                                rec.id.value(), "'s plan"));
+        return absl::DataLossError(absl::StrCat("task ", task_rec.id.ToString(),
+                                                " does not fit job ", rec.id.value(), "'s plan"));
       }
       job.tasks[task_rec.id.index].rec = task_rec;
     }
     if (n != job.tasks.size()) {
-      return absl::DataLossError(absl::StrCat("job ", rec.id.value(), " has ", n, " stored tasks, its plan ",
-                                              job.tasks.size()));
+      return absl::DataLossError(absl::StrCat("job ", rec.id.value(), " has ", n,
+                                              " stored tasks, its plan ", job.tasks.size()));
     }
     total_tasks_ += static_cast<int64_t>(n);
   }
@@ -222,11 +228,13 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
     }
     for (size_t i = 0; i < job.tasks.size(); ++i) {
       Task& task = job.tasks[i];
-      for (int32_t dep : task.deps) task.unmet_deps += job.tasks[dep].rec.state != v1::TASK_STATE_SUCCEEDED;
+      for (int32_t dep : task.deps)
+        task.unmet_deps += job.tasks[dep].rec.state != v1::TASK_STATE_SUCCEEDED;
       const v1::TaskState state = task.rec.state;
       Stage& stage = job.stages[task.rec.stage];
       stage.count[state]++;
-      if (state == v1::TASK_STATE_SUCCEEDED) stage.frames_done += static_cast<int64_t>(task.rec.frames.size());
+      if (state == v1::TASK_STATE_SUCCEEDED)
+        stage.frames_done += static_cast<int64_t>(task.rec.frames.size());
       if (state == v1::TASK_STATE_QUEUED) {
         task.runnable_since_ms = now;
         if (task.rec.not_before_ms > now) {
@@ -249,8 +257,8 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
       }
     }
   }
-  spdlog::info("recovered {} jobs, {} tasks, {} running attempts awaiting their workers", jobs_.size(),
-               total_tasks_, attempts_.size());
+  spdlog::info("recovered {} jobs, {} tasks, {} running attempts awaiting their workers",
+               jobs_.size(), total_tasks_, attempts_.size());
   dispatch_needed_ = true;
   return absl::OkStatus();
 }
@@ -262,12 +270,14 @@ void SchedulerCore::SetTaskState(Job& job, int32_t index, v1::TaskState state) {
   Stage& stage = job.stages[task.rec.stage];
   const v1::TaskState old = task.rec.state;
   if (old == v1::TASK_STATE_QUEUED) stage.queued.erase(index);
-  if (old == v1::TASK_STATE_SUCCEEDED) stage.frames_done -= static_cast<int64_t>(task.rec.frames.size());
+  if (old == v1::TASK_STATE_SUCCEEDED)
+    stage.frames_done -= static_cast<int64_t>(task.rec.frames.size());
   stage.count[old]--;
   task.rec.state = state;
   stage.count[state]++;
   if (Terminal(state)) task.kept_frames = 0;
-  if (state == v1::TASK_STATE_SUCCEEDED) stage.frames_done += static_cast<int64_t>(task.rec.frames.size());
+  if (state == v1::TASK_STATE_SUCCEEDED)
+    stage.frames_done += static_cast<int64_t>(task.rec.frames.size());
   if (state == v1::TASK_STATE_QUEUED) {
     task.runnable_since_ms = NowMs();
     if (task.rec.not_before_ms > task.runnable_since_ms) {
@@ -308,8 +318,8 @@ void SchedulerCore::OnTaskFailedFinal(Job& job, int32_t index) {
   // Whatever needs this task's frames can never run: cancel it, saying why.
   std::vector<int32_t> stack = job.tasks[index].dependents;
   const std::string why =
-      absl::StrCat("upstream task ", index, " (stage ", job.rec.spec.stages(job.tasks[index].rec.stage).name(),
-                   ") failed");
+      absl::StrCat("upstream task ", index, " (stage ",
+                   job.rec.spec.stages(job.tasks[index].rec.stage).name(), ") failed");
   while (!stack.empty()) {
     int32_t d = stack.back();
     stack.pop_back();
@@ -329,7 +339,8 @@ void SchedulerCore::UpdateJobState(Job& job) {
       auto it = stage.count.find(s);
       return it == stage.count.end() ? 0 : it->second;
     };
-    terminal += count(v1::TASK_STATE_SUCCEEDED) + count(v1::TASK_STATE_FAILED) + count(v1::TASK_STATE_CANCELED);
+    terminal += count(v1::TASK_STATE_SUCCEEDED) + count(v1::TASK_STATE_FAILED) +
+                count(v1::TASK_STATE_CANCELED);
     failed += count(v1::TASK_STATE_FAILED) + count(v1::TASK_STATE_CANCELED);
   }
   const v1::JobState old = job.rec.state;
@@ -338,7 +349,8 @@ void SchedulerCore::UpdateJobState(Job& job) {
     // stays canceled
   } else if (all_done) {
     job.rec.state = failed > 0 ? v1::JOB_STATE_FAILED : v1::JOB_STATE_SUCCEEDED;
-    if (failed > 0) job.rec.message = absl::StrCat(failed, " of ", job.tasks.size(), " tasks did not succeed");
+    if (failed > 0)
+      job.rec.message = absl::StrCat(failed, " of ", job.tasks.size(), " tasks did not succeed");
   } else if (JobEnded(old)) {
     job.rec.state = v1::JOB_STATE_ACTIVE;  // retried
     job.rec.message.clear();
@@ -353,7 +365,8 @@ void SchedulerCore::UpdateJobState(Job& job) {
 void SchedulerCore::OnJobEnded(Job& job) {
   job.rec.end_ms = NowMs();
   active_jobs_.erase(job.rec.id);
-  spdlog::info("job {} '{}' {}", job.rec.id.value(), job.rec.spec.name(), v1::JobState_Name(job.rec.state));
+  spdlog::info("job {} '{}' {}", job.rec.id.value(), job.rec.spec.name(),
+               v1::JobState_Name(job.rec.state));
   for (JobId dep_id : job.dependents) {
     Job* dependent = FindJob(dep_id);
     if (dependent == nullptr || JobEnded(dependent->rec.state)) continue;
@@ -390,8 +403,8 @@ void SchedulerCore::EndAttempt(int64_t attempt_id) {
   dispatch_needed_ = true;
 }
 
-void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, const std::string& message,
-                                bool charge_retry) {
+void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason,
+                                const std::string& message, bool charge_retry) {
   auto it = attempts_.find(attempt_id);
   if (it == attempts_.end()) return;
   const TaskId task_id = it->second.task;
@@ -420,17 +433,19 @@ void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, co
     Blocklist& entry = job->blocklist[worker.value()];
     if (++entry.failures >= options_.blocklist_failures) {
       entry.until_ms = NowMs() + absl::ToInt64Milliseconds(options_.blocklist_forgive);
-      spdlog::warn("worker {} kept off job {} after {} failures", worker.value(), task_id.job.value(),
-                   entry.failures);
+      spdlog::warn("worker {} kept off job {} after {} failures", worker.value(),
+                   task_id.job.value(), entry.failures);
     }
   }
-  AppendLog(*job, task_id.index, AttemptId(attempt_id), absl::StrCat("attempt failed (", ReasonName(reason), "): ", message));
+  AppendLog(*job, task_id.index, AttemptId(attempt_id),
+            absl::StrCat("attempt failed (", ReasonName(reason), "): ", message));
   if (job->rec.state == v1::JOB_STATE_CANCELED) {
     SetTaskState(*job, task_id.index, v1::TASK_STATE_CANCELED);
   } else if (retryable && task.rec.attempts <= stage.retries()) {
     // Exponential backoff: base * 2^(failures-1), capped.
     absl::Duration backoff = options_.retry_backoff_base;
-    for (int i = 1; i < task.rec.attempts && backoff < options_.retry_backoff_max; ++i) backoff *= 2;
+    for (int i = 1; i < task.rec.attempts && backoff < options_.retry_backoff_max; ++i)
+      backoff *= 2;
     backoff = std::min(backoff, options_.retry_backoff_max);
     task.rec.not_before_ms = charge_retry ? NowMs() + absl::ToInt64Milliseconds(backoff) : 0;
     observer_->OnRequeue(ReasonName(reason));
@@ -438,7 +453,8 @@ void SchedulerCore::FailAttempt(int64_t attempt_id, v1::FailureReason reason, co
     SetTaskState(*job, task_id.index, v1::TASK_STATE_QUEUED);
   } else {
     SetTaskState(*job, task_id.index, v1::TASK_STATE_FAILED);
-    observer_->OnTaskFailed(job->rec.spec.project(), stage.model(), static_cast<int64_t>(task.rec.frames.size()));
+    observer_->OnTaskFailed(job->rec.spec.project(), stage.model(),
+                            static_cast<int64_t>(task.rec.frames.size()));
     OnTaskFailedFinal(*job, task_id.index);
   }
   UpdateJobState(*job);
@@ -485,8 +501,9 @@ void SchedulerCore::AssignTask(Job& job, int32_t index, WorkerState& worker, int
   a->set_shot(job.rec.spec.shot());
   *a->mutable_stage() = stage;
   // Frames a preempted attempt already wrote are not rendered again.
-  a->mutable_frames()->Add(task.rec.frames.begin() + std::min<int64_t>(task.kept_frames, task.rec.frames.size()),
-                           task.rec.frames.end());
+  a->mutable_frames()->Add(
+      task.rec.frames.begin() + std::min<int64_t>(task.kept_frames, task.rec.frames.size()),
+      task.rec.frames.end());
   // Only what the worker reads: the stage's first frame (the retime numbering base) and
   // the stage frames around the task, widened by the temporal window (at least the next
   // frame, which a retime interpolates towards). The whole set would make every dispatch
@@ -516,10 +533,12 @@ void SchedulerCore::LoseWorker(const WorkerId& id, const std::string& why) {
     worker.channel->Close();
     worker.channel.reset();
   }
-  if (!lost.empty()) spdlog::warn("worker {} lost ({}): requeueing {} attempts", id.value(), why, lost.size());
+  if (!lost.empty())
+    spdlog::warn("worker {} lost ({}): requeueing {} attempts", id.value(), why, lost.size());
   observer_->OnWorkerLost(why);
   for (int64_t attempt : lost) {
-    FailAttempt(attempt, v1::FAILURE_REASON_WORKER_LOST, absl::StrCat("worker ", id.value(), " lost: ", why),
+    FailAttempt(attempt, v1::FAILURE_REASON_WORKER_LOST,
+                absl::StrCat("worker ", id.value(), " lost: ", why),
                 /*charge_retry=*/false);
   }
   dispatch_needed_ = true;
@@ -527,22 +546,26 @@ void SchedulerCore::LoseWorker(const WorkerId& id, const std::string& why) {
 
 // --- Workers ---
 
-absl::Status SchedulerCore::WorkerHello(const v1::Hello& hello, std::shared_ptr<WorkerChannel> channel) {
-  if (hello.worker_id().empty()) return absl::InvalidArgumentError("hello.worker_id: must not be empty");
+absl::Status SchedulerCore::WorkerHello(const v1::Hello& hello,
+                                        std::shared_ptr<WorkerChannel> channel) {
+  if (hello.worker_id().empty())
+    return absl::InvalidArgumentError("hello.worker_id: must not be empty");
   if (hello.slots() < 0) return absl::InvalidArgumentError("hello.slots: must not be negative");
   const WorkerId id(hello.worker_id());
   WorkerState& worker = workers_[id];
   if (worker.channel && worker.channel != channel) worker.channel->Close();
   // Attempts we think it runs but it no longer claims are lost; attempts it claims that
   // we do not know (or gave to someone else since) must stop.
-  absl::flat_hash_set<int64_t> claimed(hello.running_attempts().begin(), hello.running_attempts().end());
+  absl::flat_hash_set<int64_t> claimed(hello.running_attempts().begin(),
+                                       hello.running_attempts().end());
   std::vector<int64_t> lost;
   for (int64_t a : worker.attempts) {
     if (!claimed.contains(a)) lost.push_back(a);
   }
   std::sort(lost.begin(), lost.end());
   for (int64_t a : lost) {
-    FailAttempt(a, v1::FAILURE_REASON_WORKER_LOST, absl::StrCat("worker ", id.value(), " restarted"), false);
+    FailAttempt(a, v1::FAILURE_REASON_WORKER_LOST,
+                absl::StrCat("worker ", id.value(), " restarted"), false);
   }
   worker.hello = hello;
   worker.shutting_down = false;  // a new process, or one that will say so again
@@ -590,8 +613,10 @@ void SchedulerCore::WorkerHeartbeat(const WorkerId& id, const v1::Heartbeat& hea
   if (it == workers_.end() || !it->second.channel) return;
   WorkerState& worker = it->second;
   worker.last_seen_ms = NowMs();
-  if (heartbeat.devices_size() > 0) worker.devices.assign(heartbeat.devices().begin(), heartbeat.devices().end());
-  worker.loaded = absl::flat_hash_set<std::string>(heartbeat.loaded_models().begin(), heartbeat.loaded_models().end());
+  if (heartbeat.devices_size() > 0)
+    worker.devices.assign(heartbeat.devices().begin(), heartbeat.devices().end());
+  worker.loaded = absl::flat_hash_set<std::string>(heartbeat.loaded_models().begin(),
+                                                   heartbeat.loaded_models().end());
   // An attempt the worker does not report long after it was assigned never reached it
   // (or died silently): requeue it rather than wait forever. Results travel on the same
   // ordered stream before the heartbeat that omits them, so a finished attempt is never
@@ -602,14 +627,16 @@ void SchedulerCore::WorkerHeartbeat(const WorkerId& id, const v1::Heartbeat& hea
   std::vector<int64_t> vanished;
   for (int64_t a : worker.attempts) {
     auto at = attempts_.find(a);
-    if (!reported.contains(a) && at != attempts_.end() && NowMs() - at->second.start_ms > grace_ms) {
+    if (!reported.contains(a) && at != attempts_.end() &&
+        NowMs() - at->second.start_ms > grace_ms) {
       vanished.push_back(a);
     }
   }
   std::sort(vanished.begin(), vanished.end());
   for (int64_t a : vanished) {
     FailAttempt(a, v1::FAILURE_REASON_WORKER_LOST,
-                absl::StrCat("worker ", id.value(), " no longer reports attempt ", a), /*charge_retry=*/false);
+                absl::StrCat("worker ", id.value(), " no longer reports attempt ", a),
+                /*charge_retry=*/false);
   }
 }
 
@@ -623,7 +650,8 @@ void SchedulerCore::WorkerProgress(const WorkerId& id, const v1::Progress& progr
   const int32_t index = it->second.task.index;
   Task& task = job->tasks[index];
   task.rec.frames_done = task.kept_frames + progress.frames_done();
-  for (const std::string& line : progress.log_lines()) AppendLog(*job, index, task.rec.attempt, line);
+  for (const std::string& line : progress.log_lines())
+    AppendLog(*job, index, task.rec.attempt, line);
   job->changed.push_back(index);
   dirty_jobs_.insert(job->rec.id);
   PersistTask(*job, index);
@@ -632,7 +660,8 @@ void SchedulerCore::WorkerProgress(const WorkerId& id, const v1::Progress& progr
 void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
   auto it = attempts_.find(result.attempt_id());
   if (it == attempts_.end() || it->second.worker != id) {
-    spdlog::info("ignoring result of stale attempt {} from worker {}", result.attempt_id(), id.value());
+    spdlog::info("ignoring result of stale attempt {} from worker {}", result.attempt_id(),
+                 id.value());
     return;
   }
   const TaskId task_id = it->second.task;
@@ -640,17 +669,20 @@ void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
   if (job == nullptr) return;
   Task& task = job->tasks[task_id.index];
   if ((result.job_id() != 0 && result.job_id() != task_id.job.value()) ||
-      (result.job_id() != 0 && result.task_index() != task_id.index) || task.rec.attempt.value() != result.attempt_id() ||
-      task.rec.state != v1::TASK_STATE_RUNNING) {
-    spdlog::info("ignoring result of attempt {}: task {} moved on", result.attempt_id(), task_id.ToString());
+      (result.job_id() != 0 && result.task_index() != task_id.index) ||
+      task.rec.attempt.value() != result.attempt_id() || task.rec.state != v1::TASK_STATE_RUNNING) {
+    spdlog::info("ignoring result of attempt {}: task {} moved on", result.attempt_id(),
+                 task_id.ToString());
     return;
   }
-  for (const std::string& line : result.log_lines()) AppendLog(*job, task_id.index, task.rec.attempt, line);
+  for (const std::string& line : result.log_lines())
+    AppendLog(*job, task_id.index, task.rec.attempt, line);
   if (!result.success()) {
     v1::FailureReason reason = result.failure_reason() == v1::FAILURE_REASON_UNSPECIFIED
                                    ? v1::FAILURE_REASON_INTERNAL
                                    : result.failure_reason();
-    const bool charge = reason != v1::FAILURE_REASON_CANCELED && reason != v1::FAILURE_REASON_PREEMPTED;
+    const bool charge =
+        reason != v1::FAILURE_REASON_CANCELED && reason != v1::FAILURE_REASON_PREEMPTED;
     // The scheduler never asks for a CANCELED result of a live attempt (its own cancels end
     // the attempt first, so their results arrive stale): a worker cancels on its own only
     // when it shuts down (SIGTERM drain), refusing new work and handing back what outlives
@@ -683,7 +715,8 @@ void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
 
 absl::StatusOr<v1::Worker> SchedulerCore::SetDrain(const WorkerId& id, bool drain) {
   auto it = workers_.find(id);
-  if (it == workers_.end()) return absl::NotFoundError(absl::StrCat("worker '", id.value(), "' not found"));
+  if (it == workers_.end())
+    return absl::NotFoundError(absl::StrCat("worker '", id.value(), "' not found"));
   it->second.draining = drain;
   if (it->second.channel) {
     v1::SchedulerMessage message;
@@ -730,7 +763,8 @@ absl::StatusOr<v1::Job> SchedulerCore::CancelJob(JobId id) {
 absl::StatusOr<v1::Job> SchedulerCore::PauseJob(JobId id) {
   GENFARM_ASSIGN_OR_RETURN(Job * job, MutableJob(id));
   if (JobEnded(job->rec.state)) {
-    return absl::FailedPreconditionError(absl::StrCat("job ", id.value(), " has ended; nothing to pause"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id.value(), " has ended; nothing to pause"));
   }
   job->rec.state = v1::JOB_STATE_PAUSED;
   job->rec.message = "paused: running tasks finish, no new tasks start";
@@ -752,22 +786,25 @@ absl::StatusOr<v1::Job> SchedulerCore::ResumeJob(JobId id) {
   return ToProto(*job);
 }
 
-absl::StatusOr<int32_t> SchedulerCore::RetryTasks(JobId id, bool failed_only, const std::vector<int32_t>& indexes) {
+absl::StatusOr<int32_t> SchedulerCore::RetryTasks(JobId id, bool failed_only,
+                                                  const std::vector<int32_t>& indexes) {
   GENFARM_ASSIGN_OR_RETURN(Job * job, MutableJob(id));
   std::vector<int32_t> chosen;
   if (failed_only || indexes.empty()) {
     for (size_t i = 0; i < job->tasks.size(); ++i) {
       v1::TaskState s = job->tasks[i].rec.state;
-      if (s == v1::TASK_STATE_FAILED || s == v1::TASK_STATE_CANCELED) chosen.push_back(static_cast<int32_t>(i));
+      if (s == v1::TASK_STATE_FAILED || s == v1::TASK_STATE_CANCELED)
+        chosen.push_back(static_cast<int32_t>(i));
     }
   }
   for (int32_t i : indexes) {
     if (i < 0 || static_cast<size_t>(i) >= job->tasks.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("task ", i, " does not exist in job ", id.value(), " (",
-                                                     job->tasks.size(), " tasks)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task ", i, " does not exist in job ", id.value(), " (", job->tasks.size(), " tasks)"));
     }
     if (!Terminal(job->tasks[i].rec.state)) {
-      return absl::FailedPreconditionError(absl::StrCat("task ", i, " is ", StateName(job->tasks[i].rec.state),
+      return absl::FailedPreconditionError(absl::StrCat("task ", i, " is ",
+                                                        StateName(job->tasks[i].rec.state),
                                                         "; only finished tasks can be retried"));
     }
     chosen.push_back(i);
@@ -792,7 +829,8 @@ absl::StatusOr<int32_t> SchedulerCore::RetryTasks(JobId id, bool failed_only, co
   for (int32_t i : chosen) {
     Task& task = job->tasks[i];
     task.unmet_deps = 0;
-    for (int32_t dep : task.deps) task.unmet_deps += job->tasks[dep].rec.state != v1::TASK_STATE_SUCCEEDED;
+    for (int32_t dep : task.deps)
+      task.unmet_deps += job->tasks[dep].rec.state != v1::TASK_STATE_SUCCEEDED;
     if (job->rec.state == v1::JOB_STATE_ACTIVE) MakeRunnable(*job, i);
   }
   PersistJob(*job);
@@ -802,7 +840,8 @@ absl::StatusOr<int32_t> SchedulerCore::RetryTasks(JobId id, bool failed_only, co
 
 absl::StatusOr<v1::Job> SchedulerCore::SetPriority(JobId id, int32_t priority) {
   if (priority < 0 || priority > 100) {
-    return absl::InvalidArgumentError(absl::StrCat("priority: must be between 0 and 100, got ", priority));
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority: must be between 0 and 100, got ", priority));
   }
   GENFARM_ASSIGN_OR_RETURN(Job * job, MutableJob(id));
   job->rec.spec.set_priority(priority);
@@ -825,7 +864,8 @@ absl::StatusOr<int64_t> SchedulerCore::Watch(JobId id, JobListener listener) {
   GENFARM_ASSIGN_OR_RETURN(Job * job, MutableJob(id));
   v1::JobEvent event;
   *event.mutable_job() = ToProto(*job);
-  for (size_t i = 0; i < job->tasks.size(); ++i) *event.add_changed_tasks() = ToProto(*job, static_cast<int32_t>(i));
+  for (size_t i = 0; i < job->tasks.size(); ++i)
+    *event.add_changed_tasks() = ToProto(*job, static_cast<int32_t>(i));
   const bool ended = JobEnded(job->rec.state);
   listener(event, ended);
   if (ended) return 0;
@@ -908,9 +948,11 @@ void SchedulerCore::Tick() {
     }
     const Attempt& attempt = attempts_[attempt_id];
     const Job* job = FindJob(attempt.task.job);
-    const int32_t timeout = job ? job->rec.spec.stages(job->tasks[attempt.task.index].rec.stage).timeout_seconds() : 0;
+    const int32_t timeout =
+        job ? job->rec.spec.stages(job->tasks[attempt.task.index].rec.stage).timeout_seconds() : 0;
     FailAttempt(attempt_id, v1::FAILURE_REASON_TIMEOUT,
-                absl::StrCat("attempt timed out after ", timeout, " s on worker ", worker_id), true);
+                absl::StrCat("attempt timed out after ", timeout, " s on worker ", worker_id),
+                true);
   }
   std::vector<WorkerId> silent;
   for (const auto& [id, worker] : workers_) {
@@ -952,7 +994,8 @@ void SchedulerCore::UpdateUnplaceable() {
       if (!stage.queued.empty()) {
         why = policy_.WhyUnplaceable(MakeGroup(*job, static_cast<int32_t>(s), NowMs()), accepting);
         if (accepting.empty() && !draining.empty()) {
-          why = absl::StrCat("every connected worker is draining (", absl::StrJoin(draining, ", "), ")");
+          why = absl::StrCat("every connected worker is draining (", absl::StrJoin(draining, ", "),
+                             ")");
         }
       }
       if (why != stage.unplaceable) {
@@ -983,7 +1026,8 @@ void SchedulerCore::Dispatch() {
     const double decay = std::exp2(-(view.now_ms - usage_ms_) / 1000.0 /
                                    std::max(1.0, absl::ToDoubleSeconds(options_.usage_half_life)));
     for (auto& [project, usage] : usage_) {
-      usage.slot_seconds = usage.slot_seconds * decay + usage.running * (view.now_ms - usage_ms_) / 1000.0;
+      usage.slot_seconds =
+          usage.slot_seconds * decay + usage.running * (view.now_ms - usage_ms_) / 1000.0;
       usage.running = 0;
     }
     usage_ms_ = view.now_ms;
@@ -992,9 +1036,11 @@ void SchedulerCore::Dispatch() {
     }
     if (!view.workers.empty()) {
       for (const auto& [id, attempt] : attempts_) {
-        if (const Job* job = FindJob(attempt.task.job)) view.projects[job->rec.spec.project()].running_slots += 1;
+        if (const Job* job = FindJob(attempt.task.job))
+          view.projects[job->rec.spec.project()].running_slots += 1;
       }
-      for (const auto& [project, usage] : usage_) view.projects[project].decayed_usage = usage.slot_seconds;
+      for (const auto& [project, usage] : usage_)
+        view.projects[project].decayed_usage = usage.slot_seconds;
       std::vector<JobId> active(active_jobs_.begin(), active_jobs_.end());
       std::sort(active.begin(), active.end());
       for (const JobId& id : active) {
@@ -1036,13 +1082,16 @@ bool SchedulerCore::PreemptForWaitingWork() {
     Job* job = FindJob(id);
     if (job == nullptr || job->rec.state != v1::JOB_STATE_ACTIVE) continue;
     for (size_t s = 0; s < job->stages.size(); ++s) {
-      if (!job->stages[s].queued.empty()) view.waiting.push_back(MakeGroup(*job, static_cast<int32_t>(s), view.now_ms));
+      if (!job->stages[s].queued.empty())
+        view.waiting.push_back(MakeGroup(*job, static_cast<int32_t>(s), view.now_ms));
     }
   }
   if (view.waiting.empty()) return false;
-  for (const auto& [project, usage] : usage_) view.projects[project].decayed_usage = usage.slot_seconds;
-  std::sort(view.waiting.begin(), view.waiting.end(),
-            [](const WorkGroup& a, const WorkGroup& b) { return std::tie(a.job_id, a.stage) < std::tie(b.job_id, b.stage); });
+  for (const auto& [project, usage] : usage_)
+    view.projects[project].decayed_usage = usage.slot_seconds;
+  std::sort(view.waiting.begin(), view.waiting.end(), [](const WorkGroup& a, const WorkGroup& b) {
+    return std::tie(a.job_id, a.stage) < std::tie(b.job_id, b.stage);
+  });
   for (const auto& [id, worker] : workers_) {
     if (!worker.channel || worker.draining || worker.shutting_down) continue;
     WorkerView wv = LiveView(id, worker);
@@ -1059,7 +1108,8 @@ bool SchedulerCore::PreemptForWaitingWork() {
       running.worker = view.workers.size();
       running.device = task.device;
       running.project = job->rec.spec.project();
-      running.tier = job->rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job->rec.spec.tier();
+      running.tier =
+          job->rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job->rec.spec.tier();
       running.priority = job->rec.spec.priority();
       running.start_ms = at->second.start_ms;
       running.memory_bytes = task.reserved_bytes;
@@ -1076,10 +1126,12 @@ bool SchedulerCore::PreemptForWaitingWork() {
     if (job == nullptr) continue;
     Task& task = job->tasks[it->second.task.index];
     const v1::Tier tier = job->rec.spec.tier();
-    if (tier != v1::TIER_UNSPECIFIED && tier != v1::TIER_BATCH) continue;  // only batch is preemptible
+    if (tier != v1::TIER_UNSPECIFIED && tier != v1::TIER_BATCH)
+      continue;  // only batch is preemptible
     // The worker writes frames in order, each by an atomic rename, so the first
     // frames_done frames of the chunk are complete on disk: keep them.
-    task.kept_frames = std::min<int64_t>(task.rec.frames_done, static_cast<int64_t>(task.rec.frames.size()));
+    task.kept_frames =
+        std::min<int64_t>(task.rec.frames_done, static_cast<int64_t>(task.rec.frames.size()));
     auto w = workers_.find(it->second.worker);
     if (w != workers_.end() && w->second.channel) {
       v1::SchedulerMessage message;
@@ -1088,7 +1140,8 @@ bool SchedulerCore::PreemptForWaitingWork() {
       w->second.channel->Send(message);
     }
     FailAttempt(attempt_id, v1::FAILURE_REASON_PREEMPTED,
-                absl::StrCat("preempted for waiting work (higher tier or fair share); ", task.kept_frames, " finished frames kept"),
+                absl::StrCat("preempted for waiting work (higher tier or fair share); ",
+                             task.kept_frames, " finished frames kept"),
                 /*charge_retry=*/false);
     ++preempted;
   }
@@ -1142,7 +1195,8 @@ WorkGroup SchedulerCore::MakeGroup(const Job& job, int32_t s, int64_t now_ms) co
   group.tier = job.rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job.rec.spec.tier();
   group.priority = job.rec.spec.priority();
   group.submit_ms = job.rec.submit_ms;
-  group.oldest_queued_ms = stage.queued.empty() ? now_ms : job.tasks[*stage.queued.begin()].runnable_since_ms;
+  group.oldest_queued_ms =
+      stage.queued.empty() ? now_ms : job.tasks[*stage.queued.begin()].runnable_since_ms;
   group.last_start_ms = stage.last_start_ms;
   group.model = spec.kind() == v1::STAGE_KIND_DAILIES ? "" : spec.model();
   group.tags.assign(spec.tags().begin(), spec.tags().end());
@@ -1173,7 +1227,8 @@ v1::Job SchedulerCore::ToProto(const Job& job) const {
     int64_t total = 0;
     for (const auto& [state, count] : stage.count) {
       total += count;
-      if (count > 0) (*st->mutable_tasks_by_state())[StateName(static_cast<v1::TaskState>(state))] = count;
+      if (count > 0)
+        (*st->mutable_tasks_by_state())[StateName(static_cast<v1::TaskState>(state))] = count;
     }
     st->set_tasks_total(total);
   }
@@ -1208,7 +1263,8 @@ v1::Worker SchedulerCore::ToProto(const WorkerId& id, const WorkerState& w) cons
   out.set_id(id.value());
   out.set_hostname(w.hello.hostname());
   out.set_state(!w.channel ? v1::WORKER_STATE_OFFLINE
-                           : (w.draining || w.shutting_down ? v1::WORKER_STATE_DRAINING : v1::WORKER_STATE_ONLINE));
+                           : (w.draining || w.shutting_down ? v1::WORKER_STATE_DRAINING
+                                                            : v1::WORKER_STATE_ONLINE));
   for (const v1::Device& d : w.devices) *out.add_devices() = d;
   out.set_slots(w.hello.slots());
   out.set_busy_slots(static_cast<int32_t>(w.attempts.size()));
@@ -1239,7 +1295,8 @@ absl::StatusOr<std::vector<v1::Task>> SchedulerCore::GetTasks(JobId id) const {
   if (job == nullptr) return absl::NotFoundError(absl::StrCat("job ", id.value(), " not found"));
   std::vector<v1::Task> out;
   out.reserve(job->tasks.size());
-  for (size_t i = 0; i < job->tasks.size(); ++i) out.push_back(ToProto(*job, static_cast<int32_t>(i)));
+  for (size_t i = 0; i < job->tasks.size(); ++i)
+    out.push_back(ToProto(*job, static_cast<int32_t>(i)));
   return out;
 }
 
@@ -1247,7 +1304,8 @@ v1::ListJobsResponse SchedulerCore::ListJobs(const v1::ListJobsRequest& request)
   v1::ListJobsResponse out;
   int page = request.page_size() <= 0 ? 100 : std::min(request.page_size(), 1000);
   int64_t before = INT64_MAX;
-  if (!request.page_token().empty()) before = std::strtoll(request.page_token().c_str(), nullptr, 10);
+  if (!request.page_token().empty())
+    before = std::strtoll(request.page_token().c_str(), nullptr, 10);
   for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
     if (it->first.value() >= before) continue;
     const Job& job = it->second;
@@ -1286,7 +1344,8 @@ v1::FarmStats SchedulerCore::Stats() const {
     for (const Stage& stage : job.stages) {
       frames += stage.frames_done;
       for (const auto& [s, count] : stage.count) {
-        if (count > 0) (*out.mutable_tasks_by_state())[StateName(static_cast<v1::TaskState>(s))] += count;
+        if (count > 0)
+          (*out.mutable_tasks_by_state())[StateName(static_cast<v1::TaskState>(s))] += count;
       }
     }
   }
@@ -1297,7 +1356,8 @@ v1::FarmStats SchedulerCore::Stats() const {
 std::map<std::pair<std::string, v1::Tier>, int64_t> SchedulerCore::QueueDepths() const {
   std::map<std::pair<std::string, v1::Tier>, int64_t> out;
   for (const auto& [id, job] : jobs_) {
-    const v1::Tier tier = job.rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job.rec.spec.tier();
+    const v1::Tier tier =
+        job.rec.spec.tier() == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : job.rec.spec.tier();
     int64_t queued = 0;
     for (const Stage& stage : job.stages) queued += static_cast<int64_t>(stage.queued.size());
     out[{job.rec.spec.project(), tier}] += queued;

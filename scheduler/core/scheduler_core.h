@@ -49,11 +49,11 @@
 namespace genfarm::scheduler {
 
 struct CoreOptions {
-  absl::Duration lease_ttl = absl::Seconds(15);        // heartbeat silence before a worker is lost
+  absl::Duration lease_ttl = absl::Seconds(15);  // heartbeat silence before a worker is lost
   absl::Duration heartbeat_interval = absl::Seconds(2);
-  absl::Duration retry_backoff_base = absl::Seconds(1); // doubles per failure
+  absl::Duration retry_backoff_base = absl::Seconds(1);  // doubles per failure
   absl::Duration retry_backoff_max = absl::Seconds(60);
-  int blocklist_failures = 3;                           // failures of one job on one worker
+  int blocklist_failures = 3;  // failures of one job on one worker
   absl::Duration blocklist_forgive = absl::Minutes(10);
   int64_t max_tasks_per_job = 1'000'000;
   int max_log_lines_per_task = 1000;
@@ -134,12 +134,12 @@ class SchedulerCore {
     std::vector<std::string> log;  // bounded recent lines (full history in the store)
   };
   struct Stage {
-    std::set<int32_t> queued;      // runnable task indexes, lowest first
+    std::set<int32_t> queued;  // runnable task indexes, lowest first
     int64_t frames_total = 0;
     int64_t frames_done = 0;
     absl::flat_hash_map<int, int64_t> count;  // TaskState -> tasks
-    std::string unplaceable;       // why nobody can run it, for status
-    int64_t last_start_ms = 0;     // when one of its tasks last started
+    std::string unplaceable;                  // why nobody can run it, for status
+    int64_t last_start_ms = 0;                // when one of its tasks last started
   };
   struct Blocklist {
     int failures = 0;
@@ -164,7 +164,7 @@ class SchedulerCore {
   struct WorkerState {
     v1::Hello hello;
     std::shared_ptr<WorkerChannel> channel;  // null when offline
-    bool draining = false;       // by the operator (genfarm drain); survives reconnects
+    bool draining = false;                   // by the operator (genfarm drain); survives reconnects
     bool shutting_down = false;  // the worker drains itself (SIGTERM); its next hello clears it
     int64_t last_seen_ms = 0;
     absl::flat_hash_set<int64_t> attempts;

@@ -25,7 +25,8 @@ std::string WhyNeverEligible(const WorkGroup& group, const WorkerView& worker) {
   if (!group.model.empty() && !worker.models.contains(group.model)) {
     return absl::StrCat("does not have model '", group.model, "'");
   }
-  if (group.blocked_workers.contains(worker.id)) return "is kept off this job after repeated failures";
+  if (group.blocked_workers.contains(worker.id))
+    return "is kept off this job after repeated failures";
   if (group.gpus > 0 && CudaDevices(worker) < group.gpus) {
     return absl::StrCat("has ", CudaDevices(worker), " GPUs, the stage needs ", group.gpus);
   }
@@ -35,7 +36,8 @@ std::string WhyNeverEligible(const WorkGroup& group, const WorkerView& worker) {
     largest = std::max(largest, d.memory_total_bytes);
   }
   if (group.memory_bytes > largest) {
-    return absl::StrCat("largest device has ", Gib(largest), ", a task needs ", Gib(group.memory_bytes));
+    return absl::StrCat("largest device has ", Gib(largest), ", a task needs ",
+                        Gib(group.memory_bytes));
   }
   return "";
 }

@@ -15,9 +15,9 @@ namespace genfarm::scheduler {
 
 struct DeviceChoice {
   bool ok() const { return reason.empty(); }
-  int32_t device = -1;        // -1 = CPU
-  int64_t leftover_bytes = 0; // free memory on the device after placing (tighter is better)
-  std::string reason;         // why not, for users
+  int32_t device = -1;         // -1 = CPU
+  int64_t leftover_bytes = 0;  // free memory on the device after placing (tighter is better)
+  std::string reason;          // why not, for users
 };
 
 // Static traits only (tags, model, device kinds, total memory): could this worker

@@ -2,7 +2,8 @@
 
 namespace genfarm::scheduler {
 
-FairShare::FairShare(const PolicyConfig& config, const absl::flat_hash_map<std::string, ProjectUsage>& projects,
+FairShare::FairShare(const PolicyConfig& config,
+                     const absl::flat_hash_map<std::string, ProjectUsage>& projects,
                      const std::vector<WorkGroup>& groups, double total_slots)
     : config_(config), total_slots_(total_slots) {
   for (const auto& [project, usage] : projects) {
@@ -21,7 +22,8 @@ FairShare::FairShare(const PolicyConfig& config, const absl::flat_hash_map<std::
   for (const auto& [project, unused] : active_) decayed_sum_ += Lookup(decayed_, project);
 }
 
-double FairShare::Lookup(const absl::flat_hash_map<std::string, double>& map, const std::string& project) {
+double FairShare::Lookup(const absl::flat_hash_map<std::string, double>& map,
+                         const std::string& project) {
   auto it = map.find(project);
   return it == map.end() ? 0.0 : it->second;
 }
@@ -59,13 +61,15 @@ bool FairShare::Starved(const std::string& project) const {
   // Only others can starve a project: alone, or while the others hold no more than
   // their shares, it gets every free slot anyway.
   const double others = total_running_ - Running(project);
-  return Used(project) < config_.starved_fraction * Share(project) && others > (1 - Share(project)) * total_slots_;
+  return Used(project) < config_.starved_fraction * Share(project) &&
+         others > (1 - Share(project)) * total_slots_;
 }
 
 bool FairShare::CanYieldSlot(const std::string& project) const {
   if (!config_.fair_share) return false;
   const double margin = (1 - config_.starved_fraction) * Share(project);
-  return Used(project) > Share(project) + margin && Running(project) - 1 >= Share(project) * total_slots_;
+  return Used(project) > Share(project) + margin &&
+         Running(project) - 1 >= Share(project) * total_slots_;
 }
 
 }  // namespace genfarm::scheduler

@@ -32,7 +32,8 @@ class FairShare {
   // `projects`: running slots and decayed usage per project; `groups`: queued work
   // (a project with queued work competes even when it runs nothing); `total_slots`:
   // every slot of the farm, busy or free.
-  FairShare(const PolicyConfig& config, const absl::flat_hash_map<std::string, ProjectUsage>& projects,
+  FairShare(const PolicyConfig& config,
+            const absl::flat_hash_map<std::string, ProjectUsage>& projects,
             const std::vector<WorkGroup>& groups, double total_slots);
 
   double Share(const std::string& project) const;    // w(p) / sum of w over competing projects
@@ -54,7 +55,8 @@ class FairShare {
   void AddRunning(const std::string& project, double slots);
 
  private:
-  static double Lookup(const absl::flat_hash_map<std::string, double>& map, const std::string& project);
+  static double Lookup(const absl::flat_hash_map<std::string, double>& map,
+                       const std::string& project);
 
   const PolicyConfig& config_;
   double total_slots_ = 0;

@@ -27,8 +27,8 @@ std::string DescribeUnplaceable(const WorkGroup& group, const std::vector<Worker
 }
 
 // Best worker for one task of `group`, or workers.size() when none fits now.
-std::pair<size_t, int32_t> BestWorker(const WorkGroup& group, const std::vector<WorkerView>& workers,
-                                      bool affinity) {
+std::pair<size_t, int32_t> BestWorker(const WorkGroup& group,
+                                      const std::vector<WorkerView>& workers, bool affinity) {
   size_t best = workers.size();
   int32_t best_device = -1;
   std::tuple<int, int64_t, int32_t> best_key;
@@ -89,8 +89,10 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
         if (a.stage > b.stage) pick = g;
         continue;
       }
-      auto ka = std::make_tuple(-a.tier, -a.priority, -deficit(a.project), a.oldest_queued_ms, a.job_id, a.stage);
-      auto kb = std::make_tuple(-b.tier, -b.priority, -deficit(b.project), b.oldest_queued_ms, b.job_id, b.stage);
+      auto ka = std::make_tuple(-a.tier, -a.priority, -deficit(a.project), a.oldest_queued_ms,
+                                a.job_id, a.stage);
+      auto kb = std::make_tuple(-b.tier, -b.priority, -deficit(b.project), b.oldest_queued_ms,
+                                b.job_id, b.stage);
       if (ka < kb) pick = g;
     }
     if (pick == view.groups.size()) break;
@@ -104,8 +106,9 @@ std::vector<Placement> GenFarmPolicy::Place(const FarmView& view) {
     // Only batch work waits for a warm worker: for dailies and interactive work a model
     // load is cheaper than the wait (and waiting could fight preemption).
     // Nor does a starved project: its share is worth more than one model load.
-    if (config_.model_affinity && cold && group.tier <= v1::TIER_BATCH && config_.affinity_wait_ms > 0 &&
-        warm_elsewhere(group.model) && !fair.Starved(group.project) &&
+    if (config_.model_affinity && cold && group.tier <= v1::TIER_BATCH &&
+        config_.affinity_wait_ms > 0 && warm_elsewhere(group.model) &&
+        !fair.Starved(group.project) &&
         view.now_ms - waiting_since[pick] < config_.affinity_wait_ms) {
       stuck[pick] = true;  // a warm worker will free up soon: let later groups go first
       deferred.push_back(pick);
@@ -167,7 +170,8 @@ std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
     int32_t device = -1;
     std::vector<size_t> victims;
   };
-  auto find_room = [&](const WorkGroup& group, const std::function<bool(const RunningAttempt&)>& allowed) {
+  auto find_room = [&](const WorkGroup& group,
+                       const std::function<bool(const RunningAttempt&)>& allowed) {
     Room best{workers.size(), -1, {}};
     int64_t best_lost = 0;
     for (size_t w = 0; w < workers.size(); ++w) {
@@ -191,8 +195,9 @@ std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
       for (size_t r : chosen) lost += view.now_ms - view.running[r].start_ms;
       if (best.worker == workers.size() || chosen.size() < best.victims.size() ||
           (chosen.size() == best.victims.size() &&
-           (lost < best_lost || (lost == best_lost && view.running[chosen[0]].attempt_id >
-                                                        view.running[best.victims[0]].attempt_id)))) {
+           (lost < best_lost ||
+            (lost == best_lost &&
+             view.running[chosen[0]].attempt_id > view.running[best.victims[0]].attempt_id)))) {
         best = Room{w, choice.device, chosen};
         best_lost = lost;
       }
@@ -254,7 +259,8 @@ std::vector<int64_t> GenFarmPolicy::Preempt(const PreemptionView& view) {
     std::vector<int64_t> left(view.waiting.size(), 0);
     for (size_t g = 0; g < view.waiting.size(); ++g) {
       const WorkGroup& group = view.waiting[g];
-      if (group.tier <= v1::TIER_BATCH && view.now_ms - group.oldest_queued_ms >= config_.fair_share_preempt_after_ms) {
+      if (group.tier <= v1::TIER_BATCH &&
+          view.now_ms - group.oldest_queued_ms >= config_.fair_share_preempt_after_ms) {
         left[g] = group.queued;
       }
     }

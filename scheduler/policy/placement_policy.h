@@ -27,20 +27,20 @@ struct WorkGroup {
   std::string project;
   v1::Tier tier = v1::TIER_BATCH;
   int32_t priority = 50;
-  int64_t submit_ms = 0;          // job submission time (age)
-  int64_t oldest_queued_ms = 0;   // when the longest-waiting task became runnable
-  int64_t last_start_ms = 0;      // when a task of the group last started (0 = never)
-  std::string model;              // empty for stages that need no model (dailies)
+  int64_t submit_ms = 0;         // job submission time (age)
+  int64_t oldest_queued_ms = 0;  // when the longest-waiting task became runnable
+  int64_t last_start_ms = 0;     // when a task of the group last started (0 = never)
+  std::string model;             // empty for stages that need no model (dailies)
   std::vector<std::string> tags;
-  int32_t gpus = 0;               // devices one task needs; 0 = CPU is fine
-  int64_t memory_bytes = 0;       // device memory one task needs
-  int64_t queued = 0;             // runnable tasks in the group
+  int32_t gpus = 0;                                  // devices one task needs; 0 = CPU is fine
+  int64_t memory_bytes = 0;                          // device memory one task needs
+  int64_t queued = 0;                                // runnable tasks in the group
   absl::flat_hash_set<std::string> blocked_workers;  // workers kept off this job
 };
 
 struct DeviceView {
-  int32_t index = -1;             // -1 = the CPU
-  std::string kind;               // "cuda" or "cpu"
+  int32_t index = -1;  // -1 = the CPU
+  std::string kind;    // "cuda" or "cpu"
   int64_t memory_total_bytes = 0;
   int64_t memory_free_bytes = 0;  // total minus what running attempts reserve
 };
@@ -56,8 +56,8 @@ struct WorkerView {
 
 // What each project is using now; fair share compares it with the project's weight.
 struct ProjectUsage {
-  double running_slots = 0;   // slots its attempts hold now
-  double decayed_usage = 0;   // recent slot-seconds, decayed (see the policy)
+  double running_slots = 0;  // slots its attempts hold now
+  double decayed_usage = 0;  // recent slot-seconds, decayed (see the policy)
 };
 
 struct FarmView {
@@ -73,13 +73,13 @@ struct FarmView {
 // One running attempt, as preemption sees it.
 struct RunningAttempt {
   int64_t attempt_id = 0;
-  size_t worker = 0;        // index into PreemptionView::workers
+  size_t worker = 0;  // index into PreemptionView::workers
   int32_t device = -1;
   std::string project;
   v1::Tier tier = v1::TIER_BATCH;
   int32_t priority = 50;
   int64_t start_ms = 0;
-  int64_t memory_bytes = 0; // what the attempt reserves on its device
+  int64_t memory_bytes = 0;  // what the attempt reserves on its device
 };
 
 // What the core shows a policy when deciding preemption: the work still queued after
@@ -95,9 +95,9 @@ struct PreemptionView {
 };
 
 struct Placement {
-  size_t group = 0;       // index into FarmView::groups
-  size_t worker = 0;      // index into FarmView::workers
-  int32_t device = -1;    // device index on that worker, -1 = CPU
+  size_t group = 0;     // index into FarmView::groups
+  size_t worker = 0;    // index into FarmView::workers
+  int32_t device = -1;  // device index on that worker, -1 = CPU
 };
 
 class PlacementPolicy {

@@ -9,7 +9,8 @@ grpc::ServerUnaryReactor* GrpcFarmService::ListWorkers(grpc::CallbackServerConte
                                                        v1::ListWorkersResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   executor_.Post([this, req, resp, reactor] {
-    for (v1::Worker& w : core_.ListWorkers(req->include_offline())) *resp->add_workers() = std::move(w);
+    for (v1::Worker& w : core_.ListWorkers(req->include_offline()))
+      *resp->add_workers() = std::move(w);
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
@@ -28,7 +29,8 @@ grpc::ServerUnaryReactor* GrpcFarmService::DrainWorker(grpc::CallbackServerConte
 }
 
 grpc::ServerUnaryReactor* GrpcFarmService::GetFarmStats(grpc::CallbackServerContext* ctx,
-                                                        const v1::GetFarmStatsRequest* req, v1::FarmStats* resp) {
+                                                        const v1::GetFarmStatsRequest* req,
+                                                        v1::FarmStats* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   executor_.Post([this, resp, reactor] {
     *resp = core_.Stats();

@@ -12,13 +12,17 @@ namespace genfarm::scheduler {
 
 class GrpcFarmService : public v1::FarmService::CallbackService {
  public:
-  GrpcFarmService(SerialExecutor& executor, SchedulerCore& core) : executor_(executor), core_(core) {}
+  GrpcFarmService(SerialExecutor& executor, SchedulerCore& core)
+      : executor_(executor), core_(core) {}
 
-  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx, const v1::ListWorkersRequest* req,
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx,
+                                        const v1::ListWorkersRequest* req,
                                         v1::ListWorkersResponse* resp) override;
-  grpc::ServerUnaryReactor* DrainWorker(grpc::CallbackServerContext* ctx, const v1::DrainWorkerRequest* req,
+  grpc::ServerUnaryReactor* DrainWorker(grpc::CallbackServerContext* ctx,
+                                        const v1::DrainWorkerRequest* req,
                                         v1::DrainWorkerResponse* resp) override;
-  grpc::ServerUnaryReactor* GetFarmStats(grpc::CallbackServerContext* ctx, const v1::GetFarmStatsRequest* req,
+  grpc::ServerUnaryReactor* GetFarmStats(grpc::CallbackServerContext* ctx,
+                                         const v1::GetFarmStatsRequest* req,
                                          v1::FarmStats* resp) override;
 
  private:

@@ -93,7 +93,8 @@ grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext*
   });
 }
 
-grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx, const v1::GetJobRequest* req,
+grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetJobRequest* req,
                                                  v1::GetJobResponse* resp) {
   return Unary(ctx, [this, req, resp]() -> absl::Status {
     auto job = core_.GetJob(JobId(req->job_id()));
@@ -109,7 +110,8 @@ grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ct
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* ctx,
-                                                   const v1::ListJobsRequest* req, v1::ListJobsResponse* resp) {
+                                                   const v1::ListJobsRequest* req,
+                                                   v1::ListJobsResponse* resp) {
   return Unary(ctx, [this, req, resp]() -> absl::Status {
     *resp = core_.ListJobs(*req);
     return absl::OkStatus();
@@ -130,23 +132,30 @@ absl::Status FillJob(R result, v1::JobResponse* resp) {
 }
 }  // namespace
 
-grpc::ServerUnaryReactor* GrpcJobService::CancelJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+grpc::ServerUnaryReactor* GrpcJobService::CancelJob(grpc::CallbackServerContext* ctx,
+                                                    const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return Unary(ctx, [this, req, resp] { return FillJob(core_.CancelJob(JobId(req->job_id())), resp); });
+  return Unary(ctx,
+               [this, req, resp] { return FillJob(core_.CancelJob(JobId(req->job_id())), resp); });
 }
 
-grpc::ServerUnaryReactor* GrpcJobService::PauseJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+grpc::ServerUnaryReactor* GrpcJobService::PauseJob(grpc::CallbackServerContext* ctx,
+                                                   const v1::JobRequest* req,
                                                    v1::JobResponse* resp) {
-  return Unary(ctx, [this, req, resp] { return FillJob(core_.PauseJob(JobId(req->job_id())), resp); });
+  return Unary(ctx,
+               [this, req, resp] { return FillJob(core_.PauseJob(JobId(req->job_id())), resp); });
 }
 
-grpc::ServerUnaryReactor* GrpcJobService::ResumeJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+grpc::ServerUnaryReactor* GrpcJobService::ResumeJob(grpc::CallbackServerContext* ctx,
+                                                    const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return Unary(ctx, [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
+  return Unary(ctx,
+               [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContext* ctx,
-                                                      const v1::SetPriorityRequest* req, v1::JobResponse* resp) {
+                                                      const v1::SetPriorityRequest* req,
+                                                      v1::JobResponse* resp) {
   return Unary(ctx, [this, req, resp] {
     return FillJob(core_.SetPriority(JobId(req->job_id()), req->priority()), resp);
   });

@@ -18,11 +18,13 @@ class GrpcJobService : public v1::JobService::CallbackService {
   GrpcJobService(SerialExecutor& executor, SchedulerCore& core, JobStore& store)
       : executor_(executor), core_(core), store_(store) {}
 
-  grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx, const v1::SubmitJobRequest* req,
+  grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
+                                      const v1::SubmitJobRequest* req,
                                       v1::SubmitJobResponse* resp) override;
   grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* ctx, const v1::GetJobRequest* req,
                                    v1::GetJobResponse* resp) override;
-  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* ctx, const v1::ListJobsRequest* req,
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* ctx,
+                                     const v1::ListJobsRequest* req,
                                      v1::ListJobsResponse* resp) override;
   grpc::ServerWriteReactor<v1::JobEvent>* WatchJob(grpc::CallbackServerContext* ctx,
                                                    const v1::WatchJobRequest* req) override;
@@ -32,11 +34,14 @@ class GrpcJobService : public v1::JobService::CallbackService {
                                      v1::JobResponse* resp) override;
   grpc::ServerUnaryReactor* ResumeJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
                                       v1::JobResponse* resp) override;
-  grpc::ServerUnaryReactor* RetryTasks(grpc::CallbackServerContext* ctx, const v1::RetryTasksRequest* req,
+  grpc::ServerUnaryReactor* RetryTasks(grpc::CallbackServerContext* ctx,
+                                       const v1::RetryTasksRequest* req,
                                        v1::RetryTasksResponse* resp) override;
-  grpc::ServerUnaryReactor* SetPriority(grpc::CallbackServerContext* ctx, const v1::SetPriorityRequest* req,
+  grpc::ServerUnaryReactor* SetPriority(grpc::CallbackServerContext* ctx,
+                                        const v1::SetPriorityRequest* req,
                                         v1::JobResponse* resp) override;
-  grpc::ServerUnaryReactor* GetTaskLog(grpc::CallbackServerContext* ctx, const v1::GetTaskLogRequest* req,
+  grpc::ServerUnaryReactor* GetTaskLog(grpc::CallbackServerContext* ctx,
+                                       const v1::GetTaskLogRequest* req,
                                        v1::GetTaskLogResponse* resp) override;
 
  private:

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/http/http_server.h"
 #include "common/serial_executor.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -19,7 +20,6 @@
 #include "scheduler/http/dashboard_routes.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/farm_service.h"
-#include "common/http/http_server.h"
 #include "scheduler/service/job_service.h"
 #include "scheduler/service/worker_service.h"
 #include "scheduler/store/sqlite_job_store.h"
@@ -85,7 +85,8 @@ struct SchedulerServer::Parts {
   bool stopped ABSL_GUARDED_BY(mu) = false;
 };
 
-absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const SchedulerServerOptions& options) {
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
+    const SchedulerServerOptions& options) {
   auto parts = std::make_unique<Parts>();
   parts->options = options;
   GENFARM_ASSIGN_OR_RETURN(parts->lock_fd, LockDataDir(options.data_dir));
@@ -94,31 +95,35 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const Sc
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
   parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
   StoreWriter::Options writer_options;
-  writer_options.on_commit = [metrics = parts->metrics.get()](const CommitStats& s) { metrics->OnCommit(s); };
+  writer_options.on_commit = [metrics = parts->metrics.get()](const CommitStats& s) {
+    metrics->OnCommit(s);
+  };
   parts->writer = std::make_unique<StoreWriter>(*parts->store, RealClock::Get(), writer_options);
   parts->sink = std::make_unique<StoreWriterSink>(*parts->writer);
   parts->policy = std::make_unique<GenFarmPolicy>(options.policy);
-  parts->core = std::make_unique<SchedulerCore>(RealClock::Get(), *parts->sink, *parts->policy, options.core,
-                                               parts->metrics.get());
+  parts->core = std::make_unique<SchedulerCore>(RealClock::Get(), *parts->sink, *parts->policy,
+                                                options.core, parts->metrics.get());
   GENFARM_RETURN_IF_ERROR(parts->core->Recover(snapshot));
-  spdlog::info("loaded {} jobs and {} tasks from {} in {:.2f} s", snapshot.jobs.size(), snapshot.tasks.size(),
-               options.data_dir, absl::ToDoubleSeconds(RealClock::Get().Now() - load_start));
+  spdlog::info("loaded {} jobs and {} tasks from {} in {:.2f} s", snapshot.jobs.size(),
+               snapshot.tasks.size(), options.data_dir,
+               absl::ToDoubleSeconds(RealClock::Get().Now() - load_start));
   snapshot = StoreSnapshot{};
 
   SchedulerCore* core = parts->core.get();
   parts->executor = std::make_unique<SerialExecutor>([core] { core->Dispatch(); });
   SerialExecutor* executor = parts->executor.get();
-  parts->ticker = std::make_unique<PeriodicTimer>(options.tick, [executor, core] {
-    executor->Post([core] { core->Tick(); });
-  });
+  parts->ticker = std::make_unique<PeriodicTimer>(
+      options.tick, [executor, core] { executor->Post([core] { core->Tick(); }); });
 
-  parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core, *parts->store);
+  parts->job_service =
+      std::make_unique<GrpcJobService>(*parts->executor, *parts->core, *parts->store);
   parts->worker_service = std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core);
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &parts->grpc_port);
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
+                           &parts->grpc_port);
   builder.RegisterService(parts->job_service.get());
   builder.RegisterService(parts->worker_service.get());
   builder.RegisterService(parts->farm_service.get());
@@ -137,27 +142,30 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const Sc
   if (!options.http_address.empty()) {
     parts->http = std::make_unique<HttpServer>();
     StoreWriter* writer = parts->writer.get();
-    parts->http->server().Get("/healthz", [writer](const httplib::Request&, httplib::Response& res) {
-      absl::Status store = writer->last_error();
-      if (store.ok()) {
-        res.set_content("ok\n", "text/plain");
-      } else {
-        res.status = 503;
-        res.set_content(absl::StrCat("store: ", store.message(), "\n"), "text/plain");
-      }
-    });
+    parts->http->server().Get(
+        "/healthz", [writer](const httplib::Request&, httplib::Response& res) {
+          absl::Status store = writer->last_error();
+          if (store.ok()) {
+            res.set_content("ok\n", "text/plain");
+          } else {
+            res.status = 503;
+            res.set_content(absl::StrCat("store: ", store.message(), "\n"), "text/plain");
+          }
+        });
     std::weak_ptr<prometheus::Registry> registry = parts->registry;
     SchedulerMetrics* metrics = parts->metrics.get();
-    parts->http->server().Get("/metrics", [registry, metrics, executor, core](const httplib::Request&,
-                                                                             httplib::Response& res) {
+    parts->http->server().Get("/metrics", [registry, metrics, executor, core](
+                                              const httplib::Request&, httplib::Response& res) {
       auto r = registry.lock();
       if (!r) return;
       // Gauges are read from the core on its executor (the core is single-threaded).
       metrics->Refresh(executor->Run([core] { return TakeFarmSnapshot(*core); }));
-      res.set_content(prometheus::TextSerializer().Serialize(r->Collect()), "text/plain; version=0.0.4");
+      res.set_content(prometheus::TextSerializer().Serialize(r->Collect()),
+                      "text/plain; version=0.0.4");
     });
     // Prometheus HTTP service discovery: the /metrics addresses of the connected workers.
-    parts->http->server().Get("/sd/workers", [executor, core](const httplib::Request&, httplib::Response& res) {
+    parts->http->server().Get("/sd/workers", [executor, core](const httplib::Request&,
+                                                              httplib::Response& res) {
       std::vector<v1::Worker> workers = executor->Run([core] { return core->ListWorkers(false); });
       nlohmann::json groups = nlohmann::json::array();
       for (const v1::Worker& w : workers) {
@@ -168,14 +176,15 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(const Sc
     });
     DashboardOptions dashboard;
     dashboard.web_root = options.web_root;
-    if (absl::Status s = RegisterDashboardRoutes(parts->http->server(), *executor, *core, RealClock::Get(), dashboard);
+    if (absl::Status s = RegisterDashboardRoutes(parts->http->server(), *executor, *core,
+                                                 RealClock::Get(), dashboard);
         !s.ok()) {
       spdlog::warn("dashboard: {} (serving the JSON API only)", std::string(s.message()));
     }
     GENFARM_ASSIGN_OR_RETURN(parts->http_port, parts->http->Start(options.http_address));
   }
-  spdlog::info("genfarm-scheduler serving gRPC on port {} and HTTP on port {} (data {})", parts->grpc_port,
-               parts->http_port, options.data_dir);
+  spdlog::info("genfarm-scheduler serving gRPC on port {} and HTTP on port {} (data {})",
+               parts->grpc_port, parts->http_port, options.data_dir);
   return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(parts)));
 }
 

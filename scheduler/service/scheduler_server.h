@@ -33,7 +33,8 @@ struct SchedulerServerOptions {
 
 class SchedulerServer {
  public:
-  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(const SchedulerServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(
+      const SchedulerServerOptions& options);
   ~SchedulerServer();
 
   int grpc_port() const;

@@ -73,7 +73,8 @@ class WorkerStream : public Reactor {
       return;
     }
     if (worker_id_.empty()) {
-      channel_->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
+      channel_->Close(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
       return;
     }
     WorkerId id(worker_id_);

@@ -15,7 +15,8 @@ namespace genfarm::scheduler {
 
 class GrpcWorkerService : public v1::WorkerService::CallbackService {
  public:
-  GrpcWorkerService(SerialExecutor& executor, SchedulerCore& core) : executor_(executor), core_(core) {}
+  GrpcWorkerService(SerialExecutor& executor, SchedulerCore& core)
+      : executor_(executor), core_(core) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;

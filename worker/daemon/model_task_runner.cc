@@ -37,7 +37,8 @@ class StaleTempSweeper {
       std::error_code ec;
       for (fs::directory_iterator d(folder, ec), end; !ec && d != end; d.increment(ec)) {
         const std::string name = d->path().filename().string();
-        if (absl::StartsWith(name, ".") && absl::StrContains(name, ".tmp-")) it->second.insert(d->path().string());
+        if (absl::StartsWith(name, ".") && absl::StrContains(name, ".tmp-"))
+          it->second.insert(d->path().string());
       }
     }
     for (auto t = it->second.lower_bound((folder / prefix).string());
@@ -56,8 +57,8 @@ class StaleTempSweeper {
 
 }  // namespace
 
-ModelTaskRunner::ModelTaskRunner(ModelRepository& repository, ModelCache& cache, std::vector<DeviceSpec> devices,
-                                 const Clock& clock)
+ModelTaskRunner::ModelTaskRunner(ModelRepository& repository, ModelCache& cache,
+                                 std::vector<DeviceSpec> devices, const Clock& clock)
     : repository_(repository), cache_(cache), devices_(std::move(devices)), clock_(clock) {}
 
 const DeviceSpec& ModelTaskRunner::DeviceFor(int32_t index) const {
@@ -78,7 +79,8 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   auto manifest = repository_.Find(stage.model());
   if (!manifest.ok()) {
     outcome.status = absl::FailedPreconditionError(
-        absl::StrCat("model '", stage.model(), "' is not in this worker's repository: ", manifest.status().message()));
+        absl::StrCat("model '", stage.model(),
+                     "' is not in this worker's repository: ", manifest.status().message()));
     outcome.reason = v1::FAILURE_REASON_MODEL_UNAVAILABLE;
     return outcome;
   }
@@ -97,7 +99,8 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   const std::string device_key = device.Key();
   bool resident_before = false;
   for (const LoadedModel& m : cache_.loaded()) {
-    if (m.model == manifest->name && m.version == manifest->version && m.device == device_key) resident_before = true;
+    if (m.model == manifest->name && m.version == manifest->version && m.device == device_key)
+      resident_before = true;
   }
   auto LoadSecondsOf = [&](const CacheStats& s) {
     auto it = s.load_seconds.find(manifest->name);
@@ -115,13 +118,15 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
                          : v1::FAILURE_REASON_MODEL_ERROR;
     return outcome;
   }
-  const bool cache_hit = resident_before && LoadSecondsOf(stats_after) == LoadSecondsOf(stats_before);
+  const bool cache_hit =
+      resident_before && LoadSecondsOf(stats_after) == LoadSecondsOf(stats_before);
   if (cache_hit) {
-    context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " warm on ", device_key,
-                             " (cache hit)"));
+    context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " warm on ",
+                             device_key, " (cache hit)"));
   } else {
-    context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " loaded on ", device_key, " in ",
-                             absl::StrFormat("%.2f", outcome.load_seconds), " s (cache miss)"));
+    context.log(absl::StrCat("model ", manifest->name, " ", manifest->version, " loaded on ",
+                             device_key, " in ", absl::StrFormat("%.2f", outcome.load_seconds),
+                             " s (cache miss)"));
   }
 
   FramePipelineOptions options;
@@ -171,8 +176,8 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   }
   outcome.frames_written = result->frames_written;
   if (observer_) {
-    observer_(TaskTimings{manifest->name, static_cast<int64_t>(result->frames_written.size()), result->read_seconds,
-                          result->compute_seconds, result->write_seconds});
+    observer_(TaskTimings{manifest->name, static_cast<int64_t>(result->frames_written.size()),
+                          result->read_seconds, result->compute_seconds, result->write_seconds});
   }
   return outcome;
 }

@@ -35,7 +35,9 @@ class ModelTaskRunner : public TaskRunner {
                   const Clock& clock);
   TaskOutcome Run(const TaskContext& context) override;
 
-  void SetTimingObserver(std::function<void(const TaskTimings&)> observer) { observer_ = std::move(observer); }
+  void SetTimingObserver(std::function<void(const TaskTimings&)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   const DeviceSpec& DeviceFor(int32_t index) const;

@@ -6,7 +6,8 @@
 
 namespace genfarm::worker {
 
-SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler, HeartbeatFactory heartbeat)
+SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler,
+                             HeartbeatFactory heartbeat)
     : options_(std::move(options)),
       hello_(std::move(hello)),
       handler_(std::move(handler)),
@@ -105,7 +106,8 @@ void SchedulerLink::Loop() {
           while (!pending_results_.empty() && stream_->Write(pending_results_.front())) {
             pending_results_.pop_front();
           }
-          spdlog::info("connected to scheduler {} as {}", options_.address, message.welcome().worker_id());
+          spdlog::info("connected to scheduler {} as {}", options_.address,
+                       message.welcome().worker_id());
           backoff = options_.min_backoff;
           continue;
         }
@@ -124,14 +126,14 @@ void SchedulerLink::Loop() {
       if (stopping_) return;
     }
     if (!welcomed) {
-      spdlog::warn("cannot reach scheduler {}: {}; retrying in {:.1f} s", options_.address, status.error_message(),
-                   absl::ToDoubleSeconds(backoff));
+      spdlog::warn("cannot reach scheduler {}: {}; retrying in {:.1f} s", options_.address,
+                   status.error_message(), absl::ToDoubleSeconds(backoff));
     } else {
       spdlog::warn("lost scheduler {}: {}; reconnecting", options_.address, status.error_message());
     }
     // Full jitter keeps a farm of workers from reconnecting in lockstep.
-    absl::Duration wait = absl::Milliseconds(absl::Uniform<double>(bitgen_, absl::ToDoubleMilliseconds(backoff) / 2,
-                                                                     absl::ToDoubleMilliseconds(backoff)));
+    absl::Duration wait = absl::Milliseconds(absl::Uniform<double>(
+        bitgen_, absl::ToDoubleMilliseconds(backoff) / 2, absl::ToDoubleMilliseconds(backoff)));
     absl::MutexLock lock(&mu_);
     auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stopped), wait)) return;

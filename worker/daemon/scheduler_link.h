@@ -20,13 +20,13 @@
 #ifndef GENFARM_WORKER_DAEMON_SCHEDULER_LINK_H_
 #define GENFARM_WORKER_DAEMON_SCHEDULER_LINK_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
@@ -79,7 +79,8 @@ class SchedulerLink {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(2);
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  grpc::ClientReaderWriter<v1::WorkerMessage, v1::SchedulerMessage>* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientReaderWriter<v1::WorkerMessage, v1::SchedulerMessage>* stream_ ABSL_GUARDED_BY(mu_) =
+      nullptr;
   std::deque<v1::WorkerMessage> pending_results_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_;
   std::thread thread_;

@@ -70,8 +70,8 @@ void TaskExecutor::Start(const v1::Assignment& assignment) {
     r->set_success(false);
     r->set_failure_reason(v1::FAILURE_REASON_CANCELED);
     r->set_message("worker is draining");
-    spdlog::info("attempt {}: refused, worker is draining (job {} task {})", assignment.attempt_id(),
-                 assignment.job_id(), assignment.task_index());
+    spdlog::info("attempt {}: refused, worker is draining (job {} task {})",
+                 assignment.attempt_id(), assignment.job_id(), assignment.task_index());
     send_(message);
     return;
   }
@@ -127,8 +127,9 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
     for (std::string& line : pending_logs) r->add_log_lines(std::move(line));
   }
   if (!outcome.status.ok()) {
-    v1::FailureReason reason =
-        outcome.reason != v1::FAILURE_REASON_UNSPECIFIED ? outcome.reason : ReasonForStatus(outcome.status);
+    v1::FailureReason reason = outcome.reason != v1::FAILURE_REASON_UNSPECIFIED
+                                   ? outcome.reason
+                                   : ReasonForStatus(outcome.status);
     if (cancel->cancelled()) {
       absl::MutexLock lock(&mu_);
       auto it = running_.find(attempt);
@@ -139,8 +140,8 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
     spdlog::warn("attempt {} failed ({}): {}", attempt, v1::FailureReason_Name(reason),
                  std::string(outcome.status.message()));
   } else {
-    spdlog::info("attempt {} succeeded: {} frames in {:.2f} s", attempt, outcome.frames_written.size(),
-                 outcome.run_seconds);
+    spdlog::info("attempt {} succeeded: {} frames in {:.2f} s", attempt,
+                 outcome.frames_written.size(), outcome.run_seconds);
   }
   send_(message);
   absl::MutexLock lock(&mu_);

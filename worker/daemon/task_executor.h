@@ -59,8 +59,8 @@ class TaskExecutor {
   mutable absl::Mutex mu_;
   std::map<int64_t, RunningAttempt> running_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);  // to join
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;       // the scheduler's drain/undrain
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;  // Drain() (SIGTERM): final
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;              // the scheduler's drain/undrain
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;         // Drain() (SIGTERM): final
 };
 
 }  // namespace genfarm::worker
