@@ -1,8 +1,8 @@
 #include "client/cli/scheduler_connection.h"
 
-#include <chrono>
-
+#include "absl/time/time.h"
 #include "client/cli/rpc_error.h"
+#include "common/clock.h"
 
 namespace genfarm::client {
 
@@ -14,7 +14,7 @@ SchedulerConnection::SchedulerConnection(std::string address, absl::Duration dea
       farm_(v1::FarmService::NewStub(channel_)) {}
 
 void SchedulerConnection::SetDeadline(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+  context.set_deadline(absl::ToChronoTime(RealClock::Get().Now() + deadline_));
 }
 
 absl::Status SchedulerConnection::ToStatus(const grpc::Status& status) const {

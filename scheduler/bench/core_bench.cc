@@ -19,6 +19,7 @@
 #include "genfarm/v1/worker_service.pb.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/core/state_sink.h"
+#include "scheduler/core/store_writer_sink.h"
 #include "scheduler/core/worker_channel.h"
 #include "scheduler/policy/genfarm_policy.h"
 #include "scheduler/store/sqlite_job_store.h"
@@ -29,19 +30,6 @@ namespace {
 
 constexpr int64_t kGiB = int64_t{1} << 30;
 constexpr char kModel[] = "esrgan-bench";
-
-// The server's adapter (scheduler_server.cc): the core's StateSink onto the StoreWriter.
-class StoreWriterSink : public StateSink {
- public:
-  explicit StoreWriterSink(StoreWriter& writer) : writer_(writer) {}
-  void PutJob(const JobRecord& job) override { writer_.PutJob(job); }
-  void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
-  void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
-  void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
-
- private:
-  StoreWriter& writer_;
-};
 
 // The baseline: what the core costs when durability costs nothing.
 class NullSink : public StateSink {
@@ -135,7 +123,8 @@ struct CommitCounter {
 // Drives one job of `options.tasks` tasks to success through `core`. `flush` makes
 // everything durable (a no-op for the baseline).
 absl::StatusOr<DispatchRun> DriveJob(const CoreBenchOptions& options, Clock& clock,
-                                     SchedulerCore& core, const std::function<absl::Status()>& flush,
+                                     SchedulerCore& core,
+                                     const std::function<absl::Status()>& flush,
                                      CommitCounter* counter) {
   DispatchRun run;
   GENFARM_ASSIGN_OR_RETURN(v1::JobSpec spec, BenchSpec("dispatch_bench", options.tasks));
@@ -187,7 +176,8 @@ absl::StatusOr<DispatchRun> RunNullSink(const CoreBenchOptions& options, Clock& 
   NullSink sink;
   GenFarmPolicy policy(PolicyConfig{});
   SchedulerCore core(clock, sink, policy, CoreOptions{});
-  return DriveJob(options, clock, core, [] { return absl::OkStatus(); }, nullptr);
+  return DriveJob(
+      options, clock, core, [] { return absl::OkStatus(); }, nullptr);
 }
 
 absl::StatusOr<DispatchRun> RunDurable(const CoreBenchOptions& options, Clock& clock) {
@@ -200,8 +190,8 @@ absl::StatusOr<DispatchRun> RunDurable(const CoreBenchOptions& options, Clock& c
   StoreWriterSink sink(writer);
   GenFarmPolicy policy(PolicyConfig{});
   SchedulerCore core(clock, sink, policy, CoreOptions{});
-  absl::StatusOr<DispatchRun> run =
-      DriveJob(options, clock, core, [&writer] { return writer.Flush(); }, &counter);
+  absl::StatusOr<DispatchRun> run = DriveJob(
+      options, clock, core, [&writer] { return writer.Flush(); }, &counter);
   GENFARM_RETURN_IF_ERROR(writer.Stop());
   return run;
 }
@@ -217,9 +207,10 @@ absl::StatusOr<RestartRun> RunRestart(const CoreBenchOptions& options, Clock& cl
     SchedulerCore core(clock, sink, policy, CoreOptions{});
     absl::Time start = clock.Now();
     for (int64_t j = 0; j < options.restart_jobs; ++j) {
-      GENFARM_ASSIGN_OR_RETURN(v1::JobSpec spec,
-                               BenchSpec(absl::StrCat("restart_", j), options.restart_tasks_per_job));
-      GENFARM_RETURN_IF_ERROR(core.SubmitJob(std::move(spec), absl::StrCat("restart-", j)).status());
+      GENFARM_ASSIGN_OR_RETURN(
+          v1::JobSpec spec, BenchSpec(absl::StrCat("restart_", j), options.restart_tasks_per_job));
+      GENFARM_RETURN_IF_ERROR(
+          core.SubmitJob(std::move(spec), absl::StrCat("restart-", j)).status());
     }
     GENFARM_RETURN_IF_ERROR(writer.Flush());
     run.fill_seconds = Since(clock, start);
@@ -287,8 +278,9 @@ std::string FormatCoreBenchReport(const CoreBenchReport& r) {
       "genfarm-core-bench: %d cores; dispatch: 1 job x %d single-frame tasks, %d workers x %d "
       "slots, GenFarmPolicy\n\n",
       r.cores, o.tasks, o.workers, o.slots);
-  absl::StrAppendFormat(&out, "%-34s %12s %10s %10s %9s %12s %8s\n", "dispatch (assign+result+commit)",
-                        "dispatches/s", "seconds", "submit s", "commits", "records/cmt", "ratio");
+  absl::StrAppendFormat(&out, "%-34s %12s %10s %10s %9s %12s %8s\n",
+                        "dispatch (assign+result+commit)", "dispatches/s", "seconds", "submit s",
+                        "commits", "records/cmt", "ratio");
   auto row = [&](const char* label, const DispatchRun& d, bool durable) {
     absl::StrAppendFormat(&out, "%-34s %12.0f %10.2f %10.2f %9s %12s %7.2fx\n", label,
                           d.DispatchesPerSecond(), d.seconds, d.submit_seconds,

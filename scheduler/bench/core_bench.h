@@ -33,11 +33,11 @@
 namespace genfarm::scheduler {
 
 struct CoreBenchOptions {
-  std::string dir;                  // data directories go under it; must exist
-  int64_t tasks = 200'000;          // (1): single-frame tasks of the one job
-  int workers = 64;                 // (1): simulated workers
-  int slots = 1;                    // (1): slots per worker
-  int64_t restart_jobs = 100;       // (2): 0 skips the restart measurement
+  std::string dir;             // data directories go under it; must exist
+  int64_t tasks = 200'000;     // (1): single-frame tasks of the one job
+  int workers = 64;            // (1): simulated workers
+  int slots = 1;               // (1): slots per worker
+  int64_t restart_jobs = 100;  // (2): 0 skips the restart measurement
   int64_t restart_tasks_per_job = 10'000;
   std::function<void(const std::string&)> on_step;  // progress lines (optional)
 };

@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "scheduler/core/store_writer_sink.h"
 #include "scheduler/http/dashboard_routes.h"
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/farm_service.h"
@@ -28,19 +29,6 @@
 
 namespace genfarm::scheduler {
 namespace {
-
-// Adapts the group-committing StoreWriter to the core's StateSink.
-class StoreWriterSink : public StateSink {
- public:
-  explicit StoreWriterSink(StoreWriter& writer) : writer_(writer) {}
-  void PutJob(const JobRecord& job) override { writer_.PutJob(job); }
-  void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
-  void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
-  void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
-
- private:
-  StoreWriter& writer_;
-};
 
 // One scheduler per data directory: a second one would fork the job history.
 absl::StatusOr<int> LockDataDir(const std::string& dir) {
@@ -204,7 +192,7 @@ void SchedulerServer::Shutdown() {
     parts_->stopped = true;
   }
   spdlog::info("genfarm-scheduler shutting down");
-  parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  parts_->server->Shutdown(absl::ToChronoTime(RealClock::Get().Now() + absl::Seconds(2)));
   if (parts_->http) parts_->http->Stop();
   parts_->ticker.reset();
   parts_->executor->Stop();

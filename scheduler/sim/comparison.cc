@@ -2,7 +2,6 @@
 
 #include <random>
 
-
 namespace genfarm::sim {
 
 scheduler::PolicyConfig RecommendedPolicyConfig() {
@@ -12,8 +11,8 @@ scheduler::PolicyConfig RecommendedPolicyConfig() {
   return config;
 }
 
-Comparison RunComparison(const WorkloadOptions& options, uint64_t seed, const scheduler::PolicyConfig& config,
-                         const SimOptions& sim_options) {
+Comparison RunComparison(const WorkloadOptions& options, uint64_t seed,
+                         const scheduler::PolicyConfig& config, const SimOptions& sim_options) {
   Comparison c;
   // absl::BitGen salts its seed per process on purpose; a seeded standard engine
   // (through BitGenRef) makes the workload reproducible from the seed alone.

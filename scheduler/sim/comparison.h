@@ -26,7 +26,8 @@ struct Comparison {
 // defaults plus a 60 s wait for a warm worker and fair-share preemption after 15 s.
 scheduler::PolicyConfig RecommendedPolicyConfig();
 
-Comparison RunComparison(const WorkloadOptions& options, uint64_t seed, const scheduler::PolicyConfig& config,
+Comparison RunComparison(const WorkloadOptions& options, uint64_t seed,
+                         const scheduler::PolicyConfig& config,
                          const SimOptions& sim = SimOptions{});
 
 }  // namespace genfarm::sim

@@ -18,7 +18,9 @@ namespace genfarm::sim {
 
 class EventQueue {
  public:
-  void At(int64_t ms, std::function<void()> fn) { events_.emplace(std::make_pair(ms, next_++), std::move(fn)); }
+  void At(int64_t ms, std::function<void()> fn) {
+    events_.emplace(std::make_pair(ms, next_++), std::move(fn));
+  }
   bool empty() const { return events_.empty(); }
   int64_t next_ms() const { return events_.begin()->first.first; }
   // Runs the earliest event (which may schedule more).

@@ -60,11 +60,13 @@ void SimWorker::Start(const v1::Assignment& assignment) {
     while (used + model.memory_bytes > device_.memory_bytes) {
       auto victim = cache_.end();
       for (auto c = cache_.begin(); c != cache_.end(); ++c) {
-        if (c->second.pins == 0 && (victim == cache_.end() || c->second.last_used_ms < victim->second.last_used_ms)) {
+        if (c->second.pins == 0 &&
+            (victim == cache_.end() || c->second.last_used_ms < victim->second.last_used_ms)) {
           victim = c;
         }
       }
-      if (victim == cache_.end()) break;  // everything in use; the core's reservations make this unreachable
+      if (victim == cache_.end())
+        break;  // everything in use; the core's reservations make this unreachable
       used -= victim->second.bytes;
       cache_.erase(victim);
     }
@@ -111,7 +113,8 @@ void SimWorker::Finish(int64_t attempt_id) {
   result.set_success(true);
   result.set_job_id(it->second.assignment.job_id());
   result.set_task_index(it->second.assignment.task_index());
-  result.mutable_frames_done()->Add(it->second.assignment.frames().begin(), it->second.assignment.frames().end());
+  result.mutable_frames_done()->Add(it->second.assignment.frames().begin(),
+                                    it->second.assignment.frames().end());
   Release(it->second, true);
   running_.erase(it);
   core_->WorkerResult(WorkerId(device_.id), result);
@@ -134,7 +137,8 @@ void SimWorker::Release(Running& run, bool succeeded) {
     c->second.pins--;
     c->second.last_used_ms = now;
   }
-  recorder_.OnAttemptEnd(run.assignment.project(), 1.0 / device_.slots, now - run.start_ms, succeeded);
+  recorder_.OnAttemptEnd(run.assignment.project(), 1.0 / device_.slots, now - run.start_ms,
+                         succeeded);
 }
 
 void SimWorker::SendHeartbeat() {

@@ -34,7 +34,8 @@ namespace genfarm::sim {
 class SimRecorder {
  public:
   virtual ~SimRecorder() = default;
-  virtual void OnModelLoad(const std::string& device, const std::string& model, int64_t load_ms) = 0;
+  virtual void OnModelLoad(const std::string& device, const std::string& model,
+                           int64_t load_ms) = 0;
   // An attempt holds `device_share` of a device (1 / slots) from now until it ends.
   virtual void OnAttemptStart(const std::string& project, double device_share) = 0;
   virtual void OnAttemptEnd(const std::string& project, double device_share, int64_t held_ms,
@@ -59,9 +60,9 @@ class SimWorker : public scheduler::WorkerChannel {
  private:
   struct CachedModel {
     int64_t bytes = 0;
-    int64_t ready_ms = 0;      // load finished (or finishes)
+    int64_t ready_ms = 0;  // load finished (or finishes)
     int64_t last_used_ms = 0;
-    int pins = 0;              // running tasks using it
+    int pins = 0;  // running tasks using it
   };
   struct Running {
     v1::Assignment assignment;

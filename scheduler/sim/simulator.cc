@@ -27,7 +27,8 @@ class NullStateSink : public scheduler::StateSink {
 
 class Simulation : public SimRecorder {
  public:
-  Simulation(const Workload& workload, scheduler::PlacementPolicy& policy, const SimOptions& options)
+  Simulation(const Workload& workload, scheduler::PlacementPolicy& policy,
+             const SimOptions& options)
       : workload_(workload), policy_(policy), options_(options) {}
 
   SimResult Run(const std::string& name) {
@@ -38,13 +39,14 @@ class Simulation : public SimRecorder {
     core_ = &core;
     std::vector<std::shared_ptr<SimWorker>> workers;
     for (const SimDevice& device : workload_.devices) {
-      auto worker = std::make_shared<SimWorker>(device, workload_.models, events_, [this] { return NowMs(); },
-                                                *this);
+      auto worker = std::make_shared<SimWorker>(
+          device, workload_.models, events_, [this] { return NowMs(); }, *this);
       worker->Attach(&core);
       (void)core.WorkerHello(worker->Hello(), worker);
       workers.push_back(worker);
     }
-    for (const std::string& p : workload_.projects) project_index_[p] = projects_.size(), projects_.emplace_back();
+    for (const std::string& p : workload_.projects)
+      project_index_[p] = projects_.size(), projects_.emplace_back();
     jobs_.resize(workload_.jobs.size());
     for (size_t j = 0; j < workload_.jobs.size(); ++j) {
       events_.At(workload_.jobs[j].arrival_ms, [this, j] { Submit(j); });
@@ -73,7 +75,8 @@ class Simulation : public SimRecorder {
     p.running += 1;
     p.usage += share;
   }
-  void OnAttemptEnd(const std::string& project, double share, int64_t held_ms, bool succeeded) override {
+  void OnAttemptEnd(const std::string& project, double share, int64_t held_ms,
+                    bool succeeded) override {
     Project& p = projects_[project_index_.at(project)];
     p.running -= 1;
     p.usage -= share;
@@ -89,10 +92,10 @@ class Simulation : public SimRecorder {
 
  private:
   struct Project {
-    int64_t tasks = 0;       // tasks submitted
+    int64_t tasks = 0;  // tasks submitted
     int64_t succeeded = 0;
     int64_t running = 0;
-    double usage = 0;        // devices held now
+    double usage = 0;  // devices held now
     double device_ms = 0;
     double contention_device_ms = 0;
     int64_t queued() const { return tasks - succeeded - running; }
@@ -131,7 +134,8 @@ class Simulation : public SimRecorder {
     track.id = submitted->id.value();
     track.submit_ms = now_ms_;
     absl::StatusOr<std::vector<v1::Task>> tasks = core_->GetTasks(submitted->id);
-    for (const v1::Task& t : *tasks) track.frames.insert(track.frames.end(), t.frames().begin(), t.frames().end());
+    for (const v1::Task& t : *tasks)
+      track.frames.insert(track.frames.end(), t.frames().begin(), t.frames().end());
     projects_[project_index_.at(job.spec.project())].tasks += static_cast<int64_t>(tasks->size());
     (void)core_->Watch(submitted->id, [this, j](const v1::JobEvent& event, bool done) {
       if (!done || jobs_[j].end_ms >= 0) return;
@@ -159,12 +163,17 @@ class Simulation : public SimRecorder {
       double sum = 0;
       for (double x : jct) sum += x;
       r.mean_jct_s = sum / jct.size();
-      r.p95_jct_s = jct[std::min(jct.size() - 1, static_cast<size_t>(std::ceil(0.95 * jct.size())) - 1)];
+      r.p95_jct_s =
+          jct[std::min(jct.size() - 1, static_cast<size_t>(std::ceil(0.95 * jct.size())) - 1)];
     }
     r.model_loads = loads_;
-  r.load_fraction = last_end > 0 ? load_ms_ / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
+    r.load_fraction =
+        last_end > 0 ? load_ms_ / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
     r.preemptions = preemptions_;
-    r.preempted_fraction = last_end > 0 ? preempted_device_ms_ / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
+    r.preempted_fraction =
+        last_end > 0
+            ? preempted_device_ms_ / (static_cast<double>(workload_.devices.size()) * last_end)
+            : 0;
     double device_ms = 0, contention_total = 0, weight_sum = 0;
     for (const Project& p : projects_) {
       device_ms += p.device_ms;
@@ -174,7 +183,8 @@ class Simulation : public SimRecorder {
       auto w = options_.project_weights.find(name);
       weight_sum += w == options_.project_weights.end() ? 1.0 : w->second;
     }
-    r.busy_fraction = last_end > 0 ? device_ms / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
+    r.busy_fraction =
+        last_end > 0 ? device_ms / (static_cast<double>(workload_.devices.size()) * last_end) : 0;
     r.contention_s = contention_ms_ / 1000.0;
     for (size_t i = 0; i < workload_.projects.size(); ++i) {
       const Project& p = projects_[i];
@@ -186,7 +196,8 @@ class Simulation : public SimRecorder {
       pr.contention_device_seconds = p.contention_device_ms / 1000.0;
       pr.share = contention_total > 0 ? p.contention_device_ms / contention_total : 0;
       pr.fair_share = pr.weight / weight_sum;
-      if (contention_total > 0) r.max_share_error = std::max(r.max_share_error, std::abs(pr.share / pr.fair_share - 1));
+      if (contention_total > 0)
+        r.max_share_error = std::max(r.max_share_error, std::abs(pr.share / pr.fair_share - 1));
       r.projects.push_back(pr);
     }
     for (const JobTrack& job : jobs_) {

@@ -29,8 +29,8 @@
 namespace genfarm::sim {
 
 struct SimOptions {
-  int64_t tick_ms = 1000;                         // how often the core's Tick() runs
-  int64_t usage_half_life_ms = 10 * 60 * 1000;    // CoreOptions::usage_half_life
+  int64_t tick_ms = 1000;                           // how often the core's Tick() runs
+  int64_t usage_half_life_ms = 10 * 60 * 1000;      // CoreOptions::usage_half_life
   int64_t max_ms = int64_t{14} * 24 * 3600 * 1000;  // give up (a policy that never finishes)
   absl::flat_hash_map<std::string, double> project_weights;  // for the fair share; default 1
 };
@@ -48,16 +48,17 @@ struct SimResult {
   std::string policy;
   int jobs = 0;
   int jobs_done = 0;
-  double makespan_s = 0;        // first arrival to last job end
-  double mean_jct_s = 0;        // job completion time: end - submission
+  double makespan_s = 0;  // first arrival to last job end
+  double mean_jct_s = 0;  // job completion time: end - submission
   double p95_jct_s = 0;
   int64_t model_loads = 0;
-  double busy_fraction = 0;     // device time in use / (devices x makespan)
-  double load_fraction = 0;     // device time spent loading models / (devices x makespan)
-  double contention_s = 0;      // total length of the contention windows
-  double max_share_error = 0;   // max over projects of |share / fair_share - 1|
+  double busy_fraction = 0;    // device time in use / (devices x makespan)
+  double load_fraction = 0;    // device time spent loading models / (devices x makespan)
+  double contention_s = 0;     // total length of the contention windows
+  double max_share_error = 0;  // max over projects of |share / fair_share - 1|
   int64_t preemptions = 0;
-  double preempted_fraction = 0;  // device time held by attempts later preempted / (devices x makespan)
+  double preempted_fraction =
+      0;  // device time held by attempts later preempted / (devices x makespan)
   int64_t frames_expected = 0;
   int64_t frames_missing = 0;
   int64_t frames_duplicated = 0;

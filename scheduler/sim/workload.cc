@@ -17,12 +17,12 @@ constexpr int64_t kGiB = int64_t{1} << 30;
 std::vector<SimModel> DefaultModels() {
   return {
       // name, memory, load, per frame (device speed 1.0: an RTX 4090 / A5000 class card)
-      {"upres-2x", 6 * kGiB, 20'000, 1'500},    // Real-ESRGAN-class 2x, 2K -> 4K
-      {"upres-4x", 10 * kGiB, 30'000, 3'000},   // 4x upscale, 1K -> 4K
-      {"retime", 4 * kGiB, 10'000, 700},        // RIFE-class frame interpolation
-      {"depth", 8 * kGiB, 25'000, 1'000},       // monocular depth, ViT-L
-      {"matte", 14 * kGiB, 40'000, 2'000},      // video matting / segmentation
-      {"genfill", 40 * kGiB, 120'000, 9'000},   // video diffusion (clean-up, relight)
+      {"upres-2x", 6 * kGiB, 20'000, 1'500},   // Real-ESRGAN-class 2x, 2K -> 4K
+      {"upres-4x", 10 * kGiB, 30'000, 3'000},  // 4x upscale, 1K -> 4K
+      {"retime", 4 * kGiB, 10'000, 700},       // RIFE-class frame interpolation
+      {"depth", 8 * kGiB, 25'000, 1'000},      // monocular depth, ViT-L
+      {"matte", 14 * kGiB, 40'000, 2'000},     // video matting / segmentation
+      {"genfill", 40 * kGiB, 120'000, 9'000},  // video diffusion (clean-up, relight)
   };
 }
 
@@ -36,7 +36,8 @@ Workload GenerateWorkload(const WorkloadOptions& options, absl::BitGenRef gen) {
   const int n80 = options.devices - n24 - n48;
   auto add = [&](int n, int64_t gib, double speed, int32_t slots) {
     for (int i = 0; i < n; ++i) {
-      w.devices.push_back(SimDevice{absl::StrFormat("gpu-%dg-%02d", gib, i), gib * kGiB, speed, slots});
+      w.devices.push_back(
+          SimDevice{absl::StrFormat("gpu-%dg-%02d", gib, i), gib * kGiB, speed, slots});
     }
   };
   add(n24, 24, 1.0, 1);  // RTX 4090 / A5000
@@ -57,9 +58,11 @@ Workload GenerateWorkload(const WorkloadOptions& options, absl::BitGenRef gen) {
   // Every project submits the same number of jobs (up to one), in a shuffled order.
   std::vector<int> owner(options.jobs);
   for (int j = 0; j < options.jobs; ++j) owner[j] = j % std::max(1, options.projects);
-  for (size_t i = owner.size(); i > 1; --i) std::swap(owner[i - 1], owner[absl::Uniform<size_t>(gen, 0, i)]);
+  for (size_t i = owner.size(); i > 1; --i)
+    std::swap(owner[i - 1], owner[absl::Uniform<size_t>(gen, 0, i)]);
   std::vector<int64_t> arrivals(options.jobs);
-  for (int64_t& a : arrivals) a = absl::Uniform<int64_t>(gen, 0, std::max<int64_t>(1, options.arrival_window_ms));
+  for (int64_t& a : arrivals)
+    a = absl::Uniform<int64_t>(gen, 0, std::max<int64_t>(1, options.arrival_window_ms));
   std::sort(arrivals.begin(), arrivals.end());
   arrivals[0] = 0;
 
@@ -67,7 +70,8 @@ Workload GenerateWorkload(const WorkloadOptions& options, absl::BitGenRef gen) {
     const int p = owner[j];
     const double r = absl::Uniform<double>(gen, 0, 1);
     const SimModel& model = w.models[mix[p][r < 0.6 ? 0 : (r < 0.9 ? 1 : 2)]];
-    const int frames = absl::Uniform<int>(absl::IntervalClosed, gen, options.min_frames, options.max_frames);
+    const int frames =
+        absl::Uniform<int>(absl::IntervalClosed, gen, options.min_frames, options.max_frames);
     SimJob job;
     job.arrival_ms = arrivals[j];
     v1::JobSpec& spec = job.spec;

@@ -27,14 +27,14 @@ struct SimModel {
 
 // One GPU, run by its own worker daemon.
 struct SimDevice {
-  std::string id;            // worker id, e.g. "gpu-80g-03"
+  std::string id;  // worker id, e.g. "gpu-80g-03"
   int64_t memory_bytes = 0;
-  double speed = 1.0;        // relative throughput
-  int32_t slots = 1;         // concurrent tasks; each gets a fixed share of the device
+  double speed = 1.0;  // relative throughput
+  int32_t slots = 1;   // concurrent tasks; each gets a fixed share of the device
 };
 
 struct SimJob {
-  int64_t arrival_ms = 0;    // since the start of the simulation
+  int64_t arrival_ms = 0;  // since the start of the simulation
   v1::JobSpec spec;
 };
 
@@ -48,11 +48,11 @@ struct Workload {
 struct WorkloadOptions {
   int jobs = 240;
   int projects = 8;
-  int devices = 64;          // split 3:3:2 over 24, 48 and 80 GB devices
+  int devices = 64;                           // split 3:3:2 over 24, 48 and 80 GB devices
   int64_t arrival_window_ms = 5 * 60 * 1000;  // jobs arrive uniformly over this window
-  int min_frames = 48;       // shot length: 2 s at 24 fps ...
-  int max_frames = 192;      // ... to 8 s
-  int chunk = 4;             // frames per task
+  int min_frames = 48;                        // shot length: 2 s at 24 fps ...
+  int max_frames = 192;                       // ... to 8 s
+  int chunk = 4;                              // frames per task
 };
 
 // The six models of the default workload (see docs/scheduling.md for the sources of

@@ -3,8 +3,8 @@
 // them through this interface on its own thread. On start the core rebuilds itself from
 // Load().
 //
-//   GENFARM_ASSIGN_OR_RETURN(std::unique_ptr<SqliteJobStore> store, SqliteJobStore::Open(data_dir));
-//   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snap, store->Load());
+//   GENFARM_ASSIGN_OR_RETURN(std::unique_ptr<SqliteJobStore> store,
+//   SqliteJobStore::Open(data_dir)); GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snap, store->Load());
 //   WriteBatch batch;
 //   batch.tasks.push_back(task_record);
 //   GENFARM_RETURN_IF_ERROR(store->Commit(batch));
@@ -37,15 +37,15 @@ struct JobRecord {
 
 struct TaskRecord {
   TaskId id;
-  int32_t stage = 0;             // index into JobSpec.stages
-  std::vector<int64_t> frames;   // frames this task writes
+  int32_t stage = 0;            // index into JobSpec.stages
+  std::vector<int64_t> frames;  // frames this task writes
   v1::TaskState state = v1::TASK_STATE_WAITING;
-  int32_t attempts = 0;          // attempts started so far
-  AttemptId attempt;             // current or last attempt (0 = none)
-  std::string worker;            // worker of the current or last attempt
+  int32_t attempts = 0;  // attempts started so far
+  AttemptId attempt;     // current or last attempt (0 = none)
+  std::string worker;    // worker of the current or last attempt
   int64_t start_ms = 0;
   int64_t end_ms = 0;
-  int64_t not_before_ms = 0;     // retry backoff
+  int64_t not_before_ms = 0;  // retry backoff
   v1::FailureReason failure_reason = v1::FAILURE_REASON_UNSPECIFIED;
   std::string message;
   int64_t frames_done = 0;
@@ -65,7 +65,9 @@ struct WriteBatch {
   std::vector<LogRecord> logs;
   int64_t attempt_high_water = 0;  // highest attempt id handed out; 0 = unchanged
 
-  bool empty() const { return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0; }
+  bool empty() const {
+    return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0;
+  }
 };
 
 struct StoreSnapshot {

@@ -1,6 +1,5 @@
 #include "common/job_spec.h"
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -283,11 +282,10 @@ TEST(JobSpecTest, BadFrameSetNamesStageAndToken) {
   EXPECT_THAT(error, EndsWith("(line 8)"));
 }
 
-TEST(JobSpecTest, TenMillionFramesRefusedQuickly) {
-  const auto start = std::chrono::steady_clock::now();
+TEST(JobSpecTest, TenMillionFramesRefused) {
+  // Counting before materializing is FrameSetTest's to check (without timing anything).
   std::string error =
       ErrorOf(Edit("    frames: 1001-1096\n    chunk", "    frames: 1-10000000\n    chunk"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
   EXPECT_THAT(error, StartsWith("stages[0].frames: "));
   EXPECT_THAT(error, HasSubstr("has 10000000 frames, more than the limit of 1000000"));
 }

@@ -16,14 +16,14 @@ namespace genfarm::scheduler {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
 using testing::FakeChannel;
 using testing::GpuDevice;
+using ::testing::IsEmpty;
 using testing::kGiB;
 using testing::MakeHello;
 using testing::Model;
 using testing::RecordingSink;
+using ::testing::SizeIs;
 
 constexpr int64_t kLimitMs = 120'000;
 
@@ -56,7 +56,11 @@ class PreemptionTest : public ::testing::Test {
     core_ = std::make_unique<SchedulerCore>(clock_, sink_, *policy_, options);
     for (const char* id : {"w0", "w1"}) {
       auto channel = std::make_shared<FakeChannel>();
-      EXPECT_TRUE(core_->WorkerHello(MakeHello(id, {GpuDevice(0, 24 * kGiB)}, {Model("esrgan", 20 * kGiB)}), channel).ok());
+      EXPECT_TRUE(
+          core_
+              ->WorkerHello(MakeHello(id, {GpuDevice(0, 24 * kGiB)}, {Model("esrgan", 20 * kGiB)}),
+                            channel)
+              .ok());
       channels_.push_back(channel);
     }
   }
@@ -137,11 +141,14 @@ TEST_F(PreemptionTest, DailiesBehindAFullBatchQueueStartsWithinTheLimit) {
     bool any = false;
     for (size_t w = 0; w < channels_.size(); ++w) {
       for (const v1::Assignment& a : channels_[w]->Assignments()) {
-        if (std::find(seen_attempts.begin(), seen_attempts.end(), a.attempt_id()) != seen_attempts.end()) continue;
+        if (std::find(seen_attempts.begin(), seen_attempts.end(), a.attempt_id()) !=
+            seen_attempts.end())
+          continue;
         seen_attempts.push_back(a.attempt_id());
         if (a.attempt_id() == victim_before.attempt_id()) continue;  // preempted, results ignored
         any = true;
-        if (a.job_id() == batch->id.value()) written.insert(written.end(), a.frames().begin(), a.frames().end());
+        if (a.job_id() == batch->id.value())
+          written.insert(written.end(), a.frames().begin(), a.frames().end());
         v1::Result r;
         r.set_attempt_id(a.attempt_id());
         r.set_success(true);

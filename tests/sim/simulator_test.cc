@@ -3,9 +3,8 @@
 // gives every equal-weight project within 10% of its fair share of device time during
 // contention, and loses and duplicates no frame. These assert measured behaviour: a
 // policy change that breaks affinity, packing or fair share fails them.
-#include "scheduler/sim/comparison.h"
-
 #include "gtest/gtest.h"
+#include "scheduler/sim/comparison.h"
 #include "scheduler/sim/report.h"
 #include "spdlog/spdlog.h"
 
@@ -21,7 +20,8 @@ class SimulatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     spdlog::set_level(spdlog::level::warn);
-    comparison_ = new Comparison(RunComparison(WorkloadOptions{}, /*seed=*/1, RecommendedPolicyConfig()));
+    comparison_ =
+        new Comparison(RunComparison(WorkloadOptions{}, /*seed=*/1, RecommendedPolicyConfig()));
     std::cout << FormatComparison(comparison_->fifo, comparison_->genfarm);
   }
   static void TearDownTestSuite() { delete comparison_; }
@@ -46,7 +46,8 @@ TEST_F(SimulatorTest, WorkloadIsTheIssuesMinimum) {
 }
 
 TEST_F(SimulatorTest, GenFarmNeedsAtLeast80PercentFewerModelLoads) {
-  EXPECT_LE(comparison_->genfarm.model_loads, (1 - kMinLoadReduction) * comparison_->fifo.model_loads);
+  EXPECT_LE(comparison_->genfarm.model_loads,
+            (1 - kMinLoadReduction) * comparison_->fifo.model_loads);
 }
 
 TEST_F(SimulatorTest, GenFarmFinishesAtLeast1Point5TimesSooner) {

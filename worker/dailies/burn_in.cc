@@ -1,10 +1,9 @@
 #include "worker/dailies/burn_in.h"
 
+#include <OpenImageIO/imagebufalgo.h>
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <OpenImageIO/imagebufalgo.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -56,16 +55,18 @@ absl::Status BurnIn(const BurnInText& text, const std::string& font, OIIO::Image
   OIIO::cspan<float> colour(white, static_cast<size_t>(std::min(4, image->nchannels())));
   const int baseline = all.yend - bar / 2;
   if (!text.left.empty() &&
-      !OIIO::ImageBufAlgo::render_text(*image, all.xbegin + pad, baseline, text.left, font_size, font, colour,
-                                       OIIO::ImageBufAlgo::TextAlignX::Left,
+      !OIIO::ImageBufAlgo::render_text(*image, all.xbegin + pad, baseline, text.left, font_size,
+                                       font, colour, OIIO::ImageBufAlgo::TextAlignX::Left,
                                        OIIO::ImageBufAlgo::TextAlignY::Center, /*shadow=*/1)) {
-    return absl::InternalError(absl::StrCat("burn-in text with font ", font, ": ", image->geterror()));
+    return absl::InternalError(
+        absl::StrCat("burn-in text with font ", font, ": ", image->geterror()));
   }
   if (!text.right.empty() && width > 2 * pad &&
-      !OIIO::ImageBufAlgo::render_text(*image, all.xend - pad, baseline, text.right, font_size, font, colour,
-                                       OIIO::ImageBufAlgo::TextAlignX::Right,
+      !OIIO::ImageBufAlgo::render_text(*image, all.xend - pad, baseline, text.right, font_size,
+                                       font, colour, OIIO::ImageBufAlgo::TextAlignX::Right,
                                        OIIO::ImageBufAlgo::TextAlignY::Center, /*shadow=*/1)) {
-    return absl::InternalError(absl::StrCat("burn-in text with font ", font, ": ", image->geterror()));
+    return absl::InternalError(
+        absl::StrCat("burn-in text with font ", font, ": ", image->geterror()));
   }
   return absl::OkStatus();
 }

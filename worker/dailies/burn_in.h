@@ -9,10 +9,10 @@
 #ifndef GENFARM_WORKER_DAILIES_BURN_IN_H_
 #define GENFARM_WORKER_DAILIES_BURN_IN_H_
 
+#include <OpenImageIO/imagebuf.h>
+
 #include <string>
 #include <vector>
-
-#include <OpenImageIO/imagebuf.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -1,5 +1,6 @@
 #include "worker/dailies/contact_sheet.h"
 
+#include <OpenImageIO/imagebufalgo.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-
-#include <OpenImageIO/imagebufalgo.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -27,9 +26,9 @@ ContactSheetLayout ContactSheetLayout::For(int thumbnails, int frame_width, int 
   l.columns = std::max(1, std::min(options.columns, std::max(1, l.thumbnails)));
   l.rows = std::max(1, (l.thumbnails + l.columns - 1) / l.columns);
   l.thumb_width = std::max(16, options.thumbnail_width);
-  l.thumb_height = std::max(
-      16, static_cast<int>(static_cast<int64_t>(l.thumb_width) * std::max(1, frame_height) /
-                           std::max(1, frame_width)));
+  l.thumb_height =
+      std::max(16, static_cast<int>(static_cast<int64_t>(l.thumb_width) *
+                                    std::max(1, frame_height) / std::max(1, frame_width)));
   l.margin = std::max(0, options.margin);
   l.title_height = std::max(0, options.title_height);
   l.width = RoundUpToEven(l.columns * l.thumb_width + (l.columns + 1) * l.margin);
@@ -38,7 +37,9 @@ ContactSheetLayout ContactSheetLayout::For(int thumbnails, int frame_width, int 
   return l;
 }
 
-int ContactSheetLayout::X(int index) const { return margin + (index % columns) * (thumb_width + margin); }
+int ContactSheetLayout::X(int index) const {
+  return margin + (index % columns) * (thumb_width + margin);
+}
 int ContactSheetLayout::Y(int index) const {
   return title_height + margin + (index / columns) * (thumb_height + margin);
 }
@@ -54,7 +55,8 @@ std::vector<int> SampleForSheet(int count, int max_thumbnails) {
   return picked;
 }
 
-ContactSheet::ContactSheet(const ContactSheetLayout& layout, std::string font, const std::string& title)
+ContactSheet::ContactSheet(const ContactSheetLayout& layout, std::string font,
+                           const std::string& title)
     : layout_(layout), font_(std::move(font)) {
   sheet_.reset(OIIO::ImageSpec(layout_.width, layout_.height, 3, OIIO::TypeDesc::FLOAT));
   const float background[3] = {0.08f, 0.08f, 0.08f};
@@ -62,10 +64,12 @@ ContactSheet::ContactSheet(const ContactSheetLayout& layout, std::string font, c
   if (layout_.title_height > 0 && !title.empty()) {
     const float white[3] = {0.9f, 0.9f, 0.9f};
     const int size = std::max(10, layout_.title_height / 2);
-    if (!OIIO::ImageBufAlgo::render_text(sheet_, layout_.margin, layout_.title_height / 2 + layout_.margin / 2,
-                                         title, size, font_, white, OIIO::ImageBufAlgo::TextAlignX::Left,
+    if (!OIIO::ImageBufAlgo::render_text(sheet_, layout_.margin,
+                                         layout_.title_height / 2 + layout_.margin / 2, title, size,
+                                         font_, white, OIIO::ImageBufAlgo::TextAlignX::Left,
                                          OIIO::ImageBufAlgo::TextAlignY::Center)) {
-      title_status_ = absl::InternalError(absl::StrCat("contact sheet title with font ", font_, ": ", sheet_.geterror()));
+      title_status_ = absl::InternalError(
+          absl::StrCat("contact sheet title with font ", font_, ": ", sheet_.geterror()));
     }
   }
 }
@@ -73,7 +77,8 @@ ContactSheet::ContactSheet(const ContactSheetLayout& layout, std::string font, c
 absl::Status ContactSheet::Add(const OIIO::ImageBuf& display, const BurnInText& label) {
   if (!title_status_.ok()) return title_status_;
   if (next_ >= layout_.thumbnails) {
-    return absl::OutOfRangeError(absl::StrCat("contact sheet holds ", layout_.thumbnails, " thumbnails"));
+    return absl::OutOfRangeError(
+        absl::StrCat("contact sheet holds ", layout_.thumbnails, " thumbnails"));
   }
   OIIO::ImageBuf thumb;
   OIIO::ROI size(0, layout_.thumb_width, 0, layout_.thumb_height, 0, 1, 0, display.nchannels());
@@ -92,21 +97,22 @@ absl::Status ContactSheet::Write(const std::string& path) const {
   return WriteImageAtomically(sheet_, path, layout_.jpeg_quality);
 }
 
-absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string& path, int jpeg_quality) {
+absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string& path,
+                                  int jpeg_quality) {
   static std::atomic<int> counter{0};
   const std::filesystem::path target(path);
   std::error_code ec;
   if (target.has_parent_path()) {
     std::filesystem::create_directories(target.parent_path(), ec);
     if (ec) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot create output folder ", target.parent_path().string(), ": ", ec.message()));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot create output folder ", target.parent_path().string(), ": ", ec.message()));
     }
   }
   // The temporary keeps the real extension so OIIO picks the same writer.
   const std::string temp =
-      (target.parent_path() / absl::StrCat(".", target.stem().string(), ".tmp-", getpid(), "-", counter++,
-                                           target.extension().string()))
+      (target.parent_path() / absl::StrCat(".", target.stem().string(), ".tmp-", getpid(), "-",
+                                           counter++, target.extension().string()))
           .string();
   OIIO::ImageBuf out(image.spec());
   out.copy_pixels(image);
@@ -119,7 +125,8 @@ absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(temp.c_str());
-    return absl::InternalError(absl::StrCat("cannot rename ", temp, " to ", path, ": ", strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", temp, " to ", path, ": ", strerror(err)));
   }
   return absl::OkStatus();
 }

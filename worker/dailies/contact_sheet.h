@@ -11,11 +11,11 @@
 #ifndef GENFARM_WORKER_DAILIES_CONTACT_SHEET_H_
 #define GENFARM_WORKER_DAILIES_CONTACT_SHEET_H_
 
+#include <OpenImageIO/imagebuf.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <OpenImageIO/imagebuf.h>
 
 #include "absl/status/status.h"
 #include "worker/dailies/burn_in.h"
@@ -77,7 +77,8 @@ class ContactSheet {
 
 // Writes `image` to `path` as 8-bit via a temporary file in the same folder and a rename,
 // creating missing folders. PermissionDenied/Internal errors name the path.
-absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string& path, int jpeg_quality = 92);
+absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string& path,
+                                  int jpeg_quality = 92);
 
 }  // namespace genfarm::worker
 

@@ -1,5 +1,6 @@
 #include "worker/dailies/dailies_task_runner.h"
 
+#include <OpenImageIO/imagebufalgo.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
-
-#include <OpenImageIO/imagebufalgo.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -43,10 +42,11 @@ class TempDir {
     }
   }
   absl::Status Make(const fs::path& parent, const std::string& stem) {
-    std::string tmpl = (parent / absl::StrCat(".", stem, "_frames.tmp-", getpid(), "-XXXXXX")).string();
+    std::string tmpl =
+        (parent / absl::StrCat(".", stem, "_frames.tmp-", getpid(), "-XXXXXX")).string();
     if (mkdtemp(tmpl.data()) == nullptr) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot create a temporary folder in ", parent.string(), ": ", strerror(errno)));
+      return absl::PermissionDeniedError(absl::StrCat("cannot create a temporary folder in ",
+                                                      parent.string(), ": ", strerror(errno)));
     }
     path_ = tmpl;
     return absl::OkStatus();
@@ -57,13 +57,15 @@ class TempDir {
   std::string path_;
 };
 
-absl::StatusOr<int> IntParam(const v1::StageSpec& stage, const std::string& name, int fallback, int lo, int hi) {
+absl::StatusOr<int> IntParam(const v1::StageSpec& stage, const std::string& name, int fallback,
+                             int lo, int hi) {
   auto it = stage.params().find(name);
   if (it == stage.params().end()) return fallback;
   int value = 0;
   if (!absl::SimpleAtoi(it->second, &value) || value < lo || value > hi) {
-    return absl::InvalidArgumentError(absl::StrCat("stage '", stage.name(), "' params.", name, ": must be an integer ",
-                                                   lo, "..", hi, ", got '", it->second, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("stage '", stage.name(), "' params.", name,
+                                                   ": must be an integer ", lo, "..", hi, ", got '",
+                                                   it->second, "'"));
   }
   return value;
 }
@@ -91,8 +93,9 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
   auto input = FramePattern::Parse(stage.input());
   if (!input.ok()) return Fail(input.status(), v1::FAILURE_REASON_BAD_SPEC);
   if (stage.output().empty()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("stage '", stage.name(), "': no output prefix")),
-                v1::FAILURE_REASON_BAD_SPEC);
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("stage '", stage.name(), "': no output prefix")),
+        v1::FAILURE_REASON_BAD_SPEC);
   }
   auto fps = IntParam(stage, "fps", options_.fps, 1, 240);
   if (!fps.ok()) return Fail(fps.status(), v1::FAILURE_REASON_BAD_SPEC);
@@ -115,8 +118,8 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) {
-    return Fail(absl::PermissionDeniedError(absl::StrCat("cannot create output folder ", out_dir.string(), ": ",
-                                                         ec.message())),
+    return Fail(absl::PermissionDeniedError(absl::StrCat("cannot create output folder ",
+                                                         out_dir.string(), ": ", ec.message())),
                 v1::FAILURE_REASON_OUTPUT_WRITE);
   }
   TempDir temp;
@@ -126,7 +129,8 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
 
   const std::string shot = a.shot().empty() ? a.job_name() : a.shot();
   const std::string range = absl::StrCat(frames.front(), "-", frames.back());
-  log(absl::StrCat("dailies: ", frames.size(), " frames ", range, " of ", stage.input(), " at ", *fps, " fps"));
+  log(absl::StrCat("dailies: ", frames.size(), " frames ", range, " of ", stage.input(), " at ",
+                   *fps, " fps"));
 
   const int count = static_cast<int>(frames.size());
   const std::vector<int> on_sheet = SampleForSheet(count, options_.sheet.max_thumbnails);
@@ -147,10 +151,13 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
     if (sheet == nullptr) {
       ContactSheetOptions sheet_options = options_.sheet;
       sheet_options.columns = *columns;
-      ContactSheetLayout layout = ContactSheetLayout::For(static_cast<int>(on_sheet.size()), frame->image.width,
-                                                          frame->image.height, sheet_options);
-      std::string title = absl::StrCat(shot, "   ", a.job_name(), "   ", a.project(), "   ", count, " frames ", range);
-      if (on_sheet.size() < frames.size()) absl::StrAppend(&title, " (", on_sheet.size(), " shown)");
+      ContactSheetLayout layout =
+          ContactSheetLayout::For(static_cast<int>(on_sheet.size()), frame->image.width,
+                                  frame->image.height, sheet_options);
+      std::string title = absl::StrCat(shot, "   ", a.job_name(), "   ", a.project(), "   ", count,
+                                       " frames ", range);
+      if (on_sheet.size() < frames.size())
+        absl::StrAppend(&title, " (", on_sheet.size(), " shown)");
       sheet = std::make_unique<ContactSheet>(layout, *font, title);
       movie_width = frame->image.width;
       movie_height = frame->image.height;
@@ -158,40 +165,44 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
     const BurnInText label{shot, absl::StrCat(f)};
     if (next_on_sheet < on_sheet.size() && on_sheet[next_on_sheet] == i) {
       if (absl::Status s = sheet->Add(display, label); !s.ok()) {
-        return Fail(absl::InternalError(absl::StrCat("frame ", f, ": ", s.message())), v1::FAILURE_REASON_INTERNAL);
+        return Fail(absl::InternalError(absl::StrCat("frame ", f, ": ", s.message())),
+                    v1::FAILURE_REASON_INTERNAL);
       }
       ++next_on_sheet;
     }
 
     // Movie frames all take the first frame's size; a frame of another size is resized.
     if (frame->image.width != movie_width || frame->image.height != movie_height) {
-      log(absl::StrCat("frame ", f, ": ", frame->image.width, "x", frame->image.height, " resized to ", movie_width,
-                       "x", movie_height, " for the movie"));
+      log(absl::StrCat("frame ", f, ": ", frame->image.width, "x", frame->image.height,
+                       " resized to ", movie_width, "x", movie_height, " for the movie"));
       OIIO::ImageBuf resized;
       OIIO::ROI size(0, movie_width, 0, movie_height, 0, 1, 0, display.nchannels());
       OIIO::ImageBufAlgo::resize(resized, display, "", 0, size);
       display = std::move(resized);
     }
     if (absl::Status s = BurnIn(label, *font, &display); !s.ok()) {
-      return Fail(absl::InternalError(absl::StrCat("frame ", f, ": ", s.message())), v1::FAILURE_REASON_INTERNAL);
+      return Fail(absl::InternalError(absl::StrCat("frame ", f, ": ", s.message())),
+                  v1::FAILURE_REASON_INTERNAL);
     }
     OIIO::ImageBuf even = PadToEven(display);
     const std::string png = (fs::path(temp.path()) / absl::StrFormat("%06d.png", i)).string();
     if (!even.write(png, OIIO::TypeDesc::UINT8)) {
-      return Fail(absl::InternalError(absl::StrCat("frame ", f, ": cannot write movie frame ", png, ": ",
-                                                   even.geterror())),
+      return Fail(absl::InternalError(absl::StrCat("frame ", f, ": cannot write movie frame ", png,
+                                                   ": ", even.geterror())),
                   v1::FAILURE_REASON_OUTPUT_WRITE);
     }
     if (context.progress) context.progress(i + 1, f);
   }
 
-  if (absl::Status s = sheet->Write(sheet_path); !s.ok()) return Fail(s, v1::FAILURE_REASON_OUTPUT_WRITE);
+  if (absl::Status s = sheet->Write(sheet_path); !s.ok())
+    return Fail(s, v1::FAILURE_REASON_OUTPUT_WRITE);
   log(absl::StrCat("contact sheet ", sheet_path, " (", sheet->image().spec().width, "x",
                    sheet->image().spec().height, ")"));
 
   // ffmpeg picks the container from the name, so the temporary keeps ".mp4".
   const std::string temp_movie =
-      (out_dir / absl::StrCat(".", out_prefix.filename().string(), ".tmp-", getpid(), ".mp4")).string();
+      (out_dir / absl::StrCat(".", out_prefix.filename().string(), ".tmp-", getpid(), ".mp4"))
+          .string();
   std::vector<std::string> argv = {options_.ffmpeg,
                                    "-nostdin",
                                    "-hide_banner",
@@ -227,21 +238,24 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
   if (ffmpeg->exit_code != 0) {
     std::remove(temp_movie.c_str());
     log(absl::StrCat("ffmpeg failed (exit ", ffmpeg->exit_code, "):\n", ffmpeg->stderr_tail));
-    return Fail(absl::InternalError(absl::StrCat("movie ", movie_path, ": ffmpeg exited with ", ffmpeg->exit_code,
-                                                 ": ", Tail(ffmpeg->stderr_tail, 3))),
-                v1::FAILURE_REASON_INTERNAL);
+    return Fail(
+        absl::InternalError(absl::StrCat("movie ", movie_path, ": ffmpeg exited with ",
+                                         ffmpeg->exit_code, ": ", Tail(ffmpeg->stderr_tail, 3))),
+        v1::FAILURE_REASON_INTERNAL);
   }
   if (std::rename(temp_movie.c_str(), movie_path.c_str()) != 0) {
     const int err = errno;
     std::remove(temp_movie.c_str());
-    return Fail(absl::InternalError(absl::StrCat("cannot rename ", temp_movie, " to ", movie_path, ": ", strerror(err))),
+    return Fail(absl::InternalError(absl::StrCat("cannot rename ", temp_movie, " to ", movie_path,
+                                                 ": ", strerror(err))),
                 v1::FAILURE_REASON_OUTPUT_WRITE);
   }
   TaskOutcome outcome;
   outcome.frames_written = frames;
   outcome.run_seconds = absl::ToDoubleSeconds(clock_.Now() - start);
-  log(absl::StrFormat("movie %s (%dx%d, %d frames at %d fps) in %.1f s", movie_path, movie_width + movie_width % 2,
-                      movie_height + movie_height % 2, count, *fps, outcome.run_seconds));
+  log(absl::StrFormat("movie %s (%dx%d, %d frames at %d fps) in %.1f s", movie_path,
+                      movie_width + movie_width % 2, movie_height + movie_height % 2, count, *fps,
+                      outcome.run_seconds));
   return outcome;
 }
 

@@ -21,8 +21,8 @@
 namespace genfarm::worker {
 
 struct SubprocessResult {
-  int exit_code = 0;         // 128 + signal when the child was killed by a signal
-  std::string stderr_tail;   // the last kStderrTailBytes of stderr (stdout is discarded)
+  int exit_code = 0;        // 128 + signal when the child was killed by a signal
+  std::string stderr_tail;  // the last kStderrTailBytes of stderr (stdout is discarded)
 };
 
 inline constexpr size_t kStderrTailBytes = 8192;

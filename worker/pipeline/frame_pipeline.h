@@ -67,7 +67,7 @@ struct FrameProgress {
 
 struct FramePipelineOptions {
   // --- What to render ---
-  std::vector<int64_t> frames;        // see class comment
+  std::vector<int64_t> frames;  // see class comment
   // Interpolate only: the stage's first input frame and the stage frames around `frames`
   // (at least the next one), as the scheduler's Assignment.stage_frames carries them.
   std::vector<int64_t> stage_frames;

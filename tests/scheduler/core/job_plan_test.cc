@@ -31,8 +31,10 @@ stages:
     model: esrgan
     input: in/plate.####.exr
     output: out/upres.####.exr
-    frames: ")", frames, R"("
-    chunk: )", chunk, "\n"));
+    frames: ")",
+                           frames, R"("
+    chunk: )",
+                           chunk, "\n"));
 }
 
 JobPlan Plan(const v1::JobSpec& spec, WindowLookup windows = nullptr) {
@@ -104,7 +106,8 @@ stages:
     output: out/grade.####.exr
     frames: 1001-1010
     chunk: 4
-)", window));
+)",
+                           window));
 }
 
 TEST(JobPlanTest, DownstreamTaskNeedsOnlyTheUpstreamTaskWritingItsFrames) {

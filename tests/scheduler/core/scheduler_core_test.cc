@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "common/job_spec.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scheduler/policy/genfarm_policy.h"
@@ -17,17 +17,17 @@
 namespace genfarm::scheduler {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
 using testing::CpuDevice;
+using ::testing::ElementsAre;
 using testing::FakeChannel;
 using testing::GpuDevice;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::kGiB;
 using testing::MakeHello;
 using testing::Model;
 using testing::RecordingSink;
+using ::testing::SizeIs;
 
 // One model stage `upres` (esrgan) over `frames`, plus `extra` YAML appended to it.
 std::string OneStageYaml(const std::string& frames, int chunk, int retries,
@@ -73,8 +73,8 @@ class SchedulerCoreTest : public ::testing::Test {
                                        std::vector<int64_t> running = {},
                                        SchedulerCore* core = nullptr) {
     auto channel = std::make_shared<FakeChannel>();
-    v1::Hello hello = MakeHello(id, {CpuDevice()}, {Model("esrgan")}, slots, std::move(tags),
-                                std::move(running));
+    v1::Hello hello =
+        MakeHello(id, {CpuDevice()}, {Model("esrgan")}, slots, std::move(tags), std::move(running));
     absl::Status status = (core ? core : core_.get())->WorkerHello(hello, channel);
     EXPECT_TRUE(status.ok()) << status;
     return channel;
@@ -152,7 +152,8 @@ class SchedulerCoreTest : public ::testing::Test {
 
 TEST_F(SchedulerCoreTest, JobWaitingOnAnotherJobStartsWhenItSucceeds) {
   const JobId first = Submit(OneStageYaml("1", 1, 0));
-  const JobId second = Submit(OneStageYaml("1", 1, 0, "", absl::StrCat("depends_on_jobs: [", first.value(), "]\n")));
+  const JobId second =
+      Submit(OneStageYaml("1", 1, 0, "", absl::StrCat("depends_on_jobs: [", first.value(), "]\n")));
   EXPECT_EQ(JobState(second), v1::JOB_STATE_WAITING);
   EXPECT_EQ(TaskOf(second, 0).state(), v1::TASK_STATE_WAITING);
 
@@ -190,9 +191,10 @@ TEST_F(SchedulerCoreTest, BlockedTaskIsQueuedWhenItsUpstreamTaskSucceeds) {
 TEST_F(SchedulerCoreTest, DispatchSendsAnAssignmentNamingAttemptFramesAndDevice) {
   const JobId job = Submit(OneStageYaml("1001-1005", 2, 0, "    gpus: 1\n    timeout: 60\n"));
   auto channel = std::make_shared<FakeChannel>();
-  ASSERT_TRUE(core_->WorkerHello(MakeHello("gpu1", {CpuDevice(), GpuDevice(0, 24 * kGiB)},
-                                           {Model("esrgan", 2 * kGiB)}),
-                                 channel)
+  ASSERT_TRUE(core_
+                  ->WorkerHello(MakeHello("gpu1", {CpuDevice(), GpuDevice(0, 24 * kGiB)},
+                                          {Model("esrgan", 2 * kGiB)}),
+                                channel)
                   .ok());
   ASSERT_TRUE(channel->sent()[0].has_welcome());
   core_->Dispatch();
@@ -399,14 +401,15 @@ TEST_F(SchedulerCoreTest, CancelingAJobCancelsTheJobsWaitingOnIt) {
       Submit(OneStageYaml("1", 1, 0, "", absl::StrCat("depends_on_jobs: [", first.value(), "]\n")));
   ASSERT_TRUE(core_->CancelJob(first).ok());
   EXPECT_EQ(TaskOf(second, 0).state(), v1::TASK_STATE_CANCELED);
-  EXPECT_THAT(TaskOf(second, 0).message(), HasSubstr(absl::StrCat("dependency job ", first.value())));
+  EXPECT_THAT(TaskOf(second, 0).message(),
+              HasSubstr(absl::StrCat("dependency job ", first.value())));
   absl::StatusOr<v1::Job> j = core_->GetJob(second);
   ASSERT_TRUE(j.ok());
   EXPECT_TRUE(j->state() == v1::JOB_STATE_FAILED || j->state() == v1::JOB_STATE_CANCELED);
   EXPECT_THAT(j->message(), HasSubstr(absl::StrCat("dependency job ", first.value())));
   // A new job cannot wait on a canceled one.
-  absl::StatusOr<v1::JobSpec> spec =
-      ParseJobSpecYaml(OneStageYaml("1", 1, 0, "", absl::StrCat("depends_on_jobs: [", first.value(), "]\n")));
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(
+      OneStageYaml("1", 1, 0, "", absl::StrCat("depends_on_jobs: [", first.value(), "]\n")));
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(core_->SubmitJob(*spec, "").status().code(), absl::StatusCode::kFailedPrecondition);
 }
@@ -416,9 +419,10 @@ TEST_F(SchedulerCoreTest, RunningTasksKeepTheirGpuMemoryAcrossDispatches) {
   // and in every later one while the first runs.
   const JobId job = Submit(OneStageYaml("1001-1002", 1, 0, "    gpus: 1\n    vram: 16GiB\n"));
   auto channel = std::make_shared<FakeChannel>();
-  ASSERT_TRUE(core_->WorkerHello(MakeHello("gpu1", {GpuDevice(0, 24 * kGiB)}, {Model("esrgan")},
-                                           /*slots=*/2),
-                                 channel)
+  ASSERT_TRUE(core_
+                  ->WorkerHello(MakeHello("gpu1", {GpuDevice(0, 24 * kGiB)}, {Model("esrgan")},
+                                          /*slots=*/2),
+                                channel)
                   .ok());
   core_->Dispatch();
   EXPECT_THAT(channel->Assignments(), SizeIs(1));
@@ -739,7 +743,8 @@ TEST_F(SchedulerCoreTest, IdempotencyKeyReturnsTheSameJob) {
 TEST_F(SchedulerCoreTest, InvalidSpecAndUnknownDependencyAreRefused) {
   v1::JobSpec empty;
   EXPECT_EQ(core_->SubmitJob(empty, "").status().code(), absl::StatusCode::kInvalidArgument);
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(OneStageYaml("1001", 1, 0, "", "depends_on_jobs: [77]\n"));
+  absl::StatusOr<v1::JobSpec> spec =
+      ParseJobSpecYaml(OneStageYaml("1001", 1, 0, "", "depends_on_jobs: [77]\n"));
   ASSERT_TRUE(spec.ok());
   absl::StatusOr<SubmitResult> result = core_->SubmitJob(*spec, "");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
@@ -790,9 +795,9 @@ stages:
 TEST_F(SchedulerCoreTest, ModelTooBigForEveryGpuIsUnplaceable) {
   const JobId job = Submit(OneStageYaml("1001", 1, 0, "    gpus: 1\n    vram: 30GiB\n"));
   auto channel = std::make_shared<FakeChannel>();
-  ASSERT_TRUE(core_->WorkerHello(MakeHello("gpu1", {GpuDevice(0, 24 * kGiB)}, {Model("esrgan")}),
-                                 channel)
-                  .ok());
+  ASSERT_TRUE(
+      core_->WorkerHello(MakeHello("gpu1", {GpuDevice(0, 24 * kGiB)}, {Model("esrgan")}), channel)
+          .ok());
   core_->Tick();
   EXPECT_THAT(channel->Assignments(), IsEmpty());
   EXPECT_THAT(TaskOf(job, 0).message(), HasSubstr("largest device"));
@@ -901,7 +906,8 @@ TEST_F(SchedulerCoreTest, QueuedTaskSaysWhenEveryWorkerIsDraining) {
 
 TEST_F(SchedulerCoreTest, AssignmentCarriesStageFirstFrameAndWindowNeighboursOnly) {
   // Chunks of 2 over 1001-1009x2 (1001, 1003, ..., 1009) with a window of one each side.
-  const JobId job = Submit(OneStageYaml("1001-1009x2", 2, 0, "    window: {before: 1, after: 1}\n"));
+  const JobId job =
+      Submit(OneStageYaml("1001-1009x2", 2, 0, "    window: {before: 1, after: 1}\n"));
   auto w1 = Connect("w1", /*slots=*/3);
   core_->Dispatch();
   ASSERT_THAT(w1->Assignments(), SizeIs(3));
@@ -920,7 +926,7 @@ TEST_F(SchedulerCoreTest, WorkerRefusingWorkWhileShuttingDownGetsNoMoreUntilItRe
   core_->Dispatch();
   EXPECT_THAT(w1->Assignments(), SizeIs(1));  // not offered again in a loop
   EXPECT_EQ(TaskOf(job, 0).state(), v1::TASK_STATE_QUEUED);
-  EXPECT_EQ(TaskOf(job, 0).attempts(), 0);    // not charged
+  EXPECT_EQ(TaskOf(job, 0).attempts(), 0);  // not charged
   // A restarted worker with the same id is trusted again.
   auto w1_again = Connect("w1");
   core_->Dispatch();

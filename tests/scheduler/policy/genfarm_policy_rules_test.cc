@@ -17,7 +17,8 @@ using ::testing::SizeIs;
 
 constexpr int64_t kGiB = int64_t{1} << 30;
 
-WorkGroup Group(int64_t job, const std::string& project, const std::string& model, int64_t queued = 1) {
+WorkGroup Group(int64_t job, const std::string& project, const std::string& model,
+                int64_t queued = 1) {
   WorkGroup g;
   g.job_id = job;
   g.project = project;
@@ -30,7 +31,8 @@ WorkGroup Group(int64_t job, const std::string& project, const std::string& mode
   return g;
 }
 
-WorkerView Gpu(const std::string& id, int64_t memory, int32_t slots = 1, std::vector<std::string> warm = {}) {
+WorkerView Gpu(const std::string& id, int64_t memory, int32_t slots = 1,
+               std::vector<std::string> warm = {}) {
   WorkerView w;
   w.id = id;
   w.free_slots = slots;
@@ -125,8 +127,8 @@ TEST(FairShareHistoryTest, OnlyTheHistoryOfCompetingProjectsCounts) {
   GenFarmPolicy policy{PolicyConfig{}};
   FarmView view;
   view.groups = {Group(1, "recent", "a"), Group(2, "holder", "a")};
-  view.projects["recent"].decayed_usage = 1000;  // used the farm lately, holds nothing now
-  view.projects["holder"].running_slots = 1;     // of 4 slots
+  view.projects["recent"].decayed_usage = 1000;     // used the farm lately, holds nothing now
+  view.projects["holder"].running_slots = 1;        // of 4 slots
   view.projects["gone"].decayed_usage = 1'000'000;  // no work any more
   view.workers = {Gpu("w0", 80 * kGiB, 3)};
   // Among the two competing projects "recent" has all the history: used = 0.25 against
@@ -244,8 +246,8 @@ PreemptionView StarvedFarm(int64_t now_ms) {
     w.devices[0].memory_free_bytes = 4 * kGiB;
     view.workers.push_back(w);
   }
-  view.running = {Held(11, 0, "greedy", 1'000), Held(12, 1, "greedy", 3'000), Held(13, 2, "greedy", 2'000),
-                  Held(14, 3, "fair", 4'000)};
+  view.running = {Held(11, 0, "greedy", 1'000), Held(12, 1, "greedy", 3'000),
+                  Held(13, 2, "greedy", 2'000), Held(14, 3, "fair", 4'000)};
   return view;
 }
 

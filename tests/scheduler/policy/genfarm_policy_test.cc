@@ -66,13 +66,15 @@ std::vector<int64_t> JobsPlaced(const FarmView& view, const std::vector<Placemen
   return out;
 }
 
-std::vector<std::string> WorkersUsed(const FarmView& view, const std::vector<Placement>& placements) {
+std::vector<std::string> WorkersUsed(const FarmView& view,
+                                     const std::vector<Placement>& placements) {
   std::vector<std::string> out;
   for (const Placement& p : placements) out.push_back(view.workers[p.worker].id);
   return out;
 }
 
-std::map<std::string, int> PerProject(const FarmView& view, const std::vector<Placement>& placements) {
+std::map<std::string, int> PerProject(const FarmView& view,
+                                      const std::vector<Placement>& placements) {
   std::map<std::string, int> out;
   for (const Placement& p : placements) out[view.groups[p.group].project]++;
   return out;
@@ -198,7 +200,8 @@ TEST_F(GenFarmPolicyTest, ProjectAlreadyUsingTheFarmWaitsForTheOther) {
   view.projects["alpha"].running_slots = 4;
   view.workers = {Worker("w0", 4)};
   // 8 slots in all, 4 each: alpha already holds its half.
-  EXPECT_THAT(PerProject(view, Place(view)), ElementsAre(std::pair<const std::string, int>("beta", 4)));
+  EXPECT_THAT(PerProject(view, Place(view)),
+              ElementsAre(std::pair<const std::string, int>("beta", 4)));
 }
 
 TEST_F(GenFarmPolicyTest, WeightsTwoToOneSplitSlotsTwoToOne) {
@@ -353,7 +356,7 @@ TEST(FifoPolicyTest, IgnoresWarmModelsAndPriority) {
   view.workers = {cold, warm};
   std::vector<Placement> placements = fifo.Place(view);
   ASSERT_THAT(placements, SizeIs(2));
-  EXPECT_EQ(view.groups[placements[0].group].job_id, 1);  // oldest first
+  EXPECT_EQ(view.groups[placements[0].group].job_id, 1);     // oldest first
   EXPECT_EQ(view.workers[placements[0].worker].id, "cold");  // first worker, not the warm one
 
   GenFarmPolicy genfarm{PolicyConfig{}};

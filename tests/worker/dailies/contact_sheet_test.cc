@@ -69,7 +69,8 @@ TEST(BurnInTest, DrawsWhiteTextIntoADarkBar) {
   EXPECT_GT(bar.max[0], 0.9f);
   // Left text near the left edge, the frame number near the right edge.
   auto left = OIIO::ImageBufAlgo::computePixelStats(image, OIIO::ROI(0, 60, 84, 100, 0, 1, 0, 3));
-  auto right = OIIO::ImageBufAlgo::computePixelStats(image, OIIO::ROI(140, 200, 84, 100, 0, 1, 0, 3));
+  auto right =
+      OIIO::ImageBufAlgo::computePixelStats(image, OIIO::ROI(140, 200, 84, 100, 0, 1, 0, 3));
   EXPECT_GT(left.max[0], 0.9f);
   EXPECT_GT(right.max[0], 0.9f);
 }

@@ -1,13 +1,12 @@
 #include "worker/dailies/dailies_task_runner.h"
 
+#include <OpenImageIO/imageio.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <OpenImageIO/imageio.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -76,12 +75,15 @@ class DailiesTaskRunnerTest : public ::testing::Test {
     std::vector<std::pair<int64_t, int64_t>> progress;
     std::vector<std::string> log;
   };
-  TaskOutcome Run(DailiesTaskRunner& runner, const v1::Assignment& a, const CancelToken* cancel = nullptr) {
+  TaskOutcome Run(DailiesTaskRunner& runner, const v1::Assignment& a,
+                  const CancelToken* cancel = nullptr) {
     CancelToken none;
     TaskContext context;
     context.assignment = &a;
     context.cancel = cancel ? cancel : &none;
-    context.progress = [this](int64_t done, int64_t last) { recorded_.progress.emplace_back(done, last); };
+    context.progress = [this](int64_t done, int64_t last) {
+      recorded_.progress.emplace_back(done, last);
+    };
     context.log = [this](const std::string& line) { recorded_.log.push_back(line); };
     return runner.Run(context);
   }
@@ -89,7 +91,8 @@ class DailiesTaskRunnerTest : public ::testing::Test {
   std::vector<std::string> DailiesFolder() const {
     std::vector<std::string> names;
     if (!fs::exists(dir_ + "/dailies")) return names;
-    for (const auto& e : fs::directory_iterator(dir_ + "/dailies")) names.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir_ + "/dailies"))
+      names.push_back(e.path().filename().string());
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -142,11 +145,16 @@ TEST_F(DailiesTaskRunnerTest, WritesContactSheetAndPlayableMovie) {
 
   // Movie: ffprobe decodes every frame; the sides were padded to even.
   const std::string movie = dir_ + "/dailies/sh010.mp4";
-  EXPECT_EQ(Capture("ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames "
-                    "-of csv=p=0 '" + movie + "'"),
-            "24");
-  EXPECT_EQ(Capture("ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,width,height,pix_fmt "
-                    "-of csv=p=0 '" + movie + "'"),
+  EXPECT_EQ(
+      Capture(
+          "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames "
+          "-of csv=p=0 '" +
+          movie + "'"),
+      "24");
+  EXPECT_EQ(Capture("ffprobe -v error -select_streams v:0 -show_entries "
+                    "stream=codec_name,width,height,pix_fmt "
+                    "-of csv=p=0 '" +
+                    movie + "'"),
             "h264,64,36,yuv420p");
   EXPECT_THAT(recorded_.log.back(), HasSubstr("24 frames at 24 fps"));
 }
@@ -172,12 +180,17 @@ TEST_F(DailiesTaskRunnerTest, LongSequencesAreSampledOnTheSheetButAllInTheMovie)
   EXPECT_EQ(in->spec().height, 2 * 18);
   in->close();
   const std::string movie = dir_ + "/dailies/sh010.mp4";
-  EXPECT_EQ(Capture("ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames "
-                    "-of csv=p=0 '" + movie + "'"),
-            "30");
-  EXPECT_EQ(Capture("ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 '" +
-                    movie + "'"),
-            "12/1");
+  EXPECT_EQ(
+      Capture(
+          "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames "
+          "-of csv=p=0 '" +
+          movie + "'"),
+      "30");
+  EXPECT_EQ(
+      Capture(
+          "ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 '" +
+          movie + "'"),
+      "12/1");
 }
 
 TEST_F(DailiesTaskRunnerTest, MissingFrameFailsNamingFrameAndFileAndLeavesNothing) {
@@ -196,7 +209,11 @@ TEST_F(DailiesTaskRunnerTest, MissingFrameFailsNamingFrameAndFileAndLeavesNothin
 
 TEST_F(DailiesTaskRunnerTest, CorruptFrameIsInputCorrupt) {
   WritePlates(1, 4, 32, 18);
-  { FILE* f = fopen(Plate(3).c_str(), "w"); fputs("not an exr", f); fclose(f); }
+  {
+    FILE* f = fopen(Plate(3).c_str(), "w");
+    fputs("not an exr", f);
+    fclose(f);
+  }
   DailiesTaskRunner runner({}, clock_);
 
   TaskOutcome outcome = Run(runner, Assignment(1, 4));

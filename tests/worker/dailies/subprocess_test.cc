@@ -39,7 +39,8 @@ TEST(RunSubprocessTest, CancelStopsALongRunningChild) {
 }
 
 TEST(RunSubprocessTest, KeepsOnlyTheTailOfLongStderr) {
-  auto r = RunSubprocess({"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; echo END >&2"}, nullptr);
+  auto r = RunSubprocess({"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; echo END >&2"},
+                         nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->stderr_tail.size(), kStderrTailBytes);
   EXPECT_THAT(r->stderr_tail, ::testing::EndsWith("xEND\n"));

@@ -1,0 +1,31 @@
+// StoreWriterSink: the core's StateSink onto the group-committing StoreWriter. Used by
+// the daemon's wiring (scheduler_server.cc) and the core benchmark, so both measure and
+// run the same durable path.
+//
+//   StoreWriter writer(store, clock);
+//   StoreWriterSink sink(writer);
+//   SchedulerCore core(clock, sink, policy, options);
+#ifndef GENFARM_SCHEDULER_CORE_STORE_WRITER_SINK_H_
+#define GENFARM_SCHEDULER_CORE_STORE_WRITER_SINK_H_
+
+#include "scheduler/core/state_sink.h"
+#include "scheduler/store/store_writer.h"
+
+namespace genfarm::scheduler {
+
+// Borrows the writer, which must outlive it. Thread-safety is the writer's.
+class StoreWriterSink : public StateSink {
+ public:
+  explicit StoreWriterSink(StoreWriter& writer) : writer_(writer) {}
+  void PutJob(const JobRecord& job) override { writer_.PutJob(job); }
+  void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
+  void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
+  void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
+
+ private:
+  StoreWriter& writer_;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_CORE_STORE_WRITER_SINK_H_
