@@ -1,0 +1,158 @@
+// JobTable: every job and task the scheduler knows, in memory: task states and the
+// per-stage counters and queues that follow them, frame-level task dependencies and
+// job-level dependencies, idempotency keys, and the retry backoff queue. Each change it
+// makes is handed to the StateSink (the store) and marked for watchers.
+//
+//   JobTable jobs(clock, sink, signals);
+//   LiveJob& job = jobs.Insert(std::move(record), std::move(plan));
+//   jobs.SetTaskState(job, 0, v1::TASK_STATE_QUEUED);   // persisted, watchers told
+//   jobs.ReleaseDependents(job, 0);                      // after task 0 succeeded
+//
+// It knows nothing of workers or attempts (AttemptTable, WorkerRegistry) and decides no
+// policy. Not thread-safe: the core's one thread owns it.
+#ifndef GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
+#define GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "genfarm/v1/types.pb.h"
+#include "scheduler/core/core_signals.h"
+#include "scheduler/core/job_plan.h"
+#include "scheduler/core/state_sink.h"
+#include "scheduler/store/job_store.h"
+
+namespace genfarm::scheduler {
+
+struct LiveTask {
+  TaskRecord rec;
+  int32_t unmet_deps = 0;
+  std::vector<int32_t> dependents;
+  std::vector<int32_t> deps;
+  int64_t runnable_since_ms = 0;
+  // Leading frames of the chunk written by a preempted attempt; the next attempt is
+  // assigned only the rest. Cleared when the task ends (a retry renders everything).
+  int64_t kept_frames = 0;
+  std::vector<std::string> log;  // bounded recent lines (full history in the store)
+};
+
+struct LiveStage {
+  std::set<int32_t> queued;  // runnable task indexes, lowest first
+  int64_t frames_total = 0;
+  int64_t frames_done = 0;
+  absl::flat_hash_map<int, int64_t> count;  // TaskState -> tasks
+  std::string unplaceable;                  // why nobody can run it, for status
+  int64_t last_start_ms = 0;                // when one of its tasks last started
+
+  int64_t Count(v1::TaskState state) const {
+    auto it = count.find(state);
+    return it == count.end() ? 0 : it->second;
+  }
+};
+
+// Blamed failures of one worker on one job (BlamePolicy says what they mean).
+struct BlocklistEntry {
+  int failures = 0;
+  int64_t until_ms = 0;  // kept off the job until then (0 = not kept off)
+};
+
+struct LiveJob {
+  JobRecord rec;
+  JobPlan plan;
+  std::vector<LiveTask> tasks;
+  std::vector<LiveStage> stages;
+  int32_t unmet_jobs = 0;
+  std::vector<JobId> dependents;
+  absl::flat_hash_map<std::string, BlocklistEntry> blocklist;  // by worker id
+  std::vector<int32_t> changed;  // tasks changed since the last watch event
+};
+
+bool IsTerminal(v1::TaskState state);
+bool IsEnded(v1::JobState state);
+
+class JobTable {
+ public:
+  JobTable(Clock& clock, StateSink& sink, CoreSignals& signals)
+      : clock_(clock), sink_(sink), signals_(signals) {}
+
+  LiveJob* Find(JobId id);
+  const LiveJob* Find(JobId id) const;
+  // Find(), or NOT_FOUND naming the job.
+  absl::StatusOr<LiveJob*> Mutable(JobId id);
+  const std::map<JobId, LiveJob>& jobs() const { return jobs_; }
+  std::optional<JobId> FindByIdempotencyKey(const std::string& key) const;
+
+  // A fresh job id, never handed out before (ids of recovered jobs included).
+  JobId NextId() { return JobId(next_job_id_++); }
+  // Adds a job with tasks built from `plan` (records and states still to fill, see
+  // InitNewTasks) and remembers its idempotency key. Persists nothing.
+  LiveJob& Insert(JobRecord rec, JobPlan plan);
+  // New job: every task waiting with its dependencies unmet; job dependencies linked.
+  void InitNewTasks(LiveJob& job);
+  // Links `job` to the jobs it depends on that have not succeeded yet.
+  void LinkJobDependencies(LiveJob& job);
+
+  // Moves a task to `state`, keeping stage counters, queues and backoffs in step;
+  // persists it and marks it changed for watchers.
+  void SetTaskState(LiveJob& job, int32_t index, v1::TaskState state);
+  // waiting/blocked -> queued (or blocked while upstream frames are missing).
+  void MakeRunnable(LiveJob& job, int32_t index);
+  // Task `index` succeeded: dependents with nothing else missing are queued.
+  void ReleaseDependents(LiveJob& job, int32_t index);
+  // Task `index` failed for good: whatever needs its frames is canceled, saying why.
+  void CancelDownstream(LiveJob& job, int32_t index);
+  // Recounts the job's state from its tasks; ends it (and tells dependent jobs) when
+  // every task is done.
+  void UpdateJobState(LiveJob& job);
+  // Starts a job whose dependencies are met and that is not paused.
+  void StartJobIfReady(LiveJob& job);
+  // The job ended: jobs waiting on it start, or are canceled when it did not succeed.
+  void OnJobEnded(LiveJob& job);
+
+  void PersistJob(LiveJob& job);
+  void PersistTask(const LiveJob& job, int32_t index);
+  // Marks a task changed for watchers without a state change (progress).
+  void MarkChanged(LiveJob& job, int32_t index);
+
+  // Queued tasks whose backoff ran out become runnable; true when any did.
+  bool ReleaseBackoffs(int64_t now_ms);
+  // Puts a recovered queued task on its stage queue or the backoff queue.
+  void RequeueRecovered(LiveJob& job, int32_t index, int64_t now_ms);
+
+  // Jobs with queued or running work.
+  const absl::flat_hash_set<JobId>& active() const { return active_; }
+  void MarkActive(JobId id) { active_.insert(id); }
+  // Jobs changed since the watchers were last told; TakeDirty() hands them over.
+  absl::flat_hash_set<JobId> TakeDirty();
+  void MarkDirty(JobId id) { dirty_.insert(id); }
+
+  int64_t task_count() const { return total_tasks_; }
+  void AddTaskCount(int64_t n) { total_tasks_ += n; }
+
+ private:
+  int64_t NowMs() const { return ToMillis(clock_.Now()); }
+
+  Clock& clock_;
+  StateSink& sink_;
+  CoreSignals& signals_;
+  std::map<JobId, LiveJob> jobs_;
+  absl::flat_hash_map<std::string, JobId> idempotency_;
+  absl::flat_hash_set<JobId> active_;
+  absl::flat_hash_set<JobId> dirty_;
+  std::multimap<int64_t, TaskId> backoff_;  // not_before_ms -> task
+  int64_t next_job_id_ = 1;
+  int64_t total_tasks_ = 0;
+};
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_CORE_JOB_TABLE_H_

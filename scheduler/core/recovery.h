@@ -1,0 +1,27 @@
+// Recovery: rebuilds the core's tables from a store snapshot after a restart. Jobs are
+// re-planned from their stored specs (the effective temporal windows are in the spec, so
+// the plan does not depend on which workers are connected), tasks take their stored
+// states, queued tasks go back on their queues or backoffs, and running attempts are held
+// for their workers to reclaim on reconnect (WorkerEvents::ExpireLeases requeues the rest
+// once the deadline passes).
+//
+//   GENFARM_RETURN_IF_ERROR(RecoverTables(snapshot, now_ms, jobs, attempts, workers));
+#ifndef GENFARM_SCHEDULER_CORE_RECOVERY_H_
+#define GENFARM_SCHEDULER_CORE_RECOVERY_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "scheduler/core/attempt_table.h"
+#include "scheduler/core/job_table.h"
+#include "scheduler/core/worker_registry.h"
+#include "scheduler/store/job_store.h"
+
+namespace genfarm::scheduler {
+
+absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTable& jobs,
+                           AttemptTable& attempts, WorkerRegistry& workers);
+
+}  // namespace genfarm::scheduler
+
+#endif  // GENFARM_SCHEDULER_CORE_RECOVERY_H_
