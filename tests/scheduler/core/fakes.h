@@ -22,6 +22,8 @@
 #include "genfarm/v1/worker_service.pb.h"
 #include "scheduler/core/state_sink.h"
 #include "scheduler/core/worker_channel.h"
+#include "scheduler/policy/eligibility.h"
+#include "scheduler/policy/placement_policy.h"
 #include "scheduler/store/job_store.h"
 
 namespace genfarm::scheduler::testing {
@@ -91,6 +93,50 @@ class FakeChannel : public WorkerChannel {
  private:
   std::vector<v1::SchedulerMessage> sent_;
   bool closed_ = false;
+};
+
+// First fit: groups in the order the core lists them, each task on the first worker
+// that can take it (the shared eligibility rules: model, tags, free slots and memory).
+// No priorities, fair share or preemption: core tests that are not about placement use
+// it so they test the core's mechanism, not GenFarmPolicy's ordering.
+class FakePlacementPolicy : public PlacementPolicy {
+ public:
+  std::vector<Placement> Place(const FarmView& view) override {
+    std::vector<Placement> out;
+    std::vector<WorkerView> workers = view.workers;
+    for (size_t g = 0; g < view.groups.size(); ++g) {
+      const WorkGroup& group = view.groups[g];
+      for (int64_t placed = 0; placed < group.queued;) {
+        bool any = false;
+        for (size_t w = 0; w < workers.size() && placed < group.queued; ++w) {
+          if (group.blocked_workers.contains(workers[w].id)) continue;
+          const DeviceChoice choice = ChooseDevice(group, workers[w]);
+          if (!choice.ok()) continue;
+          Reserve(group, workers[w], choice.device);
+          out.push_back(Placement{g, w, choice.device});
+          ++placed;
+          any = true;
+        }
+        if (!any) break;
+      }
+    }
+    ++rounds_;
+    return out;
+  }
+  std::string WhyUnplaceable(const WorkGroup& group,
+                             const std::vector<WorkerView>& all_workers) const override {
+    if (all_workers.empty()) return "no worker is connected";
+    std::string why;
+    for (const WorkerView& worker : all_workers) {
+      why = WhyNeverEligible(group, worker);
+      if (why.empty()) return "";
+    }
+    return why;
+  }
+  int rounds() const { return rounds_; }
+
+ private:
+  int rounds_ = 0;
 };
 
 inline v1::Device GpuDevice(int32_t index, int64_t memory_bytes) {

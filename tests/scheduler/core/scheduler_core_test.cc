@@ -65,7 +65,7 @@ class SchedulerCoreTest : public ::testing::Test {
   SchedulerCoreTest() { core_ = NewCore(); }
 
   std::unique_ptr<SchedulerCore> NewCore() {
-    return std::make_unique<SchedulerCore>(clock_, sink_, policy_, options_);
+    return std::make_unique<SchedulerCore>(clock_, sink_, *policy_, options_);
   }
 
   std::shared_ptr<FakeChannel> Connect(const std::string& id, int slots = 1,
@@ -143,9 +143,21 @@ class SchedulerCoreTest : public ::testing::Test {
 
   FakeClock clock_;
   RecordingSink sink_;
-  GenFarmPolicy policy_{PolicyConfig{}};
+  // Mechanism tests place with a first-fit fake; SchedulerCorePlacementTest uses the real
+  // policy where what is placed first, or the policy's reasons, are what is tested.
+  testing::FakePlacementPolicy fake_policy_;
+  GenFarmPolicy genfarm_policy_{PolicyConfig{}};
+  PlacementPolicy* policy_ = &fake_policy_;
   CoreOptions options_;
   std::unique_ptr<SchedulerCore> core_;
+};
+
+class SchedulerCorePlacementTest : public SchedulerCoreTest {
+ protected:
+  SchedulerCorePlacementTest() {
+    policy_ = &genfarm_policy_;
+    core_ = NewCore();
+  }
 };
 
 // --- State transitions ---
@@ -751,7 +763,7 @@ TEST_F(SchedulerCoreTest, InvalidSpecAndUnknownDependencyAreRefused) {
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("77"));
 }
 
-TEST_F(SchedulerCoreTest, HigherPriorityJobIsPlacedFirst) {
+TEST_F(SchedulerCorePlacementTest, HigherPriorityJobIsPlacedFirst) {
   const JobId low = Submit(OneStageYaml("1001", 1, 0, "", "priority: 10\n"));
   const JobId high = Submit(OneStageYaml("1001", 1, 0, "", "priority: 90\n"));
   auto w1 = Connect("w1");
@@ -766,7 +778,7 @@ TEST_F(SchedulerCoreTest, HigherPriorityJobIsPlacedFirst) {
   EXPECT_NE(third, low);
 }
 
-TEST_F(SchedulerCoreTest, UnplaceableWorkSaysWhyInTheTaskMessage) {
+TEST_F(SchedulerCorePlacementTest, UnplaceableWorkSaysWhyInTheTaskMessage) {
   const JobId ghost = Submit(absl::StrCat(R"(name: ghost
 project: show
 stages:
@@ -792,7 +804,7 @@ stages:
   EXPECT_EQ(TaskOf(tagged, 0).message(), "");
 }
 
-TEST_F(SchedulerCoreTest, ModelTooBigForEveryGpuIsUnplaceable) {
+TEST_F(SchedulerCorePlacementTest, ModelTooBigForEveryGpuIsUnplaceable) {
   const JobId job = Submit(OneStageYaml("1001", 1, 0, "    gpus: 1\n    vram: 30GiB\n"));
   auto channel = std::make_shared<FakeChannel>();
   ASSERT_TRUE(
@@ -805,7 +817,8 @@ TEST_F(SchedulerCoreTest, ModelTooBigForEveryGpuIsUnplaceable) {
 
 // --- Recovery ---
 
-TEST_F(SchedulerCoreTest, RecoveryKeepsJobsTasksAndReclaimedAttempts) {
+// Uses the real policy: the orphan job's priority is what puts it on w2.
+TEST_F(SchedulerCorePlacementTest, RecoveryKeepsJobsTasksAndReclaimedAttempts) {
   // Job 1: three one-frame tasks: #0 succeeded, #1 running on w1, #2 queued.
   const JobId job = Submit(OneStageYaml("1001-1003", 1, 0, "    timeout: 600\n"));
   auto w1 = Connect("w1");
@@ -889,7 +902,7 @@ TEST_F(SchedulerCoreTest, AttemptTheWorkerStopsReportingIsRequeuedAfterTheLease)
   EXPECT_NE(w1->Assignments()[1].attempt_id(), w1->Assignments()[0].attempt_id());
 }
 
-TEST_F(SchedulerCoreTest, QueuedTaskSaysWhenEveryWorkerIsDraining) {
+TEST_F(SchedulerCorePlacementTest, QueuedTaskSaysWhenEveryWorkerIsDraining) {
   const JobId job = Submit(OneStageYaml("1001", 1, 0));
   auto w1 = Connect("w1");
   ASSERT_TRUE(core_->SetDrain(WorkerId("w1"), true).ok());
