@@ -61,6 +61,15 @@ LiveJob& JobTable::Insert(JobRecord rec, JobPlan plan) {
   return job;
 }
 
+void JobTable::Erase(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  if (!it->second.rec.idempotency_key.empty()) idempotency_.erase(it->second.rec.idempotency_key);
+  active_.erase(id);
+  dirty_.erase(id);
+  jobs_.erase(it);
+}
+
 void JobTable::InitNewTasks(LiveJob& job) {
   for (size_t i = 0; i < job.tasks.size(); ++i) {
     LiveTask& task = job.tasks[i];

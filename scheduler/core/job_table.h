@@ -96,6 +96,9 @@ class JobTable {
   // Adds a job with tasks built from `plan` (records and states still to fill, see
   // InitNewTasks) and remembers its idempotency key. Persists nothing.
   LiveJob& Insert(JobRecord rec, JobPlan plan);
+  // Forgets a job that was inserted but could not be rebuilt (recovery only: nothing may
+  // refer to it yet). Its id stays used.
+  void Erase(JobId id);
   // New job: every task waiting with its dependencies unmet; job dependencies linked.
   void InitNewTasks(LiveJob& job);
   // Links `job` to the jobs it depends on that have not succeeded yet.

@@ -6,25 +6,98 @@
 namespace genfarm::scheduler {
 namespace {
 
+// A job whose stored spec no longer plans (or whose stored tasks do not fit its plan) is
+// kept, failed, with the reason, so the rest of the store is served and the user sees why.
+void Quarantine(JobTable& jobs, JobRecord rec, const std::string& why) {
+  spdlog::error("job {} quarantined at recovery: {}", rec.id.value(), why);
+  JobPlan empty;
+  empty.stage_frames.resize(rec.spec.stages_size());
+  empty.windows.resize(rec.spec.stages_size());
+  rec.state = v1::JOB_STATE_FAILED;
+  rec.message = absl::StrCat("quarantined at recovery: ", why);
+  LiveJob& job = jobs.Insert(std::move(rec), std::move(empty));
+  jobs.PersistJob(job);
+}
+
 // Restores the stored task states of `job` (the snapshot's tasks are sorted by job, then
-// index, starting at `*next`).
-absl::Status RestoreTasks(const StoreSnapshot& snapshot, size_t* next, LiveJob& job) {
-  size_t n = 0;
+// index, starting at `*next`). Tasks the store lacks (a job torn by a crash before its
+// submission was acknowledged, with a store from before atomic job commits) are rebuilt
+// from the plan as waiting tasks and persisted.
+absl::Status RestoreTasks(const StoreSnapshot& snapshot, size_t* next, LiveJob& job,
+                          JobTable& jobs) {
   size_t& t = *next;
-  for (; t < snapshot.tasks.size() && snapshot.tasks[t].id.job == job.rec.id; ++t, ++n) {
+  std::vector<bool> stored(job.tasks.size(), false);
+  absl::Status status;
+  for (; t < snapshot.tasks.size() && snapshot.tasks[t].id.job == job.rec.id; ++t) {
     const TaskRecord& task_rec = snapshot.tasks[t];
     if (task_rec.id.index < 0 || static_cast<size_t>(task_rec.id.index) >= job.tasks.size()) {
-      return absl::DataLossError(absl::StrCat("task ", task_rec.id.ToString(),
-                                              " does not fit job ", job.rec.id.value(),
-                                              "'s plan"));
+      if (status.ok()) {
+        status = absl::DataLossError(absl::StrCat("stored task ", task_rec.id.ToString(),
+                                                  " does not fit the job's plan of ",
+                                                  job.tasks.size(), " tasks"));
+      }
+      continue;
     }
     job.tasks[task_rec.id.index].rec = task_rec;
+    stored[task_rec.id.index] = true;
   }
-  if (n != job.tasks.size()) {
-    return absl::DataLossError(absl::StrCat("job ", job.rec.id.value(), " has ", n,
-                                            " stored tasks, its plan ", job.tasks.size()));
+  if (!status.ok()) return status;
+  int64_t rebuilt = 0;
+  for (size_t i = 0; i < job.tasks.size(); ++i) {
+    if (stored[i]) continue;
+    TaskRecord& rec = job.tasks[i].rec;
+    rec.id = TaskId{job.rec.id, static_cast<int32_t>(i)};
+    rec.stage = job.plan.tasks[i].stage;
+    rec.frames = job.plan.tasks[i].frames;
+    rec.state = v1::TASK_STATE_WAITING;
+    jobs.PersistTask(job, static_cast<int32_t>(i));
+    ++rebuilt;
+  }
+  if (rebuilt > 0) {
+    spdlog::warn("job {}: {} of {} tasks were missing from the store; rebuilt from its plan",
+                 job.rec.id.value(), rebuilt, job.tasks.size());
   }
   return absl::OkStatus();
+}
+
+// Leaves no task in a state nothing acts on: waiting tasks of a startable job and blocked
+// tasks with every upstream frame written are made runnable, jobs whose dependency
+// failed are canceled, and a job whose tasks all ended is ended.
+void Unstrand(JobTable& jobs, LiveJob& job) {
+  if (IsEnded(job.rec.state)) return;
+  for (int64_t dep : job.rec.spec.depends_on_jobs()) {
+    const LiveJob* upstream = jobs.Find(JobId(dep));
+    if (upstream != nullptr && upstream->rec.state != v1::JOB_STATE_FAILED &&
+        upstream->rec.state != v1::JOB_STATE_CANCELED) {
+      continue;
+    }
+    const std::string why = upstream == nullptr
+                                ? absl::StrCat("dependency job ", dep, " is not in the store")
+                                : absl::StrCat("dependency job ", dep, " did not succeed");
+    for (size_t i = 0; i < job.tasks.size(); ++i) {
+      LiveTask& task = job.tasks[i];
+      if (IsTerminal(task.rec.state) || task.rec.state == v1::TASK_STATE_RUNNING) continue;
+      task.rec.message = why;
+      task.rec.failure_reason = v1::FAILURE_REASON_CANCELED;
+      jobs.SetTaskState(job, static_cast<int32_t>(i), v1::TASK_STATE_CANCELED);
+    }
+    jobs.UpdateJobState(job);
+    job.rec.message = why;
+    jobs.PersistJob(job);
+    return;
+  }
+  if (job.rec.state == v1::JOB_STATE_WAITING && job.unmet_jobs == 0) {
+    jobs.StartJobIfReady(job);  // its dependencies ended while the scheduler was down
+  } else if (job.rec.state == v1::JOB_STATE_ACTIVE && job.unmet_jobs == 0) {
+    for (size_t i = 0; i < job.tasks.size(); ++i) {
+      const LiveTask& task = job.tasks[i];
+      if (task.rec.state == v1::TASK_STATE_WAITING ||
+          (task.rec.state == v1::TASK_STATE_BLOCKED && task.unmet_deps == 0)) {
+        jobs.MakeRunnable(job, static_cast<int32_t>(i));
+      }
+    }
+  }
+  jobs.UpdateJobState(job);
 }
 
 }  // namespace
@@ -33,20 +106,30 @@ absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTab
                            AttemptTable& attempts, WorkerRegistry& workers) {
   attempts.RecoverHighWater(snapshot.attempt_high_water, /*skip_ahead=*/!snapshot.jobs.empty());
   size_t next_task = 0;
+  int quarantined = 0;
   for (const JobRecord& rec : snapshot.jobs) {
-    auto plan =
-        PlanJob(rec.spec, [&workers](const std::string& m) { return workers.ModelWindow(m); });
+    // Plans come from the stored spec alone (its windows were recorded at submit), never
+    // from which workers happen to be connected.
+    auto plan = PlanJob(rec.spec, [](const std::string&) { return TemporalWindow{}; });
     if (!plan.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "job ", rec.id.value(), ": stored spec no longer plans: ", plan.status().message()));
+      while (next_task < snapshot.tasks.size() && snapshot.tasks[next_task].id.job == rec.id)
+        ++next_task;
+      Quarantine(jobs, rec, absl::StrCat("stored spec no longer plans: ", plan.status().message()));
+      ++quarantined;
+      continue;
     }
     LiveJob& job = jobs.Insert(rec, *std::move(plan));
-    if (absl::Status s = RestoreTasks(snapshot, &next_task, job); !s.ok()) return s;
+    if (absl::Status s = RestoreTasks(snapshot, &next_task, job, jobs); !s.ok()) {
+      jobs.Erase(rec.id);
+      Quarantine(jobs, rec, std::string(s.message()));
+      ++quarantined;
+      continue;
+    }
     jobs.AddTaskCount(static_cast<int64_t>(job.tasks.size()));
   }
   for (const auto& [id, const_job] : jobs.jobs()) {
     LiveJob& job = *jobs.Find(id);
-    jobs.LinkJobDependencies(job);
+    if (!IsEnded(job.rec.state)) jobs.LinkJobDependencies(job);
     for (size_t i = 0; i < job.tasks.size(); ++i) {
       LiveTask& task = job.tasks[i];
       for (int32_t dep : task.deps)
@@ -73,8 +156,10 @@ absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTab
       }
     }
   }
-  spdlog::info("recovered {} jobs, {} tasks, {} running attempts awaiting their workers",
-               jobs.jobs().size(), jobs.task_count(), attempts.size());
+  for (const auto& [id, const_job] : jobs.jobs()) Unstrand(jobs, *jobs.Find(id));
+  spdlog::info(
+      "recovered {} jobs ({} quarantined), {} tasks, {} running attempts awaiting their workers",
+      jobs.jobs().size(), quarantined, jobs.task_count(), attempts.size());
   return absl::OkStatus();
 }
 

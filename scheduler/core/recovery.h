@@ -5,6 +5,12 @@
 // for their workers to reclaim on reconnect (WorkerEvents::ExpireLeases requeues the rest
 // once the deadline passes).
 //
+// Recovery serves what it can: a job it cannot rebuild (its spec no longer plans, or its
+// stored tasks do not fit the plan) is quarantined (failed, the reason in its message and
+// the log); tasks missing from a torn job are rebuilt from its plan; and no task is left in
+// a state nothing acts on (waiting tasks of a startable job and blocked tasks whose
+// upstream frames all exist become runnable; jobs whose dependency failed are canceled).
+//
 //   GENFARM_RETURN_IF_ERROR(RecoverTables(snapshot, now_ms, jobs, attempts, workers));
 #ifndef GENFARM_SCHEDULER_CORE_RECOVERY_H_
 #define GENFARM_SCHEDULER_CORE_RECOVERY_H_
