@@ -123,6 +123,24 @@ bool FakeClock::AwaitWaiters(int n, absl::Duration timeout) const {
   return registry_mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
 }
 
+std::optional<absl::Time> FakeClock::AwaitWaiterDueBy(absl::Time by, absl::Duration timeout) const {
+  absl::MutexLock lock(&registry_mu_);
+  std::optional<absl::Time> found;
+  auto due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(registry_mu_) {
+    const absl::Time now = Now();  // registry_mu_ comes before time_mu_
+    found.reset();
+    for (const auto& [id, waiter] : waiters_) {
+      if (waiter.deadline > now && waiter.deadline <= by && (!found || waiter.deadline < *found))
+        found = waiter.deadline;
+    }
+    return found.has_value();
+  };
+  // Re-checked whenever a wait starts or ends. Advancing only ever disqualifies waiters, so
+  // a time change needs no re-check of its own.
+  if (!registry_mu_.AwaitWithTimeout(absl::Condition(&due), timeout)) return std::nullopt;
+  return found;
+}
+
 int64_t FakeClock::waits_started() const {
   absl::MutexLock lock(&registry_mu_);
   return waits_started_;

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -88,6 +89,12 @@ class FakeClock : public Clock {
   // Waits, for at most `timeout` of real time, until at least `n` threads wait on this clock.
   // Returns whether they do.
   bool AwaitWaiters(int n, absl::Duration timeout = absl::Seconds(10)) const;
+  // Waits, for at most `timeout` of real time, until some thread waits for a deadline after
+  // Now() and no later than `by`; returns the earliest such deadline (nullopt on timeout).
+  // Picks one loop's wait out of several (a retry delay among long heartbeat intervals)
+  // and ignores a waiter that is already due but has not woken yet.
+  std::optional<absl::Time> AwaitWaiterDueBy(absl::Time by,
+                                             absl::Duration timeout = absl::Seconds(10)) const;
   // How many waits have started since construction; with AwaitWaitsStarted a test can wait
   // for a loop's next wait even when the count of current waiters does not change.
   int64_t waits_started() const;
