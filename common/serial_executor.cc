@@ -39,12 +39,12 @@ void SerialExecutor::Loop() {
   }
 }
 
-PeriodicTimer::PeriodicTimer(absl::Duration period, std::function<void()> fn)
-    : thread_([this, period, fn = std::move(fn)] {
+PeriodicTimer::PeriodicTimer(const Clock& clock, absl::Duration period, std::function<void()> fn)
+    : clock_(clock), thread_([this, period, fn = std::move(fn)] {
         absl::MutexLock lock(&mu_);
         while (true) {
           auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-          if (mu_.AwaitWithTimeout(absl::Condition(&stopped), period)) return;
+          if (clock_.AwaitUntil(&mu_, absl::Condition(&stopped), clock_.Now() + period)) return;
           mu_.Unlock();
           fn();
           mu_.Lock();

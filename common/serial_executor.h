@@ -18,6 +18,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace genfarm {
 
@@ -52,14 +54,20 @@ class SerialExecutor {
   std::thread thread_;
 };
 
-// Calls `fn` every `period` on its own thread until destroyed. Production wiring only:
-// tests drive time with a FakeClock and call the target directly.
+// Calls `fn` on its own thread `period` after the previous call returned (the first call
+// `period` after construction), until destroyed. Waits on the injected clock, so a test
+// advances a FakeClock to make it fire; destruction does not wait for the period.
+//
+//   PeriodicTimer ticker(RealClock::Get(), absl::Seconds(1), [&] { executor.Post(tick); });
+//
+// Thread-safety: `fn` runs on the timer thread only; the destructor must not run on it.
 class PeriodicTimer {
  public:
-  PeriodicTimer(absl::Duration period, std::function<void()> fn);
-  ~PeriodicTimer();
+  PeriodicTimer(const Clock& clock, absl::Duration period, std::function<void()> fn);
+  ~PeriodicTimer();  // waits for a running `fn` to return
 
  private:
+  const Clock& clock_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
         if (a.stage().kind() == genfarm::v1::STAGE_KIND_DAILIES) return dailies_runner;
         return model_runner;
       },
-      [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); });
+      [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); }, clock);
 
   std::string http_address;  // set below once /metrics listens, before the first hello
   auto hello = [&] {
@@ -152,9 +152,10 @@ int main(int argc, char** argv) {
     for (const LoadedModel& m : cache.loaded()) hb.add_loaded_models(m.model);
     return hb;
   };
+  absl::BitGen bitgen;  // reconnect jitter
   link = std::make_unique<SchedulerLink>(
       SchedulerLink::Options{address}, hello,
-      [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat);
+      [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat, clock, bitgen);
   // /metrics and /healthz. Metrics must not stop rendering: if the address is taken the
   // worker runs without them (and says so).
   std::unique_ptr<genfarm::HttpServer> http;

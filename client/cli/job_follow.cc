@@ -1,16 +1,28 @@
 #include "client/cli/job_follow.h"
 
 #include <string>
-#include <thread>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli/format.h"
 #include "client/cli/rate_estimator.h"
+#include "common/backoff.h"
 
 namespace genfarm::client {
 namespace {
 
 constexpr int kMaxReconnects = 5;
+
+// 1, 2, 4, 8, 16 s: long enough to ride out a scheduler restart. No jitter: a few people
+// watching jobs do not stampede a scheduler the way a farm of workers would, and the
+// message says exactly how long the wait is.
+BackoffOptions ReconnectBackoff() {
+  BackoffOptions options;
+  options.initial = absl::Seconds(1);
+  options.max = absl::Seconds(16);
+  options.jitter = 0;
+  return options;
+}
 
 }  // namespace
 
@@ -32,7 +44,8 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostr
   RateEstimator rate;
   std::string last_line;
   bool seeded = false;
-  int reconnects = 0;
+  absl::InsecureBitGen unused_bitgen;  // no jitter, never drawn
+  ExponentialBackoff backoff(ReconnectBackoff(), unused_bitgen);
   v1::Job job;
   bool have_job = false;
   auto end_line = [&] {
@@ -48,7 +61,7 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostr
         ctx.scheduler->jobs().WatchJob(&context, request);
     v1::JobEvent event;
     while (reader->Read(&event)) {
-      reconnects = 0;
+      backoff.Reset();
       job = event.job();
       have_job = true;
       absl::Time now = ctx.clock->Now();
@@ -90,18 +103,18 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostr
         return fetched->job();
       }
     }
-    if (++reconnects > kMaxReconnects || !have_job) {
+    if (backoff.failures() >= kMaxReconnects || !have_job) {
       end_line();
       if (!status.ok()) return ctx.scheduler->ToStatus(status);
       return absl::UnavailableError(absl::StrCat("scheduler at ", ctx.scheduler->address(),
                                                  " kept closing the watch of job ", job_id,
                                                  " before it ended"));
     }
-    absl::Duration backoff = absl::Seconds(1 << (reconnects - 1));
+    const absl::Duration delay = backoff.Next();
     end_line();
     *ctx.err << "genfarm: lost the scheduler at " << ctx.scheduler->address()
-             << ", reconnecting in " << HumanDuration(backoff) << "\n";
-    std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+             << ", reconnecting in " << HumanDuration(delay) << "\n";
+    ctx.clock->SleepUntil(ctx.clock->Now() + delay, nullptr);
   }
 }
 

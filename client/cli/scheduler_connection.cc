@@ -7,9 +7,14 @@
 namespace genfarm::client {
 
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline)
+    : SchedulerConnection(address, deadline,
+                          grpc::CreateChannel(address, grpc::InsecureChannelCredentials())) {}
+
+SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
+                                         std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
       deadline_(deadline),
-      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())),
+      channel_(std::move(channel)),
       jobs_(v1::JobService::NewStub(channel_)),
       farm_(v1::FarmService::NewStub(channel_)) {}
 

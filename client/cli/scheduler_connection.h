@@ -25,6 +25,10 @@ namespace genfarm::client {
 class SchedulerConnection {
  public:
   SchedulerConnection(std::string address, absl::Duration deadline);
+  // Over a channel the caller made (tests: a server's InProcessChannel); `address` only
+  // names the scheduler in messages.
+  SchedulerConnection(std::string address, absl::Duration deadline,
+                      std::shared_ptr<grpc::Channel> channel);
 
   const std::string& address() const { return address_; }
   v1::JobService::Stub& jobs() { return *jobs_; }

@@ -29,8 +29,9 @@ void MergeEvents(v1::JobEvent& queued, const v1::JobEvent& next) {
 
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job)
-      : executor_(executor), core_(core), writer_(std::make_shared<Writer>(this)) {
+  WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job, std::atomic<int>& open)
+      : executor_(executor), core_(core), writer_(std::make_shared<Writer>(this)), open_(open) {
+    ++open_;
     auto writer = writer_;
     auto watch_id = watch_id_;
     auto cancelled = cancelled_;
@@ -59,6 +60,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
       *cancelled = true;
       if (*watch_id != 0) core.Unwatch(*watch_id);
     });
+    --open_;
     delete this;
   }
 
@@ -70,6 +72,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   // Touched only on the executor thread.
   std::shared_ptr<int64_t> watch_id_ = std::make_shared<int64_t>(0);
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  std::atomic<int>& open_;  // the service's count of open watches
 };
 
 }  // namespace
@@ -120,7 +123,7 @@ grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* 
 
 grpc::ServerWriteReactor<v1::JobEvent>* GrpcJobService::WatchJob(grpc::CallbackServerContext* ctx,
                                                                  const v1::WatchJobRequest* req) {
-  return new WatchReactor(executor_, core_, JobId(req->job_id()));
+  return new WatchReactor(executor_, core_, JobId(req->job_id()), open_watches_);
 }
 
 namespace {

@@ -5,6 +5,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+
 #include "common/serial_executor.h"
 #include "genfarm/v1/job_service.grpc.pb.h"
 #include "scheduler/core/scheduler_core.h"
@@ -44,6 +46,9 @@ class GrpcJobService : public v1::JobService::CallbackService {
                                        const v1::GetTaskLogRequest* req,
                                        v1::GetTaskLogResponse* resp) override;
 
+  // WatchJob calls whose reactor has not reached OnDone: a cancelled watch must leave.
+  int open_watches() const { return open_watches_.load(); }
+
  private:
   // Runs `fn` (returning absl::Status) on the executor and finishes the call with it.
   template <typename Fn>
@@ -52,6 +57,7 @@ class GrpcJobService : public v1::JobService::CallbackService {
   SerialExecutor& executor_;
   SchedulerCore& core_;
   JobStore& store_;
+  std::atomic<int> open_watches_{0};
 };
 
 }  // namespace genfarm::scheduler

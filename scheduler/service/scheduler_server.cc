@@ -101,7 +101,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->executor = std::make_unique<SerialExecutor>([core] { core->Dispatch(); });
   SerialExecutor* executor = parts->executor.get();
   parts->ticker = std::make_unique<PeriodicTimer>(
-      options.tick, [executor, core] { executor->Post([core] { core->Tick(); }); });
+      RealClock::Get(), options.tick, [executor, core] { executor->Post([core] { core->Tick(); }); });
 
   parts->job_service =
       std::make_unique<GrpcJobService>(*parts->executor, *parts->core, *parts->store);

@@ -54,14 +54,17 @@ absl::Status StoreWriter::Flush(absl::Duration timeout) {
   auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return committed_seq_ >= target || stopped_;
   };
-  bool reached = mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  if (timeout == absl::InfiniteDuration()) {
+    mu_.Await(absl::Condition(&done));  // no deadline: nothing to wait for on the clock
+  } else {
+    clock_.AwaitUntil(&mu_, absl::Condition(&done), clock_.Now() + timeout);
+  }
   if (committed_seq_ >= target) return absl::OkStatus();
   if (stopped_) {
     return absl::FailedPreconditionError(
         absl::StrCat("store writer: stopped before flushing; ",
                      stop_status_.ok() ? last_error_.ToString() : stop_status_.ToString()));
   }
-  (void)reached;
   return absl::DeadlineExceededError(absl::StrCat("store writer: flush not durable after ",
                                                   absl::FormatDuration(timeout),
                                                   "; last commit error: ", last_error_.ToString()));
@@ -89,7 +92,11 @@ size_t StoreWriter::pending_records() const {
 }
 
 void StoreWriter::Run() {
-  absl::Duration backoff = options_.initial_backoff;
+  BackoffOptions retry;
+  retry.initial = options_.initial_backoff;
+  retry.max = options_.max_backoff;
+  retry.jitter = 0;
+  ExponentialBackoff backoff(retry, unused_bitgen_);
   mu_.Lock();
   for (;;) {
     auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -114,7 +121,7 @@ void StoreWriter::Run() {
     in_flight_records_ = 0;
     if (failed_at == batches.size()) {
       committed_seq_ = taken_seq;
-      backoff = options_.initial_backoff;
+      backoff.Reset();
       continue;
     }
     Requeue(batches, failed_at);
@@ -125,12 +132,12 @@ void StoreWriter::Run() {
       spdlog::error("{}", stop_status_.ToString());
       break;
     }
-    spdlog::warn("store writer: commit failed, retrying in {}: {}", absl::FormatDuration(backoff),
+    const absl::Duration delay = backoff.Next();
+    spdlog::warn("store writer: commit failed, retrying in {}: {}", absl::FormatDuration(delay),
                  error.ToString());
     // Wait out the backoff unless Stop() is called; new Puts do not cut it short.
     auto stop_requested = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&stop_requested), backoff);
-    backoff = std::min(backoff * 2, options_.max_backoff);
+    clock_.AwaitUntil(&mu_, absl::Condition(&stop_requested), clock_.Now() + delay);
   }
   stopped_ = true;
   mu_.Unlock();

@@ -16,7 +16,8 @@
 //   writer.Stop();
 //
 // Failures: a failed commit is logged (spdlog), reported through on_commit and last_error(),
-// and retried with exponential backoff; its records stay pending (newer updates to the same
+// and retried after common/backoff.h's exponential delay, waited out on the injected clock
+// (FakeClock::Advance() ends it in tests); its records stay pending (newer updates to the same
 // keys win) so nothing is lost. A permanent failure (disk full, a reused idempotency key) keeps
 // the writer retrying and last_error() non-OK, which is what /healthz should report.
 //
@@ -36,9 +37,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "scheduler/store/job_store.h"
 
@@ -60,8 +63,9 @@ class StoreWriter {
     // Upper bound on records per transaction (0 = no bound). A larger backlog is committed as
     // several transactions back to back; Flush waits for all of them.
     size_t max_batch_records = 0;
-    // Retry backoff after a failed commit: doubles from initial to max, reset by a success.
-    // The wait is real time (absl::Mutex timeout); Stop() cuts it short.
+    // Retry backoff after a failed commit: doubles from initial to max (BackoffDelay, no
+    // jitter: one writer per store has nobody to fall out of step with), reset by a success.
+    // Waited on the injected clock; Stop() cuts it short, new writes do not.
     absl::Duration initial_backoff = absl::Milliseconds(50);
     absl::Duration max_backoff = absl::Seconds(5);
     // Called on the writer thread after every commit attempt, without locks held.
@@ -83,7 +87,8 @@ class StoreWriter {
   void SetAttemptHighWater(int64_t high_water);
 
   // Blocks until everything enqueued before the call is committed. Returns OK then;
-  // DeadlineExceeded (carrying the last commit error) if `timeout` passes first;
+  // DeadlineExceeded (carrying the last commit error) if `timeout` passes first (on the
+  // injected clock);
   // FailedPrecondition if the writer is stopped before it gets there.
   absl::Status Flush(absl::Duration timeout = absl::InfiniteDuration());
 
@@ -135,6 +140,8 @@ class StoreWriter {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;   // writer thread has exited
   absl::Status stop_status_ ABSL_GUARDED_BY(mu_);
 
+  // Never drawn from (no jitter); ExponentialBackoff wants a generator all the same.
+  absl::InsecureBitGen unused_bitgen_;
   absl::Mutex join_mu_;  // serialises Stop() callers around the join
   std::thread thread_;
 };

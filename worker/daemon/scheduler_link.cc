@@ -6,12 +6,9 @@
 
 namespace genfarm::worker {
 
-SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler,
-                             HeartbeatFactory heartbeat)
-    : options_(std::move(options)),
-      hello_(std::move(hello)),
-      handler_(std::move(handler)),
-      heartbeat_(std::move(heartbeat)) {
+namespace {
+
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -19,9 +16,26 @@ SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handle
   // Reconnect promptly after a scheduler restart; our own loop adds the backoff.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  stub_ = v1::WorkerService::NewStub(
-      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
+
+}  // namespace
+
+SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler,
+                             HeartbeatFactory heartbeat, const Clock& clock, absl::BitGenRef bitgen)
+    : SchedulerLink(ChannelTo(options.address), options, std::move(hello), std::move(handler),
+                    std::move(heartbeat), clock, bitgen) {}
+
+SchedulerLink::SchedulerLink(std::shared_ptr<grpc::ChannelInterface> channel, Options options,
+                             HelloFactory hello, Handler handler, HeartbeatFactory heartbeat,
+                             const Clock& clock, absl::BitGenRef bitgen)
+    : options_(std::move(options)),
+      hello_(std::move(hello)),
+      handler_(std::move(handler)),
+      heartbeat_(std::move(heartbeat)),
+      clock_(clock),
+      reconnect_backoff_(options_.reconnect, bitgen),
+      stub_(v1::WorkerService::NewStub(std::move(channel))) {}
 
 SchedulerLink::~SchedulerLink() { Stop(); }
 
@@ -66,7 +80,6 @@ void SchedulerLink::Send(const v1::WorkerMessage& message) {
 }
 
 void SchedulerLink::Loop() {
-  absl::Duration backoff = options_.min_backoff;
   while (true) {
     grpc::ClientContext context;
     // Wait for the channel instead of failing fast: a fail-fast call returns the channel's
@@ -99,6 +112,7 @@ void SchedulerLink::Loop() {
           absl::MutexLock lock(&mu_);
           stream_ = stream.get();
           connected_ = true;
+          ++session_;
           welcomed = true;
           if (message.welcome().heartbeat_interval_ms() > 0) {
             heartbeat_interval_ = absl::Milliseconds(message.welcome().heartbeat_interval_ms());
@@ -108,7 +122,7 @@ void SchedulerLink::Loop() {
           }
           spdlog::info("connected to scheduler {} as {}", options_.address,
                        message.welcome().worker_id());
-          backoff = options_.min_backoff;
+          reconnect_backoff_.Reset();
           continue;
         }
         handler_(message);
@@ -125,28 +139,35 @@ void SchedulerLink::Loop() {
       context_ = nullptr;
       if (stopping_) return;
     }
+    const absl::Duration wait = reconnect_backoff_.Next();
     if (!welcomed) {
       spdlog::warn("cannot reach scheduler {}: {}; retrying in {:.1f} s", options_.address,
-                   status.error_message(), absl::ToDoubleSeconds(backoff));
+                   status.error_message(), absl::ToDoubleSeconds(wait));
     } else {
-      spdlog::warn("lost scheduler {}: {}; reconnecting", options_.address, status.error_message());
+      spdlog::warn("lost scheduler {}: {}; reconnecting in {:.1f} s", options_.address,
+                   status.error_message(), absl::ToDoubleSeconds(wait));
     }
-    // Full jitter keeps a farm of workers from reconnecting in lockstep.
-    absl::Duration wait = absl::Milliseconds(absl::Uniform<double>(
-        bitgen_, absl::ToDoubleMilliseconds(backoff) / 2, absl::ToDoubleMilliseconds(backoff)));
     absl::MutexLock lock(&mu_);
     auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), wait)) return;
-    backoff = std::min(backoff * 2, options_.max_backoff);
+    if (clock_.AwaitUntil(&mu_, absl::Condition(&stopped), clock_.Now() + wait)) return;
   }
 }
 
 void SchedulerLink::HeartbeatLoop() {
   absl::MutexLock lock(&mu_);
   while (true) {
-    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), heartbeat_interval_)) return;
-    if (!connected_) continue;
+    // Disconnected, there is nobody to beat for: wait for a welcome, off the clock.
+    auto up = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || connected_; };
+    mu_.Await(absl::Condition(&up));
+    if (stopping_) return;
+    // One interval from the welcome (or the last beat) on the session that was up then; a
+    // reconnect meanwhile starts a fresh interval.
+    const uint64_t session = session_;
+    auto interrupted = [this, session]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || !connected_ || session_ != session;
+    };
+    if (clock_.AwaitUntil(&mu_, absl::Condition(&interrupted), clock_.Now() + heartbeat_interval_))
+      continue;
     mu_.Unlock();
     v1::WorkerMessage message;
     *message.mutable_heartbeat() = heartbeat_();

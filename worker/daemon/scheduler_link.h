@@ -1,22 +1,28 @@
 // SchedulerLink: the worker's one long-lived WorkerService.Connect stream. It says
 // hello (built fresh on every connect, so it lists the attempts still running),
 // heartbeats at the interval the scheduler asks for, hands every scheduler message to
-// a handler, and reconnects with capped exponential backoff and jitter when the stream
-// breaks. Results that cannot be sent while disconnected are kept and sent right
-// after the next hello, so a scheduler restart loses no finished work.
+// a handler, and reconnects after common/backoff.h's capped exponential delay with jitter
+// when the stream breaks. Every wait (reconnect delay, heartbeat interval) is on the injected
+// clock, and the jitter comes from the injected generator, so tests drive it with a FakeClock.
+// Results that cannot be sent while disconnected are kept and sent right after the next hello, so a
+// scheduler restart loses no finished work.
 //
 // A worker holds exactly one stream, so a dedicated reader thread with gRPC's sync
 // client API is the simplest correct design here (the scheduler side, which holds
 // thousands, uses the callback API).
 //
+//   absl::BitGen bitgen;
 //   SchedulerLink link(options, [&] { return BuildHello(); },
 //                      [&](const v1::SchedulerMessage& m) { executor.Handle(m); },
-//                      [&] { return BuildHeartbeat(); });
+//                      [&] { return BuildHeartbeat(); }, RealClock::Get(), bitgen);
 //   link.Start();
 //   link.Send(result_message);
 //   link.Stop();
 //
-// Thread-safe: Send may be called from any thread.
+// Ownership: borrows the clock and the generator (which must outlive the link; the
+// generator is used only on the link's thread). Owns a reader thread (connect, read, hand
+// to the handler, reconnect) and a heartbeat thread, started by Start, joined by Stop.
+// Thread-safe: Send may be called from any thread. The handler runs on the reader thread.
 #ifndef GENFARM_WORKER_DAEMON_SCHEDULER_LINK_H_
 #define GENFARM_WORKER_DAEMON_SCHEDULER_LINK_H_
 
@@ -29,9 +35,12 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/random/bit_gen_ref.h"
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "genfarm/v1/worker_service.grpc.pb.h"
 
 namespace genfarm::worker {
@@ -40,14 +49,22 @@ class SchedulerLink {
  public:
   struct Options {
     std::string address = "127.0.0.1:7070";
-    absl::Duration min_backoff = absl::Milliseconds(200);
-    absl::Duration max_backoff = absl::Seconds(10);
+    // Delay before reconnecting after a failed or lost stream: doubles from 200 ms to 10 s,
+    // drawn from [d/2, d] so a farm of workers does not reconnect in lockstep after a
+    // scheduler restart. A welcome resets it.
+    BackoffOptions reconnect = {absl::Milliseconds(200), absl::Seconds(10), 0.5};
   };
   using HelloFactory = std::function<v1::Hello()>;
   using HeartbeatFactory = std::function<v1::Heartbeat()>;
   using Handler = std::function<void(const v1::SchedulerMessage&)>;
 
-  SchedulerLink(Options options, HelloFactory hello, Handler handler, HeartbeatFactory heartbeat);
+  SchedulerLink(Options options, HelloFactory hello, Handler handler, HeartbeatFactory heartbeat,
+                const Clock& clock, absl::BitGenRef bitgen);
+  // Over a channel the caller made (tests: a server's InProcessChannel); options.address
+  // then only names the scheduler in logs.
+  SchedulerLink(std::shared_ptr<grpc::ChannelInterface> channel, Options options,
+                HelloFactory hello, Handler handler, HeartbeatFactory heartbeat, const Clock& clock,
+                absl::BitGenRef bitgen);
   ~SchedulerLink();
 
   void Start();
@@ -72,17 +89,19 @@ class SchedulerLink {
   HelloFactory hello_;
   Handler handler_;
   HeartbeatFactory heartbeat_;
+  const Clock& clock_;
+  ExponentialBackoff reconnect_backoff_;  // reader thread only
   std::unique_ptr<v1::WorkerService::Stub> stub_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t session_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by every welcome
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(2);
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientReaderWriter<v1::WorkerMessage, v1::SchedulerMessage>* stream_ ABSL_GUARDED_BY(mu_) =
       nullptr;
   std::deque<v1::WorkerMessage> pending_results_ ABSL_GUARDED_BY(mu_);
-  absl::BitGen bitgen_;
   std::thread thread_;
   std::thread heartbeat_thread_;
 };

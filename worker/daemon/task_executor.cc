@@ -26,8 +26,8 @@ v1::FailureReason ReasonForStatus(const absl::Status& status) {
   }
 }
 
-TaskExecutor::TaskExecutor(RunnerFor runner_for, Send send)
-    : runner_for_(std::move(runner_for)), send_(std::move(send)) {}
+TaskExecutor::TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock)
+    : runner_for_(std::move(runner_for)), send_(std::move(send)), clock_(clock) {}
 
 TaskExecutor::~TaskExecutor() { Drain(absl::ZeroDuration()); }
 
@@ -180,7 +180,12 @@ bool TaskExecutor::Drain(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
   shutting_down_ = true;  // unlike the scheduler's drain, an undrain cannot lift this
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_.empty(); };
-  bool clean = mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
+  bool clean = true;
+  if (grace == absl::InfiniteDuration()) {
+    mu_.Await(absl::Condition(&idle));
+  } else {
+    clean = clock_.AwaitUntil(&mu_, absl::Condition(&idle), clock_.Now() + grace);
+  }
   if (!clean) {
     spdlog::warn("drain: cancelling {} attempts still running", running_.size());
     for (auto& [attempt, run] : running_) run.cancel->Cancel();

@@ -2,11 +2,12 @@
 // scheduler never assigns more than the worker's slots), cancels them on request,
 // reports progress and results through a send function, and drains.
 //
-//   TaskExecutor executor(runners, [&](const v1::WorkerMessage& m) { link.Send(m); });
+//   TaskExecutor executor(runners, [&](const v1::WorkerMessage& m) { link.Send(m); }, clock);
 //   executor.Handle(scheduler_message);   // assign / cancel / drain
-//   executor.Drain();                     // SIGTERM: stop taking work, finish what runs
+//   executor.Drain(absl::Minutes(5));     // SIGTERM: stop taking work, finish what runs
 //
-// Thread-safe.
+// The drain grace period is measured on the injected clock. Borrows the clock and the
+// runners, which must outlive the executor. Thread-safe.
 #ifndef GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
 #define GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
 
@@ -19,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "genfarm/v1/worker_service.pb.h"
 #include "worker/daemon/task_runner.h"
 
@@ -30,7 +32,7 @@ class TaskExecutor {
   // Picks the runner for an assignment (model stages vs dailies).
   using RunnerFor = std::function<TaskRunner&(const v1::Assignment&)>;
 
-  TaskExecutor(RunnerFor runner_for, Send send);
+  TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock);
   ~TaskExecutor();  // cancels and joins everything still running
 
   void Handle(const v1::SchedulerMessage& message);
@@ -56,6 +58,7 @@ class TaskExecutor {
 
   RunnerFor runner_for_;
   Send send_;
+  const Clock& clock_;
   mutable absl::Mutex mu_;
   std::map<int64_t, RunningAttempt> running_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);  // to join

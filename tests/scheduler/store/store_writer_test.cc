@@ -53,10 +53,12 @@ class CommitGate {
   absl::Notification release_;
 };
 
-StoreWriter::Options FastRetry() {
+// Retries at once (a zero delay is already due on the fake clock), for tests about what a
+// retry commits rather than when.
+StoreWriter::Options NoRetryDelay() {
   StoreWriter::Options options;
-  options.initial_backoff = absl::Milliseconds(1);
-  options.max_backoff = absl::Milliseconds(1);
+  options.initial_backoff = absl::ZeroDuration();
+  options.max_backoff = absl::ZeroDuration();
   return options;
 }
 
@@ -132,14 +134,32 @@ TEST(StoreWriterTest, FailedCommitIsRetriedAndNothingIsLost) {
   FakeClock clock;
   std::vector<CommitStats> stats;
   absl::Mutex stats_mu;
-  StoreWriter::Options options = FastRetry();
+  StoreWriter::Options options;
+  options.initial_backoff = absl::Seconds(1);
+  options.max_backoff = absl::Seconds(2);
   options.on_commit = [&](const CommitStats& s) {
     absl::MutexLock lock(&stats_mu);
     stats.push_back(s);
   };
+  auto attempts = [&] {
+    absl::MutexLock lock(&stats_mu);
+    return stats.size();
+  };
   StoreWriter writer(store, clock, options);
   for (int i = 0; i < 10; ++i) writer.PutTask(MakeTask(1, i));
   writer.AppendLog(MakeLog(1, 0, 1, 1, "kept"));
+
+  // Each retry waits out the next backoff on the clock: 1 s, 2 s, then capped at 2 s.
+  const absl::Duration delays[] = {absl::Seconds(1), absl::Seconds(2), absl::Seconds(2)};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(clock.AwaitWaitsStarted(i + 1));
+    ASSERT_EQ(clock.WaiterCount(), 1);
+    EXPECT_EQ(clock.WaiterDeadlines()[0] - clock.Now(), delays[i]) << "retry " << i + 1;
+    EXPECT_EQ(attempts(), static_cast<size_t>(i + 1));
+    clock.Advance(delays[i] - absl::Milliseconds(1));
+    EXPECT_EQ(attempts(), static_cast<size_t>(i + 1)) << "retried before its backoff ran out";
+    clock.Advance(absl::Milliseconds(1));
+  }
   ASSERT_TRUE(writer.Flush().ok());
 
   EXPECT_THAT(store.Load()->tasks, SizeIs(10));
@@ -158,7 +178,8 @@ TEST(StoreWriterTest, LastErrorReportsAPersistentFailureUntilItClears) {
   store.FailNextCommits(1'000'000, absl::ResourceExhaustedError("disk full"));
   FakeClock clock;
   absl::Notification failed;
-  StoreWriter::Options options = FastRetry();
+  StoreWriter::Options options;
+  options.initial_backoff = absl::Seconds(1);
   options.on_commit = [&](const CommitStats& s) {
     if (!s.ok && !failed.HasBeenNotified()) failed.Notify();
   };
@@ -167,11 +188,18 @@ TEST(StoreWriterTest, LastErrorReportsAPersistentFailureUntilItClears) {
   failed.WaitForNotification();
   EXPECT_EQ(writer.last_error().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(writer.pending_records(), 1u);
-  absl::Status flush = writer.Flush(absl::Milliseconds(20));
+  // The flush's timeout runs on the injected clock, as does the writer's retry backoff.
+  absl::Status flush;
+  std::thread flusher([&] { flush = writer.Flush(absl::Milliseconds(20)); });
+  ASSERT_TRUE(clock.AwaitWaiters(2));  // the writer's backoff and the flush
+  clock.Advance(absl::Milliseconds(20));
+  flusher.join();
   EXPECT_EQ(flush.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(flush.message(), HasSubstr("disk full"));
+  EXPECT_EQ(writer.pending_records(), 1u);
 
   store.FailNextCommits(0, absl::OkStatus());  // the operator freed some space
+  clock.Advance(absl::Seconds(1));             // the writer's next retry is due
   ASSERT_TRUE(writer.Flush().ok());
   EXPECT_TRUE(writer.last_error().ok());
   EXPECT_THAT(store.Load()->tasks, SizeIs(1));
@@ -182,7 +210,7 @@ TEST(StoreWriterTest, WritesDuringAFailedCommitWinAndLogsKeepTheirOrder) {
   store.FailNextCommits(1, absl::UnavailableError("busy"));
   CommitGate gate(store);
   FakeClock clock;
-  StoreWriter writer(store, clock, FastRetry());
+  StoreWriter writer(store, clock, NoRetryDelay());
 
   TaskRecord old_version = MakeTask(1, 0);
   writer.PutTask(old_version);
@@ -307,10 +335,10 @@ TEST(StoreWriterTest, StopReportsRecordsItCouldNotMakeDurable) {
   InMemoryJobStore store;
   store.FailNextCommits(1'000'000, absl::UnavailableError("disk gone"));
   FakeClock clock;
-  StoreWriter writer(store, clock, FastRetry());
+  StoreWriter writer(store, clock);  // retries wait on the fake clock, which never moves
   writer.PutTask(MakeTask(1, 0));
   writer.PutTask(MakeTask(1, 1));
-  absl::Status status = writer.Stop();
+  absl::Status status = writer.Stop();  // cuts the backoff short for a final attempt
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(status.message(), HasSubstr("2 records not durable"));
   EXPECT_EQ(writer.Flush().code(), absl::StatusCode::kFailedPrecondition);

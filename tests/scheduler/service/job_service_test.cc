@@ -1,0 +1,109 @@
+// The watch reactor (scheduler/service/job_service.cc) over an in-process channel against a
+// real core: what `genfarm watch` sees.
+#include "scheduler/service/job_service.h"
+
+#include <memory>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/scheduler/service/service_fixture.h"
+
+namespace genfarm::scheduler {
+namespace {
+
+using testing::OneStageYaml;
+
+class JobServiceTest : public testing::ServiceFixture {
+ protected:
+  std::unique_ptr<grpc::ClientReader<v1::JobEvent>> Watch(grpc::ClientContext& context, JobId job) {
+    SetDeadline(context);
+    v1::WatchJobRequest request;
+    request.set_job_id(job.value());
+    return job_stub_->WatchJob(&context, request);
+  }
+
+  grpc::Status CancelJob(JobId job) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    v1::JobRequest request;
+    request.set_job_id(job.value());
+    v1::JobResponse response;
+    return job_stub_->CancelJob(&context, request, &response);
+  }
+};
+
+TEST_F(JobServiceTest, AWatchStartsWithTheWholeJobAndEndsWithIt) {
+  const JobId job = Submit(OneStageYaml("1-3"));
+  grpc::ClientContext context;
+  auto reader = Watch(context, job);
+  v1::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.job().id(), job.value());
+  EXPECT_EQ(event.changed_tasks_size(), 3);  // the first event carries every task
+  EXPECT_FALSE(event.job().state() == v1::JOB_STATE_CANCELED);
+
+  ASSERT_TRUE(CancelJob(job).ok());
+  v1::JobEvent last;
+  while (reader->Read(&event)) last = event;
+  EXPECT_EQ(last.job().state(), v1::JOB_STATE_CANCELED);
+  EXPECT_TRUE(reader->Finish().ok());  // the server ended the stream with the job
+  EXPECT_TRUE(Eventually([&] { return job_service_.open_watches() == 0; }));
+}
+
+TEST_F(JobServiceTest, WatchingAnEndedJobSendsItsFinalStateAndEnds) {
+  const JobId job = Submit(OneStageYaml("1"));
+  ASSERT_TRUE(CancelJob(job).ok());
+  grpc::ClientContext context;
+  auto reader = Watch(context, job);
+  v1::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.job().state(), v1::JOB_STATE_CANCELED);
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
+TEST_F(JobServiceTest, WatchingAnUnknownJobFailsWithNotFound) {
+  grpc::ClientContext context;
+  auto reader = Watch(context, JobId(404));
+  v1::JobEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(JobServiceTest, ACancelledWatchReleasesItsStateInOnDone) {
+  const JobId job = Submit(OneStageYaml("1-3"));
+  grpc::ClientContext context;
+  auto reader = Watch(context, job);
+  v1::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(job_service_.open_watches(), 1);
+  context.TryCancel();  // the user pressed ^C
+  while (reader->Read(&event)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return job_service_.open_watches() == 0; }));
+  // The job goes on changing; the core no longer writes to the ended stream.
+  ASSERT_TRUE(CancelJob(job).ok());
+  EXPECT_EQ(JobStateOf(job), v1::JOB_STATE_CANCELED);
+}
+
+TEST_F(JobServiceTest, SeveralWatchersOfOneJobAllSeeItEnd) {
+  const JobId job = Submit(OneStageYaml("1-2"));
+  grpc::ClientContext c1, c2;
+  auto r1 = Watch(c1, job);
+  auto r2 = Watch(c2, job);
+  v1::JobEvent event;
+  ASSERT_TRUE(r1->Read(&event));
+  ASSERT_TRUE(r2->Read(&event));
+  EXPECT_TRUE(Eventually([&] { return job_service_.open_watches() == 2; }));
+  ASSERT_TRUE(CancelJob(job).ok());
+  for (auto* reader : {r1.get(), r2.get()}) {
+    v1::JobEvent last;
+    while (reader->Read(&event)) last = event;
+    EXPECT_EQ(last.job().state(), v1::JOB_STATE_CANCELED);
+    EXPECT_TRUE(reader->Finish().ok());
+  }
+}
+
+}  // namespace
+}  // namespace genfarm::scheduler
