@@ -38,6 +38,10 @@ class NullSink : public StateSink {
   void PutTask(const TaskRecord&) override {}
   void AppendLog(const LogRecord&) override {}
   void SetAttemptHighWater(int64_t) override {}
+  void BeginUnit() override {}
+  void EndUnit() override {}
+  // Nothing is stored: everything is as durable as it will ever be.
+  void WhenDurable(std::function<void(absl::Status)> done) override { done(absl::OkStatus()); }
 };
 
 using Outbox = std::vector<std::pair<WorkerId, v1::Result>>;

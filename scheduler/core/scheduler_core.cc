@@ -21,6 +21,7 @@ T& OwnOr(T* given, std::unique_ptr<T>& own, std::unique_ptr<T> fallback) {
 SchedulerCore::SchedulerCore(Clock& clock, StateSink& sink, PlacementPolicy& policy,
                              CoreOptions options, CoreObserver* observer, CorePolicies policies)
     : clock_(clock),
+      sink_(sink),
       options_(options),
       observer_(observer ? *observer : null_observer_),
       retry_(OwnOr<RetryPolicy>(

@@ -85,6 +85,7 @@ class SchedulerCore {
 
   // --- Jobs ---
   absl::StatusOr<SubmitResult> SubmitJob(v1::JobSpec spec, const std::string& idempotency_key) {
+    StateSink::Unit unit(sink_);  // a job and all its tasks commit together
     return commands_.Submit(std::move(spec), idempotency_key);
   }
   absl::StatusOr<v1::Job> GetJob(JobId id) const;
@@ -93,14 +94,25 @@ class SchedulerCore {
   v1::ListJobsResponse ListJobs(const v1::ListJobsRequest& request) const {
     return views_.ListJobs(request);
   }
-  absl::StatusOr<v1::Job> CancelJob(JobId id) { return commands_.Cancel(id); }
-  absl::StatusOr<v1::Job> PauseJob(JobId id) { return commands_.Pause(id); }
-  absl::StatusOr<v1::Job> ResumeJob(JobId id) { return commands_.Resume(id); }
+  absl::StatusOr<v1::Job> CancelJob(JobId id) {
+    StateSink::Unit unit(sink_);
+    return commands_.Cancel(id);
+  }
+  absl::StatusOr<v1::Job> PauseJob(JobId id) {
+    StateSink::Unit unit(sink_);
+    return commands_.Pause(id);
+  }
+  absl::StatusOr<v1::Job> ResumeJob(JobId id) {
+    StateSink::Unit unit(sink_);
+    return commands_.Resume(id);
+  }
   absl::StatusOr<int32_t> RetryTasks(JobId id, bool failed_only,
                                      const std::vector<int32_t>& tasks) {
+    StateSink::Unit unit(sink_);
     return commands_.Retry(id, failed_only, tasks);
   }
   absl::StatusOr<v1::Job> SetPriority(JobId id, int32_t priority) {
+    StateSink::Unit unit(sink_);
     return commands_.SetPriority(id, priority);
   }
 
@@ -127,6 +139,7 @@ class SchedulerCore {
   }
   // True when the result was accepted; false when it was fenced off as stale.
   bool WorkerResult(const WorkerId& worker, const v1::Result& result) {
+    StateSink::Unit unit(sink_);  // the task's end and the dependents it releases
     return worker_events_.Result(worker, result);
   }
   absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain) {
@@ -141,6 +154,11 @@ class SchedulerCore {
   std::map<std::pair<std::string, v1::Tier>, int64_t> QueueDepths() const {
     return views_.QueueDepths();
   }
+
+  // Calls `done` once every change made so far is durable, without blocking: a reply that
+  // promises durability (SubmitJob, CancelJob, ...) is sent from `done`. Call it on the
+  // core thread right after the change.
+  void WhenDurable(std::function<void(absl::Status)> done) { sink_.WhenDurable(std::move(done)); }
 
   // Expires leases and timeouts, releases backoffs, dispatches.
   void Tick();
@@ -157,6 +175,7 @@ class SchedulerCore {
   void TimeOutAttempts(int64_t now_ms);
 
   Clock& clock_;
+  StateSink& sink_;
   CoreOptions options_;
   NullCoreObserver null_observer_;
   CoreObserver& observer_;

@@ -1,9 +1,19 @@
 // StateSink: where the core sends every changed record to be made durable. In
 // production a StoreWriter (group commit on its own thread) stands behind it; unit
 // tests use a recording fake. Calls must not block on I/O.
+//
+//   {
+//     StateSink::Unit unit(sink);     // committed in one transaction, or not at all
+//     sink.PutJob(job);
+//     for (const TaskRecord& t : tasks) sink.PutTask(t);
+//   }
+//   sink.WhenDurable([reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
 #ifndef GENFARM_SCHEDULER_CORE_STATE_SINK_H_
 #define GENFARM_SCHEDULER_CORE_STATE_SINK_H_
 
+#include <functional>
+
+#include "absl/status/status.h"
 #include "scheduler/store/job_store.h"
 
 namespace genfarm::scheduler {
@@ -15,6 +25,26 @@ class StateSink {
   virtual void PutTask(const TaskRecord& task) = 0;
   virtual void AppendLog(const LogRecord& log) = 0;
   virtual void SetAttemptHighWater(int64_t attempt_id) = 0;
+
+  // Records put between BeginUnit() and EndUnit() become durable together (one
+  // transaction). Units nest.
+  virtual void BeginUnit() = 0;
+  virtual void EndUnit() = 0;
+  // Calls `done` (on any thread, without blocking the caller) once everything put so far
+  // is durable, or with an error if it never will be.
+  virtual void WhenDurable(std::function<void(absl::Status)> done) = 0;
+
+  // Scoped BeginUnit()/EndUnit().
+  class Unit {
+   public:
+    explicit Unit(StateSink& sink) : sink_(sink) { sink_.BeginUnit(); }
+    ~Unit() { sink_.EndUnit(); }
+    Unit(const Unit&) = delete;
+    Unit& operator=(const Unit&) = delete;
+
+   private:
+    StateSink& sink_;
+  };
 };
 
 }  // namespace genfarm::scheduler

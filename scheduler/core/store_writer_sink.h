@@ -8,6 +8,9 @@
 #ifndef GENFARM_SCHEDULER_CORE_STORE_WRITER_SINK_H_
 #define GENFARM_SCHEDULER_CORE_STORE_WRITER_SINK_H_
 
+#include <functional>
+#include <utility>
+
 #include "scheduler/core/state_sink.h"
 #include "scheduler/store/store_writer.h"
 
@@ -21,6 +24,11 @@ class StoreWriterSink : public StateSink {
   void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
   void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
   void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
+  void BeginUnit() override { writer_.BeginUnit(); }
+  void EndUnit() override { writer_.EndUnit(); }
+  void WhenDurable(std::function<void(absl::Status)> done) override {
+    writer_.WhenDurable(std::move(done));
+  }
 
  private:
   StoreWriter& writer_;

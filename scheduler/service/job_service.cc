@@ -8,6 +8,15 @@
 #include "scheduler/service/stream_writer.h"
 
 namespace genfarm::scheduler {
+
+absl::Status AsDurability(absl::Status durable) {
+  if (durable.ok()) return durable;
+  // The change was applied in memory but may not survive a restart: the client should
+  // retry (a submit with its idempotency key is safe to repeat).
+  return absl::UnavailableError(
+      absl::StrCat("the change was not made durable: ", durable.message()));
+}
+
 namespace {
 
 // Folds a newer watch event into one still waiting in the queue: the job snapshot is
@@ -84,10 +93,26 @@ grpc::ServerUnaryReactor* GrpcJobService::Unary(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
+template <typename Fn>
+grpc::ServerUnaryReactor* GrpcJobService::DurableUnary(grpc::CallbackServerContext* ctx, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor_.Post([this, reactor, fn = std::move(fn)]() mutable {
+    absl::Status status = fn();
+    if (!status.ok()) {
+      reactor->Finish(ToGrpcStatus(status));
+      return;
+    }
+    // The reply promises the change is committed: it leaves from the commit's callback
+    // (the store writer's thread), and the core thread goes on meanwhile.
+    core_.WhenDurable([reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext* ctx,
                                                     const v1::SubmitJobRequest* req,
                                                     v1::SubmitJobResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
+  return DurableUnary(ctx, [this, req, resp]() -> absl::Status {
     auto result = core_.SubmitJob(req->spec(), req->idempotency_key());
     if (!result.ok()) return result.status();
     resp->set_job_id(result->id.value());
@@ -138,28 +163,28 @@ absl::Status FillJob(R result, v1::JobResponse* resp) {
 grpc::ServerUnaryReactor* GrpcJobService::CancelJob(grpc::CallbackServerContext* ctx,
                                                     const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return Unary(ctx,
-               [this, req, resp] { return FillJob(core_.CancelJob(JobId(req->job_id())), resp); });
+  return DurableUnary(
+      ctx, [this, req, resp] { return FillJob(core_.CancelJob(JobId(req->job_id())), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::PauseJob(grpc::CallbackServerContext* ctx,
                                                    const v1::JobRequest* req,
                                                    v1::JobResponse* resp) {
-  return Unary(ctx,
-               [this, req, resp] { return FillJob(core_.PauseJob(JobId(req->job_id())), resp); });
+  return DurableUnary(
+      ctx, [this, req, resp] { return FillJob(core_.PauseJob(JobId(req->job_id())), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ResumeJob(grpc::CallbackServerContext* ctx,
                                                     const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return Unary(ctx,
-               [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
+  return DurableUnary(
+      ctx, [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContext* ctx,
                                                       const v1::SetPriorityRequest* req,
                                                       v1::JobResponse* resp) {
-  return Unary(ctx, [this, req, resp] {
+  return DurableUnary(ctx, [this, req, resp] {
     return FillJob(core_.SetPriority(JobId(req->job_id()), req->priority()), resp);
   });
 }
@@ -167,7 +192,7 @@ grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* GrpcJobService::RetryTasks(grpc::CallbackServerContext* ctx,
                                                      const v1::RetryTasksRequest* req,
                                                      v1::RetryTasksResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
+  return DurableUnary(ctx, [this, req, resp]() -> absl::Status {
     std::vector<int32_t> indexes(req->task_indexes().begin(), req->task_indexes().end());
     auto retried = core_.RetryTasks(JobId(req->job_id()), req->failed_only(), indexes);
     if (!retried.ok()) return retried.status();
@@ -179,19 +204,41 @@ grpc::ServerUnaryReactor* GrpcJobService::RetryTasks(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* GrpcJobService::GetTaskLog(grpc::CallbackServerContext* ctx,
                                                      const v1::GetTaskLogRequest* req,
                                                      v1::GetTaskLogResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
-    if (auto job = core_.GetJob(JobId(req->job_id())); !job.ok()) return job.status();
-    auto logs = store_.ReadLogs(TaskId{JobId(req->job_id()), req->task_index()}, 10000);
-    if (!logs.ok()) return logs.status();
-    for (const LogRecord& log : *logs) {
-      v1::LogLine* line = resp->add_lines();
-      line->set_task_index(log.task.index);
-      line->set_attempt_id(log.attempt.value());
-      line->set_time_ms(log.time_ms);
-      line->set_text(log.text);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The job is checked on the core thread; the store is read on the log reader's thread,
+  // with a connection of its own (a SQLite connection is used by one thread only, and the
+  // core thread never waits for the disk).
+  executor_.Post([this, reactor, req, resp] {
+    auto tasks = core_.GetJob(JobId(req->job_id()));
+    absl::Status status = tasks.status();
+    if (status.ok()) {
+      int64_t total = 0;
+      for (const v1::StageStatus& stage : tasks->stages()) total += stage.tasks_total();
+      if (req->task_index() < -1 || req->task_index() >= total) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("task_index: job ", req->job_id(), " has tasks 0-", total - 1,
+                         " (or -1 for all), got ", req->task_index()));
+      }
     }
-    return absl::OkStatus();
+    if (!status.ok()) {
+      reactor->Finish(ToGrpcStatus(status));
+      return;
+    }
+    log_reader_.Post([this, reactor, req, resp] {
+      auto logs = log_store_.ReadLogs(TaskId{JobId(req->job_id()), req->task_index()}, 10000);
+      if (logs.ok()) {
+        for (const LogRecord& log : *logs) {
+          v1::LogLine* line = resp->add_lines();
+          line->set_task_index(log.task.index);
+          line->set_attempt_id(log.attempt.value());
+          line->set_time_ms(log.time_ms);
+          line->set_text(log.text);
+        }
+      }
+      reactor->Finish(ToGrpcStatus(logs.status()));
+    });
   });
+  return reactor;
 }
 
 }  // namespace genfarm::scheduler

@@ -14,11 +14,17 @@
 
 namespace genfarm::scheduler {
 
+// A durability callback's status as the client sees it: OK, or UNAVAILABLE saying the
+// change may not survive a restart (so the client retries).
+absl::Status AsDurability(absl::Status durable);
+
 class GrpcJobService : public v1::JobService::CallbackService {
  public:
-  // `core` and `store` are used only on `executor`.
-  GrpcJobService(SerialExecutor& executor, SchedulerCore& core, JobStore& store)
-      : executor_(executor), core_(core), store_(store) {}
+  // `core` is used only on `executor`; `log_store` (a connection of its own, not the
+  // store writer's) only on `log_reader`.
+  GrpcJobService(SerialExecutor& executor, SchedulerCore& core, JobStore& log_store,
+                 SerialExecutor& log_reader)
+      : executor_(executor), core_(core), log_store_(log_store), log_reader_(log_reader) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
                                       const v1::SubmitJobRequest* req,
@@ -53,10 +59,15 @@ class GrpcJobService : public v1::JobService::CallbackService {
   // Runs `fn` (returning absl::Status) on the executor and finishes the call with it.
   template <typename Fn>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn fn);
+  // For mutations: like Unary, but a successful call is answered only once what it changed
+  // is committed (SchedulerCore::WhenDurable); an uncommitted change answers UNAVAILABLE.
+  template <typename Fn>
+  grpc::ServerUnaryReactor* DurableUnary(grpc::CallbackServerContext* ctx, Fn fn);
 
   SerialExecutor& executor_;
   SchedulerCore& core_;
-  JobStore& store_;
+  JobStore& log_store_;
+  SerialExecutor& log_reader_;
   std::atomic<int> open_watches_{0};
 };
 

@@ -55,6 +55,9 @@ struct SchedulerServer::Parts {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<SchedulerMetrics> metrics;
   std::unique_ptr<SqliteJobStore> store;
+  // A second connection for task-log reads, used only on log_reader's thread.
+  std::unique_ptr<SqliteJobStore> log_store;
+  std::unique_ptr<SerialExecutor> log_reader;
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<StoreWriterSink> sink;
   std::unique_ptr<GenFarmPolicy> policy;
@@ -103,8 +106,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->ticker = std::make_unique<PeriodicTimer>(
       RealClock::Get(), options.tick, [executor, core] { executor->Post([core] { core->Tick(); }); });
 
-  parts->job_service =
-      std::make_unique<GrpcJobService>(*parts->executor, *parts->core, *parts->store);
+  GENFARM_ASSIGN_OR_RETURN(parts->log_store, SqliteJobStore::Open(options.data_dir));
+  parts->log_reader = std::make_unique<SerialExecutor>();
+  parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core,
+                                                        *parts->log_store, *parts->log_reader);
   parts->worker_service = std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core);
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
   grpc::EnableDefaultHealthCheckService(true);

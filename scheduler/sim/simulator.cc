@@ -23,6 +23,10 @@ class NullStateSink : public scheduler::StateSink {
   void PutTask(const scheduler::TaskRecord&) override {}
   void AppendLog(const scheduler::LogRecord&) override {}
   void SetAttemptHighWater(int64_t) override {}
+  void BeginUnit() override {}
+  void EndUnit() override {}
+  // Nothing is stored: everything is as durable as it will ever be.
+  void WhenDurable(std::function<void(absl::Status)> done) override { done(absl::OkStatus()); }
 };
 
 class Simulation : public SimRecorder {

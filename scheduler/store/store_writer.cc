@@ -48,6 +48,42 @@ void StoreWriter::SetAttemptHighWater(int64_t high_water) {
   ++enqueued_seq_;
 }
 
+void StoreWriter::BeginUnit() {
+  absl::MutexLock lock(&mu_);
+  ++open_units_;
+}
+
+void StoreWriter::EndUnit() {
+  absl::MutexLock lock(&mu_);
+  --open_units_;
+  pending_.holds_unit = true;
+}
+
+void StoreWriter::WhenDurable(std::function<void(absl::Status)> done) {
+  absl::Status now;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopped_ && committed_seq_ < enqueued_seq_) {
+      waiters_.push_back(DurableWaiter{enqueued_seq_, std::move(done)});
+      return;
+    }
+    if (stopped_ && committed_seq_ < enqueued_seq_) {
+      now = absl::FailedPreconditionError("store writer: stopped before this change was durable");
+    }
+  }
+  done(now);
+}
+
+std::vector<StoreWriter::DurableWaiter> StoreWriter::TakeDueWaiters(bool all) {
+  std::vector<DurableWaiter> due;
+  size_t n = 0;
+  while (n < waiters_.size() && (all || waiters_[n].seq <= committed_seq_)) ++n;
+  due.assign(std::make_move_iterator(waiters_.begin()),
+             std::make_move_iterator(waiters_.begin() + n));
+  waiters_.erase(waiters_.begin(), waiters_.begin() + n);
+  return due;
+}
+
 absl::Status StoreWriter::Flush(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   const uint64_t target = enqueued_seq_;
@@ -99,8 +135,10 @@ void StoreWriter::Run() {
   ExponentialBackoff backoff(retry, unused_bitgen_);
   mu_.Lock();
   for (;;) {
+    // An open unit is still being filled on the core thread: taking the backlog now
+    // would commit half a job.
     auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || !pending_.empty();
+      return stopping_ || (!pending_.empty() && open_units_ == 0);
     };
     mu_.Await(absl::Condition(&has_work));
     const bool final_attempt = stopping_;
@@ -111,6 +149,7 @@ void StoreWriter::Run() {
     pending_ = Pending();
     const uint64_t taken_seq = enqueued_seq_;
     in_flight_records_ = taken.records();
+    const bool taken_holds_unit = taken.holds_unit;
     mu_.Unlock();
 
     std::vector<WriteBatch> batches = Split(std::move(taken));
@@ -122,9 +161,16 @@ void StoreWriter::Run() {
     if (failed_at == batches.size()) {
       committed_seq_ = taken_seq;
       backoff.Reset();
+      std::vector<DurableWaiter> due = TakeDueWaiters(/*all=*/false);
+      if (!due.empty()) {
+        mu_.Unlock();
+        for (DurableWaiter& waiter : due) waiter.done(absl::OkStatus());
+        mu_.Lock();
+      }
       continue;
     }
     Requeue(batches, failed_at);
+    pending_.holds_unit = pending_.holds_unit || taken_holds_unit;
     if (final_attempt) {
       stop_status_ =
           absl::Status(error.code(), absl::StrCat("store writer: stopped with ", pending_.records(),
@@ -140,7 +186,15 @@ void StoreWriter::Run() {
     clock_.AwaitUntil(&mu_, absl::Condition(&stop_requested), clock_.Now() + delay);
   }
   stopped_ = true;
+  // Whatever was committed by the final attempt is durable; the rest never will be.
+  std::vector<DurableWaiter> durable = TakeDueWaiters(/*all=*/false);
+  std::vector<DurableWaiter> lost = TakeDueWaiters(/*all=*/true);
   mu_.Unlock();
+  for (DurableWaiter& waiter : durable) waiter.done(absl::OkStatus());
+  for (DurableWaiter& waiter : lost) {
+    waiter.done(absl::FailedPreconditionError(
+        "store writer: stopped before this change was durable; it may be lost"));
+  }
 }
 
 std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
@@ -148,7 +202,8 @@ std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
   // The high water goes in the first transaction: it must be durable no later than any task
   // carrying an attempt id below it, or a restart could hand out that id again.
   batches.back().attempt_high_water = pending.attempt_high_water;
-  const size_t limit = options_.max_batch_records;
+  // A unit (a job and its tasks) is never split across transactions.
+  const size_t limit = pending.holds_unit ? 0 : options_.max_batch_records;
   auto room = [&]() -> WriteBatch& {
     WriteBatch* last = &batches.back();
     if (limit != 0 && last->jobs.size() + last->tasks.size() + last->logs.size() >= limit) {

@@ -86,6 +86,21 @@ class StoreWriter {
   // Raises the pending attempt high water (never lowers it).
   void SetAttemptHighWater(int64_t high_water);
 
+  // An atomic unit: records put between BeginUnit() and EndUnit() are committed in one
+  // transaction, never split (the writer does not take the backlog while a unit is open,
+  // and max_batch_records never splits a backlog holding a unit). A job and all its tasks
+  // are one unit, so no crash can leave a torn job. Units nest; keep them short (one core
+  // event), since the writer waits for them to close.
+  void BeginUnit();
+  void EndUnit();
+
+  // Calls `done` once everything enqueued before the call is committed: OK then, or
+  // FailedPrecondition if the writer stops first. Never blocks: `done` runs on the writer
+  // thread after the commit (or at once on the calling thread when nothing is pending),
+  // without locks held, so it must be quick (reactors finish their call and return). This
+  // is how a reply promises durability without the core thread waiting for the disk.
+  void WhenDurable(std::function<void(absl::Status)> done);
+
   // Blocks until everything enqueued before the call is committed. Returns OK then;
   // DeadlineExceeded (carrying the last commit error) if `timeout` passes first (on the
   // injected clock);
@@ -109,12 +124,19 @@ class StoreWriter {
     absl::flat_hash_map<TaskId, TaskRecord> tasks;
     std::vector<LogRecord> logs;
     int64_t attempt_high_water = 0;
+    bool holds_unit = false;  // an atomic unit's records are here: commit in one transaction
 
     bool empty() const {
       return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0;
     }
     size_t records() const { return jobs.size() + tasks.size() + logs.size(); }
   };
+  struct DurableWaiter {
+    uint64_t seq = 0;  // durable once committed_seq_ reaches it
+    std::function<void(absl::Status)> done;
+  };
+  // Waiters whose records are committed (or all of them, with an error, when stopped).
+  std::vector<DurableWaiter> TakeDueWaiters(bool all) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void Run();
   // Commits `batches` in order; returns the index of the first failing batch (size() if all
@@ -135,6 +157,8 @@ class StoreWriter {
   // writer took a backlog that has since been committed in full.
   uint64_t enqueued_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  int open_units_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<DurableWaiter> waiters_ ABSL_GUARDED_BY(mu_);  // in seq order
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Stop() called: final attempt, then exit
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;   // writer thread has exited

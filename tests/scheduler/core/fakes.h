@@ -13,6 +13,7 @@
 #define GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -42,6 +43,21 @@ class RecordingSink : public StateSink {
   }
   void AppendLog(const LogRecord& log) override { logs_.push_back(log); }
   void SetAttemptHighWater(int64_t attempt_id) override { high_water_ = attempt_id; }
+  // Records apply at once (as if each commit succeeded), so units only need counting:
+  // a test can check that a change happened inside one.
+  void BeginUnit() override { ++open_units_; }
+  void EndUnit() override {
+    --open_units_;
+    ++units_;
+  }
+  void WhenDurable(std::function<void(absl::Status)> done) override {
+    ++durable_waits_;
+    done(open_units_ == 0 ? absl::OkStatus()
+                          : absl::InternalError("WhenDurable inside an open unit"));
+  }
+  int units() const { return units_; }
+  int open_units() const { return open_units_; }
+  int durable_waits() const { return durable_waits_; }
 
   // What a store would load after a restart: jobs by id, tasks by (job, index).
   StoreSnapshot Snapshot() const {
@@ -64,6 +80,9 @@ class RecordingSink : public StateSink {
   std::vector<LogRecord> logs_;
   int64_t high_water_ = 0;
   int64_t puts_ = 0;
+  int open_units_ = 0;
+  int units_ = 0;
+  int durable_waits_ = 0;
 };
 
 class FakeChannel : public WorkerChannel {

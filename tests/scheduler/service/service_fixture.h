@@ -106,7 +106,8 @@ class ServiceFixture : public ::testing::Test {
   SchedulerCore core_{clock_, sink_, policy_, CoreOptions{}};
   SerialExecutor executor_{[this] { core_.Dispatch(); }};
   InMemoryJobStore store_;
-  GrpcJobService job_service_{executor_, core_, store_};
+  SerialExecutor log_reader_;
+  GrpcJobService job_service_{executor_, core_, store_, log_reader_};
   GrpcWorkerService worker_service_{executor_, core_};
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;

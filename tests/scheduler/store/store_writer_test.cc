@@ -292,6 +292,83 @@ TEST(StoreWriterTest, LargeBacklogIsSplitIntoBoundedTransactions) {
   EXPECT_THAT(store.Load()->tasks, SizeIs(10));
 }
 
+TEST(StoreWriterTest, AUnitIsOneTransactionEvenPastTheBatchBound) {
+  InMemoryJobStore store;
+  CommitGate gate(store);
+  FakeClock clock;
+  StoreWriter::Options options;
+  options.max_batch_records = 4;
+  StoreWriter writer(store, clock, options);
+  writer.PutJob(MakeJob(1));
+  gate.WaitUntilCommitting();
+  writer.BeginUnit();
+  writer.PutJob(MakeJob(2));
+  for (int i = 0; i < 10; ++i) writer.PutTask(MakeTask(2, i));
+  writer.EndUnit();
+  gate.Release();
+  ASSERT_TRUE(writer.Flush().ok());
+  std::vector<InMemoryJobStore::CommitRecord> history = store.commit_history();
+  ASSERT_THAT(history, SizeIs(2));  // job 1, then job 2 with all 10 tasks at once
+  EXPECT_EQ(history[1].jobs, 1u);
+  EXPECT_EQ(history[1].tasks, 10u);
+}
+
+TEST(StoreWriterTest, TheBacklogIsNotTakenWhileAUnitIsOpen) {
+  InMemoryJobStore store;
+  FakeClock clock;
+  StoreWriter writer(store, clock);
+  writer.BeginUnit();
+  writer.PutJob(MakeJob(7));
+  writer.PutTask(MakeTask(7, 0));
+  // The writer may not commit half the unit: Flush cannot finish while it is open.
+  EXPECT_EQ(writer.Flush(absl::ZeroDuration()).code(), absl::StatusCode::kDeadlineExceeded);
+  writer.PutTask(MakeTask(7, 1));
+  writer.EndUnit();
+  ASSERT_TRUE(writer.Flush().ok());
+  std::vector<InMemoryJobStore::CommitRecord> history = store.commit_history();
+  ASSERT_THAT(history, SizeIs(1));
+  EXPECT_EQ(history[0].tasks, 2u);
+}
+
+TEST(StoreWriterTest, WhenDurableAnswersOnlyAfterTheCommit) {
+  InMemoryJobStore store;
+  CommitGate gate(store);
+  FakeClock clock;
+  StoreWriter writer(store, clock);
+  writer.PutJob(MakeJob(1));
+  gate.WaitUntilCommitting();
+  writer.PutTask(MakeTask(1, 0));  // behind the commit in progress
+  absl::Notification durable;
+  absl::Status answer = absl::UnknownError("not called");
+  writer.WhenDurable([&](absl::Status s) {
+    answer = s;
+    // Its records are in the store by the time it is told.
+    EXPECT_THAT(store.Load()->tasks, SizeIs(1));
+    durable.Notify();
+  });
+  EXPECT_FALSE(durable.HasBeenNotified());
+  gate.Release();
+  durable.WaitForNotification();
+  EXPECT_TRUE(answer.ok()) << answer;
+  // Nothing pending: answered at once, on the caller's thread.
+  bool now = false;
+  writer.WhenDurable([&](absl::Status s) { now = s.ok(); });
+  EXPECT_TRUE(now);
+}
+
+TEST(StoreWriterTest, WhenDurableReportsChangesAStoppedWriterNeverCommitted) {
+  InMemoryJobStore store;
+  store.FailNextCommits(1000, absl::ResourceExhaustedError("disk full"));
+  FakeClock clock;
+  StoreWriter writer(store, clock, NoRetryDelay());
+  writer.PutJob(MakeJob(1));
+  absl::Status answer;
+  writer.WhenDurable([&](absl::Status s) { answer = s; });
+  EXPECT_FALSE(writer.Stop().ok());
+  EXPECT_EQ(answer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(answer.message()), HasSubstr("not durable"));
+}
+
 TEST(StoreWriterTest, CommitDurationComesFromTheInjectedClock) {
   InMemoryJobStore store;
   FakeClock clock;
