@@ -204,30 +204,35 @@ bool FrameSet::Contains(int64_t frame) const {
   return std::binary_search(frames_.begin(), frames_.end(), frame);
 }
 
-std::string FrameSet::ToString() const {
+std::string FrameSet::ToString() const { return Format(frames_); }
+
+std::string FrameSet::Format(absl::Span<const int64_t> frames) {
   std::string out;
   size_t i = 0;
-  const size_t n = frames_.size();
+  const size_t n = frames.size();
   while (i < n) {
-    if (!out.empty()) out += ',';
-    if (i + 1 == n) {
-      absl::StrAppend(&out, frames_[i]);
-      break;
+    if (!out.empty()) out.push_back(',');
+    // Longest run with a constant positive step from i. Differences in unsigned
+    // arithmetic, so extreme values (a stored list is any int64) cannot overflow.
+    size_t j = i;
+    uint64_t step = 0;
+    if (i + 1 < n && frames[i + 1] > frames[i]) {
+      step = static_cast<uint64_t>(frames[i + 1]) - static_cast<uint64_t>(frames[i]);
+      j = i + 1;
+      while (j + 1 < n && frames[j + 1] > frames[j] &&
+             static_cast<uint64_t>(frames[j + 1]) - static_cast<uint64_t>(frames[j]) == step) {
+        ++j;
+      }
     }
-    const int64_t step = frames_[i + 1] - frames_[i];
-    size_t j = i + 1;
-    while (j + 1 < n && frames_[j + 1] - frames_[j] == step) ++j;
-    const size_t run = j - i + 1;
-    if (step == 1) {
-      absl::StrAppend(&out, frames_[i], "-", frames_[j]);
-      i = j + 1;
-    } else if (run >= 3) {
-      absl::StrAppend(&out, frames_[i], "-", frames_[j], "x", step);
-      i = j + 1;
-    } else {
-      absl::StrAppend(&out, frames_[i]);
+    // A run of two with a step is shorter written as "a,b" (and "1,5" never reads "1-5x4").
+    if (j == i || (j == i + 1 && step != 1)) {
+      absl::StrAppend(&out, frames[i]);
       ++i;
+      continue;
     }
+    absl::StrAppend(&out, frames[i], "-", frames[j]);
+    if (step != 1) absl::StrAppend(&out, "x", step);
+    i = j + 1;
   }
   return out;
 }

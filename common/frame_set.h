@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 namespace genfarm {
 
@@ -61,8 +62,18 @@ class FrameSet {
 
   // Compact canonical form: runs of consecutive frames become `a-b`, runs of three or
   // more frames with a constant step become `a-bxN`. Parse(ToString()) gives back the
-  // same set. The empty set prints as "".
+  // same set. The empty set prints as "". Format(frames()).
   std::string ToString() const;
+
+  // The one frame-list-to-text function: every frame list a user, a log, the dashboard or
+  // the store sees goes through it. Writes `frames` in the given order, each maximal
+  // ascending run with a constant step as above, anything else frame by frame, so any
+  // sequence (unsorted, with repeats, any int64) is written exactly and a sorted list
+  // without repeats gives ToString()'s form:
+  //   Format({1001, 1002, 1003, 1005})  // "1001-1003,1005"
+  //   Format({1, 3, 5, 7})              // "1-7x2"
+  //   Format({5, 4, 4})                 // "5,4,4"
+  static std::string Format(absl::Span<const int64_t> frames);
 
   // Splits the set into consecutive members of up to `chunk_size` frames each, in
   // order; only the last chunk may be shorter. Every frame lands in exactly one chunk.

@@ -38,7 +38,9 @@
 //       vram: 4GiB                  # bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB
 //       tags: [gpu]                 # a worker must carry all of them
 //       seed: 1234
-//       params: {factor: 2}         # scalar values, kept as written ("2")
+//       params: {factor: 2}         # by stage kind, typed and range-checked: model
+//                                   # {factor: 2..16}, dailies {fps, columns}; any
+//                                   # other key is an error (see stage_params.h)
 //       after: [other_stage]        # explicit dependencies
 //       window: {before: 0, after: 1}   # temporal window override; 0..64 each
 //

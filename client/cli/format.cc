@@ -3,28 +3,21 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "client/cli/text_table.h"
+#include "common/enum_names.h"
 #include "common/frame_set.h"
 
 namespace genfarm::client {
 namespace {
 
-// "JOB_STATE_ACTIVE" -> "active".
-std::string StripPrefix(const std::string& enum_name, absl::string_view prefix) {
-  std::string name = enum_name;
-  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
-  if (name.empty()) return "unknown";
-  return absl::AsciiStrToLower(name);
-}
-
-int64_t CountState(const v1::StageStatus& stage, const std::string& state) {
-  auto it = stage.tasks_by_state().find(state);
+int64_t CountState(const v1::StageStatus& stage, absl::string_view state) {
+  auto it = stage.tasks_by_state().find(std::string(state));
   return it == stage.tasks_by_state().end() ? 0 : it->second;
 }
 
@@ -33,23 +26,17 @@ std::string Percent(int64_t done, int64_t total) {
   return absl::StrCat(done * 100 / total, "%");
 }
 
-// Task states in the order a task moves through them, for stable output.
-const std::vector<std::string>& TaskStateOrder() {
-  static const auto* order = new std::vector<std::string>{
-      "waiting", "blocked", "queued", "running", "succeeded", "failed", "canceled"};
-  return *order;
-}
-
-// "3 running, 1 failed" from a lower-case state -> count map, in lifecycle order, zeros left out.
+// "3 running, 1 failed" from a lower-case state -> count map, in lifecycle order (the enum's),
+// zeros left out; names this CLI does not know (a newer scheduler) come last.
 std::string StateCounts(const std::map<std::string, int64_t>& counts) {
+  const std::vector<absl::string_view>& order = TaskStateNames();
   std::vector<std::string> parts;
-  for (const std::string& state : TaskStateOrder()) {
-    auto it = counts.find(state);
+  for (absl::string_view state : order) {
+    auto it = counts.find(std::string(state));
     if (it != counts.end() && it->second > 0) parts.push_back(absl::StrCat(it->second, " ", state));
   }
   for (const auto& [state, count] : counts) {
-    if (count > 0 && std::find(TaskStateOrder().begin(), TaskStateOrder().end(), state) ==
-                         TaskStateOrder().end()) {
+    if (count > 0 && std::find(order.begin(), order.end(), state) == order.end()) {
       parts.push_back(absl::StrCat(count, " ", state));
     }
   }
@@ -70,35 +57,7 @@ std::string Age(int64_t ms, absl::Time now) {
 
 }  // namespace
 
-std::string TaskFrames(const v1::Task& task) {
-  return FrameSet::FromFrames({task.frames().begin(), task.frames().end()}).ToString();
-}
-
-std::string JobStateName(v1::JobState state) {
-  return StripPrefix(v1::JobState_Name(state), "JOB_STATE_");
-}
-std::string TaskStateName(v1::TaskState state) {
-  return StripPrefix(v1::TaskState_Name(state), "TASK_STATE_");
-}
-std::string WorkerStateName(v1::WorkerState state) {
-  return StripPrefix(v1::WorkerState_Name(state), "WORKER_STATE_");
-}
-std::string FailureReasonName(v1::FailureReason reason) {
-  return StripPrefix(v1::FailureReason_Name(reason), "FAILURE_REASON_");
-}
-std::string TierName(v1::Tier tier) {
-  if (tier == v1::TIER_UNSPECIFIED) return "batch";
-  return StripPrefix(v1::Tier_Name(tier), "TIER_");
-}
-
-std::optional<v1::JobState> ParseJobState(const std::string& name) {
-  v1::JobState state;
-  if (!v1::JobState_Parse(absl::StrCat("JOB_STATE_", absl::AsciiStrToUpper(name)), &state) ||
-      state == v1::JOB_STATE_UNSPECIFIED) {
-    return std::nullopt;
-  }
-  return state;
-}
+std::string TaskFrames(const v1::Task& task) { return FrameSet::Format(task.frames()); }
 
 bool IsFinished(v1::JobState state) {
   return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
@@ -149,10 +108,10 @@ std::string FormatProgressLine(const v1::Job& job, std::optional<double> frames_
   for (const auto& stage : job.stages()) {
     std::string part =
         absl::StrCat(stage.name(), " ", stage.frames_done(), "/", stage.frames_total());
-    if (int64_t running = CountState(stage, "running"); running > 0) {
+    if (int64_t running = CountState(stage, TaskStateName(v1::TASK_STATE_RUNNING)); running > 0) {
       absl::StrAppend(&part, " ", running, " running");
     }
-    if (int64_t failed = CountState(stage, "failed"); failed > 0) {
+    if (int64_t failed = CountState(stage, TaskStateName(v1::TASK_STATE_FAILED)); failed > 0) {
       absl::StrAppend(&part, " ", failed, " failed");
     }
     parts.push_back(std::move(part));
@@ -187,7 +146,8 @@ std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now) {
     int64_t total = TotalFrames(job);
     int64_t done = TotalFramesDone(job);
     table.AddRow({absl::StrCat(job.id()), job.spec().name(), job.spec().project(),
-                  job.spec().shot(), JobStateName(job.state()), absl::StrCat(job.spec().priority()),
+                  job.spec().shot(), std::string(JobStateName(job.state())),
+                  absl::StrCat(job.spec().priority()),
                   absl::StrCat(done, "/", total, " ", Percent(done, total)), job.spec().submitter(),
                   Age(job.submit_time_ms(), now)});
   }
@@ -294,7 +254,7 @@ std::string FormatWorkersTable(const std::vector<v1::Worker>& workers) {
     if (static_cast<size_t>(worker.models_size()) > loaded.size()) {
       absl::StrAppend(&models, " (", worker.models_size(), " available)");
     }
-    table.AddRow({worker.id(), WorkerStateName(worker.state()),
+    table.AddRow({worker.id(), std::string(WorkerStateName(worker.state())),
                   devices.empty() ? "-" : absl::StrJoin(devices, ", "),
                   absl::StrCat(worker.busy_slots(), "/", worker.slots()), models,
                   worker.running().empty() ? "-" : absl::StrJoin(worker.running(), ",")});

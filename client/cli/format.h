@@ -15,21 +15,14 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/enum_names.h"
 #include "genfarm/v1/farm_service.pb.h"
 #include "genfarm/v1/job_service.pb.h"
 #include "genfarm/v1/types.pb.h"
 
 namespace genfarm::client {
 
-// Lower-case names without the enum prefix: "active", "running", "input_missing", "batch".
-std::string JobStateName(v1::JobState state);
-std::string TaskStateName(v1::TaskState state);
-std::string WorkerStateName(v1::WorkerState state);
-std::string FailureReasonName(v1::FailureReason reason);
-std::string TierName(v1::Tier tier);
-
-// Parses a job state name as printed by JobStateName ("failed", case-insensitive).
-std::optional<v1::JobState> ParseJobState(const std::string& name);
+// Enum names ("active", "input_missing", "batch") and their parsers are common/enum_names.h.
 
 // True once the job can no longer change: succeeded, failed or canceled.
 bool IsFinished(v1::JobState state);
@@ -39,7 +32,7 @@ std::string HumanDuration(absl::Duration d);
 // "512B", "1.5KiB", "7.8GiB".
 std::string HumanBytes(int64_t bytes);
 
-// A task's frames in frame-set syntax: "1001-1008", "1,5,10-20", "1001-1099x2".
+// A task's frames in frame-set syntax (FrameSet::Format): "1001-1008", "1,5,10-20".
 std::string TaskFrames(const v1::Task& task);
 
 int64_t TotalFrames(const v1::Job& job);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/cli/commands.h"
 #include "client/cli/format.h"
 #include "client/cli/job_follow.h"
@@ -23,9 +24,9 @@ absl::StatusOr<int> RunJobs(CommandContext& ctx, const JobsOptions& options) {
   if (!options.state.empty()) {
     std::optional<v1::JobState> state = ParseJobState(options.state);
     if (!state) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown job state '", options.state,
-                       "' (expected waiting, active, paused, succeeded, failed or canceled)"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown job state '", options.state,
+                                                     "' (expected one of ",
+                                                     absl::StrJoin(JobStateNames(), ", "), ")"));
     }
     request.set_state(*state);
   }

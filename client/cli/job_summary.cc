@@ -20,7 +20,7 @@ nlohmann::json JobSummaryJson(const v1::Job& job, const std::vector<v1::Task>& t
         {"stage", task.stage()},
         {"frames", TaskFrames(task)},
         {"attempts", task.attempts()},
-        {"failure_reason", FailureReasonName(task.failure_reason())},
+        {"failure_reason", std::string(FailureReasonName(task.failure_reason()))},
         {"worker", task.worker()},
         {"message", task.message()},
     });
@@ -63,7 +63,7 @@ nlohmann::json JobSummaryJson(const v1::Job& job, const std::vector<v1::Task>& t
       {"name", job.spec().name()},
       {"project", job.spec().project()},
       {"shot", job.spec().shot()},
-      {"state", JobStateName(job.state())},
+      {"state", std::string(JobStateName(job.state()))},
       {"ok", job.state() == v1::JOB_STATE_SUCCEEDED},
       {"duration_seconds", duration},
       {"frames_total", TotalFrames(job)},

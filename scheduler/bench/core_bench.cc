@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/enum_names.h"
 #include "common/ids.h"
 #include "common/job_spec.h"
 #include "common/status_macros.h"
@@ -165,8 +166,8 @@ absl::StatusOr<DispatchRun> DriveJob(const CoreBenchOptions& options, Clock& clo
   GENFARM_ASSIGN_OR_RETURN(v1::Job job, core.GetJob(submitted.id));
   if (job.state() != v1::JOB_STATE_SUCCEEDED || run.dispatches != options.tasks) {
     return absl::InternalError(absl::StrCat("dispatch bench stalled: job is ",
-                                            v1::JobState_Name(job.state()), " after ",
-                                            run.dispatches, " of ", options.tasks, " tasks"));
+                                            JobStateName(job.state()), " after ", run.dispatches,
+                                            " of ", options.tasks, " tasks"));
   }
   if (counter != nullptr) {
     auto [commits, records] = counter->Read();

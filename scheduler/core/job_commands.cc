@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/enum_names.h"
 #include "common/job_spec.h"
+#include "common/stage_params.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -24,7 +25,7 @@ absl::StatusOr<SubmitResult> JobCommands::Submit(v1::JobSpec spec,
   for (v1::StageSpec& stage : *spec.mutable_stages()) {
     const v1::ModelInfo* model = p_.workers.FindModel(stage.model());
     if (model != nullptr && model->kind() == "interpolate" && !stage.params().contains("factor")) {
-      (*stage.mutable_params())["factor"] = "2";
+      (*stage.mutable_params())["factor"] = absl::StrCat(kDefaultRetimeFactor);
     }
   }
   for (int64_t dep : spec.depends_on_jobs()) {

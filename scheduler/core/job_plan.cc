@@ -1,33 +1,17 @@
 #include "scheduler/core/job_plan.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/frame_set.h"
+#include "common/retime_mapping.h"
+#include "common/stage_params.h"
 #include "common/status_macros.h"
 
 namespace genfarm::scheduler {
-
-int32_t RetimeFactor(const v1::StageSpec& stage) {
-  auto it = stage.params().find("factor");
-  int32_t factor = 1;
-  if (it == stage.params().end() || !absl::SimpleAtoi(it->second, &factor) || factor < 1) return 1;
-  return factor;
-}
-
-std::vector<int64_t> RetimeOutputs(const std::vector<int64_t>& all, int64_t f, int32_t factor) {
-  if (all.empty()) return {};
-  const int64_t first = all.front();
-  // Like the worker's MapRetime: input f fills the gap up to the next input frame n,
-  // (n - f) * F outputs (F on a contiguous set, more "on twos"); the last writes one.
-  auto next = std::upper_bound(all.begin(), all.end(), f);
-  const int64_t count = next == all.end() ? 1 : (*next - f) * factor;
-  std::vector<int64_t> out;
-  for (int64_t k = 0; k < count; ++k) out.push_back(first + (f - first) * factor + k);
-  return out;
-}
 
 absl::StatusOr<JobPlan> PlanJob(const v1::JobSpec& spec, const WindowLookup& windows) {
   JobPlan plan;
@@ -53,8 +37,19 @@ absl::StatusOr<JobPlan> PlanJob(const v1::JobSpec& spec, const WindowLookup& win
     const bool dailies = stage.kind() == v1::STAGE_KIND_DAILIES;
     // A dailies stage is one task: the contact sheet and movie need every frame.
     int chunk = dailies ? std::max<int>(1, frames.size()) : std::max(1, stage.chunk());
+    int32_t factor = 1;
+    if (!dailies) {
+      const std::string params_path = absl::StrCat("stages[", s, "].params");
+      GENFARM_ASSIGN_OR_RETURN(ModelParams params, ParseModelParams(stage.params(), params_path));
+      factor = params.RetimeFactorOr1();
+      const int64_t outputs = RetimeOutputCount(plan.stage_frames[s], factor);
+      if (factor > 1 && outputs > kMaxFramesPerStage) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            params_path, ".factor: a retime by ", factor, " of ", frames.size(), " frames writes ",
+            outputs, " frames, more than the limit of ", kMaxFramesPerStage, " per stage"));
+      }
+    }
     GENFARM_ASSIGN_OR_RETURN(auto chunks, frames.Chunk(chunk));
-    const int32_t factor = RetimeFactor(stage);
     for (auto& chunk_frames : chunks) {
       PlannedTask task;
       task.stage = s;
@@ -92,8 +87,10 @@ absl::StatusOr<JobPlan> PlanJob(const v1::JobSpec& spec, const WindowLookup& win
       const int32_t index = static_cast<int32_t>(plan.tasks.size());
       for (int64_t f : chunk_frames) {
         if (factor > 1) {
-          for (int64_t out : RetimeOutputs(plan.stage_frames[s], f, factor))
-            producer[s][out] = index;
+          const std::optional<RetimeSpan> span = RetimeSpanOf(plan.stage_frames[s], f, factor);
+          for (int64_t k = 0; span && k < span->count; ++k) {
+            producer[s][span->first_output + k] = index;
+          }
         } else {
           producer[s][f] = index;
         }

@@ -3,9 +3,9 @@
 // A stage that lists another in `after` depends on it frame by frame: a task needs the
 // upstream tasks that write its frames widened by the temporal window (frames
 // f-before .. f+after that exist upstream). A dailies stage, or a stage after one,
-// needs the whole upstream stage. Retime stages (param "factor" F > 1) write F output
-// frames per input frame, numbered first + (f - first) * F + k; RetimeOutputs is that
-// mapping, used by the planner and by the worker.
+// needs the whole upstream stage. Retime stages (a "factor" param, stage_params.h) write
+// several output frames per input frame, by the mapping in common/retime_mapping.h that
+// the worker's frame pipeline follows too.
 //
 //   GENFARM_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(spec, windows));
 //   for (const PlannedTask& t : plan.tasks) ...;
@@ -42,14 +42,11 @@ struct JobPlan {
 // Model name -> its manifest window, as advertised by workers (empty if unknown).
 using WindowLookup = std::function<TemporalWindow(const std::string& model)>;
 
+// InvalidArgument, naming the field, for params that do not parse (ValidateJobSpec has
+// refused them already for a new spec; a stored one is re-planned on recovery) and for a
+// retime that would write more than kMaxFramesPerStage frames, checked before any task
+// or dependency is built.
 absl::StatusOr<JobPlan> PlanJob(const v1::JobSpec& spec, const WindowLookup& windows);
-
-// Retime factor of a stage (param "factor"), 1 when the stage does not retime.
-int32_t RetimeFactor(const v1::StageSpec& stage);
-
-// Output frames written for input frame `f` of a stage whose input frames are `all`
-// (sorted): F frames per input frame, only one after the last input frame.
-std::vector<int64_t> RetimeOutputs(const std::vector<int64_t>& all, int64_t f, int32_t factor);
 
 }  // namespace genfarm::scheduler
 

@@ -5,19 +5,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/enum_names.h"
 #include "common/frame_pattern.h"
+#include "common/frame_set.h"
 
 namespace genfarm::scheduler {
 namespace {
 
 using nlohmann::json;
-
-// "TASK_STATE_RUNNING" -> "running"; "..._UNSPECIFIED" -> "".
-std::string EnumName(const std::string& full, const std::string& prefix) {
-  std::string name = full.substr(std::min(full.size(), prefix.size()));
-  if (name == "UNSPECIFIED") return "";
-  return absl::AsciiStrToLower(name);
-}
 
 json CountMap(const google::protobuf::Map<std::string, int64_t>& counts) {
   json out = json::object();
@@ -45,49 +40,6 @@ std::string UrlEncode(const std::string& text) {
 }
 
 }  // namespace
-
-std::string CompactFrames(const std::vector<int64_t>& frames) {
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i < frames.size()) {
-    // Longest run with a constant positive step starting at i (at least 3 frames for a
-    // stepped run, so "1,5" does not become "1-5x4").
-    size_t j = i + 1;
-    int64_t step = 0;
-    if (j < frames.size() && frames[j] > frames[i]) {
-      step = frames[j] - frames[i];
-      while (j + 1 < frames.size() && frames[j + 1] - frames[j] == step) ++j;
-    }
-    const size_t count = (step > 0) ? j - i + 1 : 1;
-    if (count >= 3 || (count == 2 && step == 1)) {
-      std::string run = absl::StrCat(frames[i], "-", frames[j]);
-      if (step > 1) absl::StrAppend(&run, "x", step);
-      parts.push_back(run);
-      i = j + 1;
-    } else {
-      parts.push_back(absl::StrCat(frames[i]));
-      ++i;
-    }
-  }
-  return absl::StrJoin(parts, ",");
-}
-
-std::string JobStateName(v1::JobState state) {
-  return EnumName(v1::JobState_Name(state), "JOB_STATE_");
-}
-std::string TaskStateName(v1::TaskState state) {
-  return EnumName(v1::TaskState_Name(state), "TASK_STATE_");
-}
-std::string FailureReasonName(v1::FailureReason reason) {
-  return EnumName(v1::FailureReason_Name(reason), "FAILURE_REASON_");
-}
-std::string TierName(v1::Tier tier) {
-  if (tier == v1::TIER_UNSPECIFIED) return "batch";
-  return EnumName(v1::Tier_Name(tier), "TIER_");
-}
-std::string WorkerStateName(v1::WorkerState state) {
-  return EnumName(v1::WorkerState_Name(state), "WORKER_STATE_");
-}
 
 json JobJson(const v1::Job& job) {
   const v1::JobSpec& spec = job.spec();
@@ -118,9 +70,9 @@ json JobJson(const v1::Job& job) {
       {"project", spec.project()},
       {"shot", spec.shot()},
       {"submitter", spec.submitter()},
-      {"tier", TierName(spec.tier())},
+      {"tier", std::string(TierName(spec.tier()))},
       {"priority", spec.priority()},
-      {"state", JobStateName(job.state())},
+      {"state", std::string(JobStateName(job.state()))},
       {"message", job.message()},
       {"submit_time_ms", job.submit_time_ms()},
       {"start_time_ms", job.start_time_ms()},
@@ -140,21 +92,23 @@ json JobListJson(const v1::ListJobsResponse& jobs, int64_t now_ms) {
 }
 
 json TaskJson(const v1::Task& task) {
-  std::vector<int64_t> frames(task.frames().begin(), task.frames().end());
   return {
       {"index", task.index()},
       {"stage", task.stage()},
-      {"frames", CompactFrames(frames)},
+      {"frames", FrameSet::Format(task.frames())},
       {"frame_count", task.frames_size()},
       {"frames_done", task.frames_done()},
-      {"state", TaskStateName(task.state())},
+      {"state", std::string(TaskStateName(task.state()))},
       {"attempts", task.attempts()},
       {"attempt_id", task.attempt_id()},
       {"worker", task.worker()},
       {"start_time_ms", task.start_time_ms()},
       {"end_time_ms", task.end_time_ms()},
       {"not_before_ms", task.not_before_ms()},
-      {"failure_reason", FailureReasonName(task.failure_reason())},
+      // "" when there is none: the page tests the field for truth.
+      {"failure_reason", task.failure_reason() == v1::FAILURE_REASON_UNSPECIFIED
+                             ? std::string()
+                             : std::string(FailureReasonName(task.failure_reason()))},
       {"message", task.message()},
   };
 }
@@ -212,7 +166,7 @@ json WorkersJson(const std::vector<v1::Worker>& workers, int64_t now_ms) {
     list.push_back({
         {"id", w.id()},
         {"hostname", w.hostname()},
-        {"state", WorkerStateName(w.state())},
+        {"state", std::string(WorkerStateName(w.state()))},
         {"draining", w.state() == v1::WORKER_STATE_DRAINING},
         {"slots", w.slots()},
         {"busy_slots", w.busy_slots()},

@@ -7,7 +7,8 @@
 //   nlohmann::json doc = JobListJson(core.ListJobs(request), now_ms);
 //   res.set_content(doc.dump(), "application/json");
 //
-//   CompactFrames({1, 2, 3, 5, 7, 9})   // "1-3,5-9x2"
+// Enum values are written with common/enum_names.h (the CLI's and the metrics' spelling),
+// frame lists with FrameSet::Format; an unset failure reason is "".
 #ifndef GENFARM_SCHEDULER_HTTP_DASHBOARD_JSON_H_
 #define GENFARM_SCHEDULER_HTTP_DASHBOARD_JSON_H_
 
@@ -22,18 +23,6 @@
 #include "nlohmann/json.hpp"
 
 namespace genfarm::scheduler {
-
-// A frame list in the VFX frame-set syntax, shortest runs first: "1001-1010",
-// "1,5,10-20", "1-9x2". Input order is kept (tasks list frames ascending).
-std::string CompactFrames(const std::vector<int64_t>& frames);
-
-// Lower-case names without the enum prefix: "active", "running", "input_missing",
-// "batch", "draining". Unspecified values give "" (tier: "batch", as the core treats it).
-std::string JobStateName(v1::JobState state);
-std::string TaskStateName(v1::TaskState state);
-std::string FailureReasonName(v1::FailureReason reason);
-std::string TierName(v1::Tier tier);
-std::string WorkerStateName(v1::WorkerState state);
 
 // One job with per-stage progress (no tasks): an element of GET /api/jobs.
 nlohmann::json JobJson(const v1::Job& job);

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/enum_names.h"
 #include "common/frame_pattern.h"
 #include "common/frame_set.h"
 #include "scheduler/http/dashboard_json.h"
@@ -93,15 +96,13 @@ void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res)
   request.set_project(req.get_param_value("project"));
   request.set_page_token(req.get_param_value("page_token"));
   if (const std::string state = req.get_param_value("state"); !state.empty()) {
-    v1::JobState parsed;
-    if (!v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &parsed) ||
-        parsed == v1::JOB_STATE_UNSPECIFIED) {
+    std::optional<v1::JobState> parsed = ParseJobState(state);
+    if (!parsed) {
       return SendError(
-          res, absl::InvalidArgumentError(absl::StrCat(
-                   "state '", state,
-                   "' is not one of waiting, active, paused, succeeded, failed, canceled")));
+          res, absl::InvalidArgumentError(absl::StrCat("state '", state, "' is not one of ",
+                                                       absl::StrJoin(JobStateNames(), ", "))));
     }
-    request.set_state(parsed);
+    request.set_state(*parsed);
   }
   v1::ListJobsResponse jobs = ctx.executor.Run([&] { return ctx.core.ListJobs(request); });
   SendJson(res, JobListJson(jobs, ctx.NowMs()));

@@ -1,10 +1,12 @@
 #include "scheduler/metrics/scheduler_metrics.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
+#include "common/enum_names.h"
 
 namespace genfarm::scheduler {
 namespace {
@@ -24,15 +26,6 @@ const Histogram::BucketBoundaries kRunBuckets = {0.1, 0.25, 0.5, 1,   2.5, 5,   
 const Histogram::BucketBoundaries kCommitBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
-std::vector<std::string> EnumLabels(const google::protobuf::EnumDescriptor* e, size_t prefix) {
-  std::vector<std::string> out;
-  for (int i = 0; i < e->value_count(); ++i) {
-    if (e->value(i)->number() == 0) continue;  // UNSPECIFIED
-    out.push_back(absl::AsciiStrToLower(e->value(i)->name().substr(prefix)));
-  }
-  return out;
-}
-
 // Stages without a model (dailies) still need a label value.
 std::string ModelLabel(const std::string& model) { return model.empty() ? "none" : model; }
 
@@ -43,11 +36,6 @@ std::string ReasonLabel(const std::string& why) {
 }
 
 }  // namespace
-
-std::string TierLabel(v1::Tier tier) {
-  if (tier == v1::TIER_UNSPECIFIED) tier = v1::TIER_BATCH;
-  return absl::AsciiStrToLower(v1::Tier_Name(tier).substr(std::string("TIER_").size()));
-}
 
 FarmSnapshot TakeFarmSnapshot(const SchedulerCore& core) {
   FarmSnapshot out;
@@ -159,14 +147,8 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
                                    .Register(registry)
                                    .Add({})) {
   // Every state exists from the start, so dashboards and alerts see 0 rather than no data.
-  for (const std::string& s :
-       EnumLabels(v1::JobState_descriptor(), std::string("JOB_STATE_").size())) {
-    jobs_.Add({{"state", s}});
-  }
-  for (const std::string& s :
-       EnumLabels(v1::TaskState_descriptor(), std::string("TASK_STATE_").size())) {
-    tasks_.Add({{"state", s}});
-  }
+  for (absl::string_view s : JobStateNames()) jobs_.Add({{"state", std::string(s)}});
+  for (absl::string_view s : TaskStateNames()) tasks_.Add({{"state", std::string(s)}});
 }
 
 void SchedulerMetrics::OnDispatch(const std::string& project, double wait_seconds) {
@@ -176,7 +158,8 @@ void SchedulerMetrics::OnDispatch(const std::string& project, double wait_second
 
 void SchedulerMetrics::OnAttemptEnded(const std::string& project, const std::string& model,
                                       bool success, int64_t frames, double run_seconds) {
-  const std::string state = success ? "succeeded" : "failed";
+  const std::string state(
+      TaskStateName(success ? v1::TASK_STATE_SUCCEEDED : v1::TASK_STATE_FAILED));
   const std::string model_label = ModelLabel(model);
   task_run_.Add({{"model", model_label}, {"state", state}}, kRunBuckets)
       .Observe(std::max(0.0, run_seconds));
@@ -216,21 +199,21 @@ void SchedulerMetrics::OnCommit(const CommitStats& stats) {
 
 void SchedulerMetrics::Refresh(const FarmSnapshot& snapshot) {
   absl::MutexLock lock(&mu_);
-  for (const std::string& s :
-       EnumLabels(v1::JobState_descriptor(), std::string("JOB_STATE_").size())) {
+  for (absl::string_view name : JobStateNames()) {
+    const std::string s(name);
     auto it = snapshot.stats.jobs_by_state().find(s);
     jobs_.Add({{"state", s}})
         .Set(it == snapshot.stats.jobs_by_state().end() ? 0 : static_cast<double>(it->second));
   }
-  for (const std::string& s :
-       EnumLabels(v1::TaskState_descriptor(), std::string("TASK_STATE_").size())) {
+  for (absl::string_view name : TaskStateNames()) {
+    const std::string s(name);
     auto it = snapshot.stats.tasks_by_state().find(s);
     tasks_.Add({{"state", s}})
         .Set(it == snapshot.stats.tasks_by_state().end() ? 0 : static_cast<double>(it->second));
   }
   std::set<std::pair<std::string, std::string>> now;
   for (const auto& [key, depth] : snapshot.queue_depths) {
-    std::pair<std::string, std::string> series{key.first, TierLabel(key.second)};
+    std::pair<std::string, std::string> series{key.first, std::string(TierName(key.second))};
     queue_depth_.Add({{"project", series.first}, {"tier", series.second}})
         .Set(static_cast<double>(depth));
     now.insert(series);

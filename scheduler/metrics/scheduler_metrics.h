@@ -76,9 +76,6 @@ struct FarmSnapshot {
 // Reads the core. Call on the core's executor only.
 FarmSnapshot TakeFarmSnapshot(const SchedulerCore& core);
 
-// Lower-case tier name used as the `tier` label ("batch", "dailies", "interactive").
-std::string TierLabel(v1::Tier tier);
-
 class SchedulerMetrics : public CoreObserver {
  public:
   explicit SchedulerMetrics(prometheus::Registry& registry);

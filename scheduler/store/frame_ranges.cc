@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/frame_set.h"
 
 namespace genfarm::scheduler {
 namespace {
@@ -43,35 +44,7 @@ bool ParseInt(absl::string_view text, size_t* pos, int64_t* value) {
 }  // namespace
 
 std::string EncodeFrameRanges(const std::vector<int64_t>& frames) {
-  std::string out;
-  size_t i = 0;
-  const size_t n = frames.size();
-  while (i < n) {
-    if (!out.empty()) out.push_back(',');
-    // Longest arithmetic run with a positive step starting at i. Differences are computed in
-    // unsigned arithmetic so extreme values cannot overflow.
-    size_t j = i + 1;
-    uint64_t step = 0;
-    if (j < n && frames[j] > frames[i]) {
-      step = static_cast<uint64_t>(frames[j]) - static_cast<uint64_t>(frames[i]);
-      while (j + 1 < n && frames[j + 1] > frames[j] &&
-             static_cast<uint64_t>(frames[j + 1]) - static_cast<uint64_t>(frames[j]) == step) {
-        ++j;
-      }
-    } else {
-      j = i;  // single item
-    }
-    // A run of two with step > 1 is shorter written as "a,b".
-    if (j == i || (j == i + 1 && step != 1)) {
-      absl::StrAppend(&out, frames[i]);
-      i += 1;
-      continue;
-    }
-    absl::StrAppend(&out, frames[i], "-", frames[j]);
-    if (step != 1) absl::StrAppend(&out, "x", step);
-    i = j + 1;
-  }
-  return out;
+  return FrameSet::Format(frames);
 }
 
 bool DecodeFrameRangesInto(absl::string_view text, std::vector<int64_t>* out) {

@@ -3,9 +3,11 @@
 // one arithmetic run and encode in a few bytes, where a packed int64 blob would take 8 bytes a
 // frame; the text also stays readable with the sqlite3 shell when someone debugs a farm.
 //
-// This is a small local encoder on purpose: common/frame_set (the user-facing frame-set parser)
-// is written concurrently, and the store must round-trip *any* vector exactly (order and
-// duplicates preserved), which is a narrower contract than a frame set's.
+// The text is FrameSet::Format's (common/frame_set.h), the one frame-list formatter, so a row
+// reads like the CLI and the dashboard print the task. The decoder here stays the store's
+// own on purpose: it is the exact inverse (order and repeats kept, no whitespace, a bound per
+// item against corrupt rows), a narrower contract than FrameSet::Parse, which sorts, merges
+// and applies the user-facing limits.
 //
 //   std::string text = EncodeFrameRanges({1001, 1002, 1003, 1005});  // "1001-1003,1005"
 //   GENFARM_ASSIGN_OR_RETURN(std::vector<int64_t> frames, DecodeFrameRanges(text));

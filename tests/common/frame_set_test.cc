@@ -148,6 +148,25 @@ TEST(FrameSetTest, ToStringIsCompact) {
   EXPECT_EQ(FrameSet().ToString(), "");
 }
 
+// The one frame-list formatter: the dashboard's former CompactFrames cases and the store's
+// any-sequence contract (tests/scheduler/store/frame_ranges_test.cc round-trips it).
+TEST(FrameSetTest, FormatWritesAnySequenceInFrameSetSyntax) {
+  EXPECT_EQ(FrameSet::Format({}), "");
+  EXPECT_EQ(FrameSet::Format({1001}), "1001");
+  EXPECT_EQ(FrameSet::Format({1001, 1002}), "1001-1002");
+  EXPECT_EQ(FrameSet::Format({1001, 1002, 1003, 1004}), "1001-1004");
+  EXPECT_EQ(FrameSet::Format({1, 5}), "1,5");
+  EXPECT_EQ(FrameSet::Format({1, 2, 3, 5, 7, 9}), "1-3,5-9x2");
+  EXPECT_EQ(FrameSet::Format({1, 5, 10, 11, 12, 13}), "1,5,10-13");
+  EXPECT_EQ(FrameSet::Format({-2, -1, 0}), "-2-0");
+  EXPECT_EQ(FrameSet::Format({5, 4, 4}), "5,4,4");  // order and repeats kept
+  EXPECT_EQ(FrameSet::Format({INT64_MIN, INT64_MAX}), "-9223372036854775808,9223372036854775807");
+  for (const char* text : {"1001-1100", "1-9x2,20,30-40", "-5--1,3"}) {
+    const FrameSet set = *FrameSet::Parse(text);
+    EXPECT_EQ(FrameSet::Format(set.frames()), set.ToString()) << text;
+  }
+}
+
 TEST(FrameSetTest, ToStringRoundTrips) {
   const std::vector<std::string> inputs = {"1001",
                                            "1001-1100",

@@ -61,7 +61,7 @@ class JobControlTest(farm.FarmTestCase):
         # the task could have finished, and says so in its log.
         farm.wait_for(lambda: all(w.busy_slots == 0 for w in f.client().workers()), 20,
                       "the worker to stop the canceled attempt")
-        farm.wait_for(lambda: f"attempt {victim.attempt_id} failed (FAILURE_REASON_CANCELED)"
+        farm.wait_for(lambda: f"attempt {victim.attempt_id} failed (canceled)"
                       in f.workers["w1"].log_text(), 10, "the worker to stop the attempt")
 
         self._barrier_job()

@@ -131,7 +131,7 @@ class WorkerDrainTest(farm.FarmTestCase):
         self.assertEqual(rc, 0, f.workers["w1"].log_text()[-2000:])
         # 1 s of grace, then cancellation between frames: one more frame at most.
         self.assertLess(took, 6, "w1 outlived its 1 s grace")
-        self.assertIn(f"attempt {victim.attempt_id} failed (FAILURE_REASON_CANCELED)",
+        self.assertIn(f"attempt {victim.attempt_id} failed (canceled)",
                       f.workers["w1"].log_text(), "w1 did not hand its attempt back")
 
         final = f.wait_job(job_id, timeout=60)

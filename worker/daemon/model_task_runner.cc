@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/frame_pattern.h"
-#include "nlohmann/json.hpp"
+#include "common/stage_params.h"
 #include "worker/pipeline/frame_pipeline.h"
 
 namespace genfarm::worker {
@@ -157,9 +157,14 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   traits.window_after = manifest->window_after;
   traits.seeded = manifest->seeded;
   options.stage_seed = stage.seed();
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [k, v] : stage.params()) params[k] = v;
-  options.params_json = params.dump();
+  // The same typed parse the scheduler validated the spec with (common/stage_params.h).
+  auto params = ParseModelParams(stage.params(), absl::StrCat("stage '", stage.name(), "' params"));
+  if (!params.ok()) {
+    outcome.status = params.status();
+    outcome.reason = v1::FAILURE_REASON_BAD_SPEC;
+    return outcome;
+  }
+  options.params = *params;
   options.job = absl::StrCat(a.job_id());
   options.task = absl::StrCat(a.job_id(), "/", a.task_index());
   options.attempt = absl::StrCat(a.attempt_id());

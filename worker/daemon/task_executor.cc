@@ -1,6 +1,8 @@
 #include "worker/daemon/task_executor.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
+#include "common/frame_set.h"
 #include "spdlog/spdlog.h"
 
 namespace genfarm::worker {
@@ -43,7 +45,7 @@ void TaskExecutor::Handle(const v1::SchedulerMessage& message) {
         it->second.cancel_reason = message.cancel().reason();
         it->second.cancel->Cancel();
         spdlog::info("attempt {}: cancel requested ({})", it->first,
-                     v1::FailureReason_Name(message.cancel().reason()));
+                     std::string(FailureReasonName(message.cancel().reason())));
       }
       break;
     }
@@ -83,10 +85,9 @@ void TaskExecutor::Start(const v1::Assignment& assignment) {
 
 void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelToken> cancel) {
   const int64_t attempt = assignment.attempt_id();
-  spdlog::info("attempt {}: job {} task {} stage '{}' frames {}..{}", attempt, assignment.job_id(),
+  spdlog::info("attempt {}: job {} task {} stage '{}' frames {}", attempt, assignment.job_id(),
                assignment.task_index(), assignment.stage().name(),
-               assignment.frames_size() ? assignment.frames(0) : 0,
-               assignment.frames_size() ? assignment.frames(assignment.frames_size() - 1) : 0);
+               FrameSet::Format(assignment.frames()));
   TaskContext context;
   context.assignment = &assignment;
   context.cancel = cancel.get();
@@ -137,7 +138,7 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
     }
     r->set_failure_reason(reason);
     r->set_message(std::string(outcome.status.message()));
-    spdlog::warn("attempt {} failed ({}): {}", attempt, v1::FailureReason_Name(reason),
+    spdlog::warn("attempt {} failed ({}): {}", attempt, std::string(FailureReasonName(reason)),
                  std::string(outcome.status.message()));
   } else {
     spdlog::info("attempt {} succeeded: {} frames in {:.2f} s", attempt,

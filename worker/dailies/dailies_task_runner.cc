@@ -17,6 +17,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/frame_pattern.h"
+#include "common/frame_set.h"
+#include "common/stage_params.h"
 #include "worker/dailies/subprocess.h"
 #include "worker/frames/frame_io.h"
 
@@ -57,19 +59,6 @@ class TempDir {
   std::string path_;
 };
 
-absl::StatusOr<int> IntParam(const v1::StageSpec& stage, const std::string& name, int fallback,
-                             int lo, int hi) {
-  auto it = stage.params().find(name);
-  if (it == stage.params().end()) return fallback;
-  int value = 0;
-  if (!absl::SimpleAtoi(it->second, &value) || value < lo || value > hi) {
-    return absl::InvalidArgumentError(absl::StrCat("stage '", stage.name(), "' params.", name,
-                                                   ": must be an integer ", lo, "..", hi, ", got '",
-                                                   it->second, "'"));
-  }
-  return value;
-}
-
 // The last few lines of ffmpeg's stderr, for the task log and the failure message.
 std::string Tail(const std::string& text, size_t lines) {
   std::vector<std::string> all = absl::StrSplit(text, '\n', absl::SkipWhitespace());
@@ -97,10 +86,12 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
         absl::InvalidArgumentError(absl::StrCat("stage '", stage.name(), "': no output prefix")),
         v1::FAILURE_REASON_BAD_SPEC);
   }
-  auto fps = IntParam(stage, "fps", options_.fps, 1, 240);
-  if (!fps.ok()) return Fail(fps.status(), v1::FAILURE_REASON_BAD_SPEC);
-  auto columns = IntParam(stage, "columns", options_.sheet.columns, 1, 64);
-  if (!columns.ok()) return Fail(columns.status(), v1::FAILURE_REASON_BAD_SPEC);
+  // The same typed parse the scheduler validated the spec with (common/stage_params.h).
+  auto params =
+      ParseDailiesParams(stage.params(), absl::StrCat("stage '", stage.name(), "' params"));
+  if (!params.ok()) return Fail(params.status(), v1::FAILURE_REASON_BAD_SPEC);
+  const int fps = params->fps.value_or(options_.fps);
+  const int columns = params->columns.value_or(options_.sheet.columns);
   std::vector<int64_t> frames(a.frames().begin(), a.frames().end());
   std::sort(frames.begin(), frames.end());
   frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
@@ -128,9 +119,9 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
   }
 
   const std::string shot = a.shot().empty() ? a.job_name() : a.shot();
-  const std::string range = absl::StrCat(frames.front(), "-", frames.back());
+  const std::string range = FrameSet::Format(frames);
   log(absl::StrCat("dailies: ", frames.size(), " frames ", range, " of ", stage.input(), " at ",
-                   *fps, " fps"));
+                   fps, " fps"));
 
   const int count = static_cast<int>(frames.size());
   const std::vector<int> on_sheet = SampleForSheet(count, options_.sheet.max_thumbnails);
@@ -150,7 +141,7 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
 
     if (sheet == nullptr) {
       ContactSheetOptions sheet_options = options_.sheet;
-      sheet_options.columns = *columns;
+      sheet_options.columns = columns;
       ContactSheetLayout layout =
           ContactSheetLayout::For(static_cast<int>(on_sheet.size()), frame->image.width,
                                   frame->image.height, sheet_options);
@@ -210,7 +201,7 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
                                    "error",
                                    "-y",
                                    "-framerate",
-                                   absl::StrCat(*fps),
+                                   absl::StrCat(fps),
                                    "-start_number",
                                    "0",
                                    "-i",
@@ -254,7 +245,7 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
   outcome.frames_written = frames;
   outcome.run_seconds = absl::ToDoubleSeconds(clock_.Now() - start);
   log(absl::StrFormat("movie %s (%dx%d, %d frames at %d fps) in %.1f s", movie_path,
-                      movie_width + movie_width % 2, movie_height + movie_height % 2, count, *fps,
+                      movie_width + movie_width % 2, movie_height + movie_height % 2, count, fps,
                       outcome.run_seconds));
   return outcome;
 }

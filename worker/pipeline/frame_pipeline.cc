@@ -4,17 +4,16 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/retime_mapping.h"
+#include "common/stage_params.h"
 #include "worker/pipeline/bounded_queue.h"
-#include "worker/pipeline/retime_mapping.h"
 #include "worker/runtime/seed.h"
 
 namespace genfarm::worker {
@@ -72,23 +71,8 @@ class PipelineRun {
     std::vector<int64_t> reads;
     std::vector<RetimeOutput> retime;
     if (o_.model.kind == ModelKind::kInterpolate) {
-      nlohmann::json params = nlohmann::json::parse(o_.params_json, nullptr, false);
-      if (params.is_discarded() || !params.is_object()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("stage params are not a JSON object: ", o_.params_json));
-      }
-      int factor = 2;
-      if (params.contains("factor")) {
-        // Stage params travel as strings (proto map<string, string>); accept both.
-        const nlohmann::json& value = params["factor"];
-        bool ok = value.is_number_integer();
-        if (ok) factor = value.get<int>();
-        if (value.is_string()) ok = absl::SimpleAtoi(value.get<std::string>(), &factor);
-        if (!ok || factor < 1) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("params.factor must be a positive integer, got ", value.dump()));
-        }
-      }
+      // Typed and range-checked by ParseModelParams before it got here (stage_params.h).
+      const int factor = o_.params.factor.value_or(kDefaultRetimeFactor);
       absl::StatusOr<std::vector<RetimeOutput>> mapped =
           MapRetime(o_.stage_frames.empty() ? o_.frames : o_.stage_frames, o_.frames, factor);
       if (!mapped.ok()) return mapped.status();
@@ -272,7 +256,7 @@ class PipelineRun {
     p.model = o_.model.name;
     p.model_version = o_.model.version;
     p.model_sha256 = o_.model.sha256;
-    p.params_json = o_.params_json;
+    p.params_json = ModelParamsJson(o_.params);
     p.seed = o_.stage_seed;
     p.job = o_.job;
     p.task = o_.task;

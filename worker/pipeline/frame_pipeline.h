@@ -7,7 +7,8 @@
 //   options.input_path = [&](int64_t f) { return in_pattern.PathFor(f); };
 //   options.output_path = [&](int64_t f) { return out_pattern.PathFor(f); };
 //   options.model = traits;            // from the runtime's Manifest
-//   options.stage_seed = 7;  options.params_json = R"({"factor": 2})";
+//   options.stage_seed = 7;
+//   GENFARM_ASSIGN_OR_RETURN(options.params, ParseModelParams(stage.params(), "params"));
 //   options.job = "42";  options.task = "42/3";  options.attempt = "9";
 //   options.cancel = &cancel_token;
 //   options.on_progress = [&](const FrameProgress& p) { stream.SendProgress(p); };
@@ -17,8 +18,8 @@
 //
 // Upscale models: `frames` are both the input and output frame numbers.
 // Interpolate models: `frames` are the input frames this task owns and `stage_frames` the
-// stage's whole input set; outputs follow MapRetime (retime_mapping.h), factor from
-// params["factor"] (default 2).
+// stage's whole input set; outputs follow MapRetime (common/retime_mapping.h), the same
+// mapping the scheduler planned with, factor params.factor (default kDefaultRetimeFactor).
 //
 // Colour: each input is in the colour space its header states (or input_color_space);
 // it is converted to the model's space and range with the highlight policy of colour.h
@@ -48,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/stage_params.h"
 #include "worker/frames/colour.h"
 #include "worker/frames/frame.h"
 #include "worker/frames/frame_io.h"
@@ -75,7 +77,7 @@ struct FramePipelineOptions {
   std::function<std::string(int64_t)> output_path;
   ModelTraits model;
   int64_t stage_seed = 0;
-  std::string params_json = "{}";  // the stage's params, written into provenance
+  ModelParams params;  // typed stage params; written into provenance as ModelParamsJson
 
   // --- Provenance ids (strings so any id format fits) ---
   std::string job;

@@ -13,21 +13,8 @@ using ::testing::Not;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'060);
 
-TEST(FormatTest, EnumNamesAreLowerCaseWithoutPrefix) {
-  EXPECT_EQ(JobStateName(v1::JOB_STATE_SUCCEEDED), "succeeded");
-  EXPECT_EQ(TaskStateName(v1::TASK_STATE_QUEUED), "queued");
-  EXPECT_EQ(WorkerStateName(v1::WORKER_STATE_DRAINING), "draining");
-  EXPECT_EQ(FailureReasonName(v1::FAILURE_REASON_OUT_OF_MEMORY), "out_of_memory");
-  EXPECT_EQ(TierName(v1::TIER_UNSPECIFIED), "batch");
-  EXPECT_EQ(TierName(v1::TIER_INTERACTIVE), "interactive");
-}
-
-TEST(FormatTest, ParsesJobStateNames) {
-  EXPECT_EQ(ParseJobState("failed"), v1::JOB_STATE_FAILED);
-  EXPECT_EQ(ParseJobState("Active"), v1::JOB_STATE_ACTIVE);
-  EXPECT_EQ(ParseJobState("unspecified"), std::nullopt);
-  EXPECT_EQ(ParseJobState("done"), std::nullopt);
-}
+// Enum names and ParseJobState moved to common/enum_names.h; their cases are in
+// tests/common/enum_names_test.cc.
 
 TEST(FormatTest, HumanDuration) {
   EXPECT_EQ(HumanDuration(absl::Seconds(0)), "0s");

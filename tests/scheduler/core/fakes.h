@@ -52,8 +52,20 @@ class RecordingSink : public StateSink {
   }
   void WhenDurable(std::function<void(absl::Status)> done) override {
     ++durable_waits_;
+    if (hold_durability_) {
+      held_.push_back(std::move(done));
+      return;
+    }
     done(open_units_ == 0 ? absl::OkStatus()
                           : absl::InternalError("WhenDurable inside an open unit"));
+  }
+  // While held, durability callbacks wait (as if the commit were slow) until released.
+  void HoldDurability(bool hold) { hold_durability_ = hold; }
+  size_t held() const { return held_.size(); }
+  void ReleaseDurable(absl::Status status = absl::OkStatus()) {
+    std::vector<std::function<void(absl::Status)>> held;
+    held.swap(held_);
+    for (auto& done : held) done(status);
   }
   int units() const { return units_; }
   int open_units() const { return open_units_; }
@@ -82,6 +94,8 @@ class RecordingSink : public StateSink {
   int64_t puts_ = 0;
   int open_units_ = 0;
   int units_ = 0;
+  bool hold_durability_ = false;
+  std::vector<std::function<void(absl::Status)>> held_;
   int durable_waits_ = 0;
 };
 

@@ -63,25 +63,22 @@ v1::Task MakeTask(int index, std::vector<int64_t> frames, v1::TaskState state, i
   return t;
 }
 
-TEST(CompactFramesTest, WritesRunsInFrameSetSyntax) {
-  EXPECT_EQ(CompactFrames({}), "");
-  EXPECT_EQ(CompactFrames({1001}), "1001");
-  EXPECT_EQ(CompactFrames({1001, 1002}), "1001-1002");
-  EXPECT_EQ(CompactFrames({1001, 1002, 1003, 1004}), "1001-1004");
-  EXPECT_EQ(CompactFrames({1, 5}), "1,5");
-  EXPECT_EQ(CompactFrames({1, 2, 3, 5, 7, 9}), "1-3,5-9x2");
-  EXPECT_EQ(CompactFrames({1, 5, 10, 11, 12, 13}), "1,5,10-13");
-  EXPECT_EQ(CompactFrames({-2, -1, 0}), "-2-0");
-}
-
-TEST(EnumNamesTest, AreLowerCaseWithoutPrefix) {
-  EXPECT_EQ(JobStateName(v1::JOB_STATE_SUCCEEDED), "succeeded");
-  EXPECT_EQ(TaskStateName(v1::TASK_STATE_RUNNING), "running");
-  EXPECT_EQ(FailureReasonName(v1::FAILURE_REASON_INPUT_MISSING), "input_missing");
-  EXPECT_EQ(FailureReasonName(v1::FAILURE_REASON_UNSPECIFIED), "");
-  EXPECT_EQ(TierName(v1::TIER_UNSPECIFIED), "batch");
-  EXPECT_EQ(TierName(v1::TIER_INTERACTIVE), "interactive");
-  EXPECT_EQ(WorkerStateName(v1::WORKER_STATE_DRAINING), "draining");
+// Frame lists and enum names come from FrameSet::Format and common/enum_names.h (their
+// tests: frame_set_test, enum_names_test, where the former CompactFrames and name cases
+// moved); the dashboard's own convention is "" for an unset failure reason.
+TEST(TaskJsonTest, FramesStateAndReasonInTheSharedSpelling) {
+  v1::Task task;
+  for (int64_t f : {1, 2, 3, 5, 7, 9}) task.add_frames(f);
+  task.set_state(v1::TASK_STATE_RUNNING);
+  nlohmann::json json = TaskJson(task);
+  EXPECT_EQ(json["frames"], "1-3,5-9x2");
+  EXPECT_EQ(json["state"], "running");
+  EXPECT_EQ(json["failure_reason"], "");
+  task.set_state(v1::TASK_STATE_FAILED);
+  task.set_failure_reason(v1::FAILURE_REASON_INPUT_MISSING);
+  json = TaskJson(task);
+  EXPECT_EQ(json["state"], "failed");
+  EXPECT_EQ(json["failure_reason"], "input_missing");
 }
 
 TEST(JobJsonTest, CarriesPerStageProgressAndTotals) {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "gmock/gmock.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "tests/scheduler/service/service_fixture.h"
 
@@ -103,6 +104,52 @@ TEST_F(JobServiceTest, SeveralWatchersOfOneJobAllSeeItEnd) {
     EXPECT_EQ(last.job().state(), v1::JOB_STATE_CANCELED);
     EXPECT_TRUE(reader->Finish().ok());
   }
+}
+
+TEST_F(JobServiceTest, SubmitIsAnsweredOnlyOnceItsJobIsDurable) {
+  RunOnCore([&] { sink_.HoldDurability(true); });
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(OneStageYaml("1-4"));
+  ASSERT_TRUE(spec.ok());
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = *spec;
+  v1::SubmitJobResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  absl::Notification answered;
+  grpc::Status status;
+  job_stub_->async()->SubmitJob(&context, &request, &response, [&](grpc::Status s) {
+    status = s;
+    answered.Notify();
+  });
+  // The job is in the core (one unit: the job with its tasks), its commit not yet done ...
+  ASSERT_TRUE(Eventually([&] { return sink_.held() == 1; }));
+  EXPECT_GE(RunOnCore([&] { return sink_.units(); }), 1);
+  EXPECT_FALSE(answered.HasBeenNotified());  // ... so the client has no answer yet.
+  RunOnCore([&] { sink_.ReleaseDurable(); });
+  answered.WaitForNotification();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(response.job_id(), 0);
+}
+
+TEST_F(JobServiceTest, AChangeThatWasNotMadeDurableIsAnsweredUnavailable) {
+  const JobId job = Submit(OneStageYaml("1-2"));
+  RunOnCore([&] { sink_.HoldDurability(true); });
+  v1::JobRequest request;
+  request.set_job_id(job.value());
+  v1::JobResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  absl::Notification answered;
+  grpc::Status status;
+  job_stub_->async()->CancelJob(&context, &request, &response, [&](grpc::Status s) {
+    status = s;
+    answered.Notify();
+  });
+  ASSERT_TRUE(Eventually([&] { return sink_.held() == 1; }));
+  RunOnCore([&] { sink_.ReleaseDurable(absl::FailedPreconditionError("writer stopped")); });
+  answered.WaitForNotification();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("not made durable"), std::string::npos);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ class FramePipelineTest : public ::testing::Test {
     o.model.color = {ColorSpace::kSrgb, {0.f, 255.f}};
     o.model.batch_size = 3;
     o.stage_seed = 77;
-    o.params_json = R"({"strength":1})";
+    o.params.factor = 3;  // recorded in provenance whatever the model kind
     o.job = "42";
     o.task = "42/0";
     o.attempt = "3";
@@ -115,7 +115,7 @@ TEST_F(FramePipelineTest, UpscalesASixteenFrameExrSequence) {
     ASSERT_TRUE(p.ok()) << p.status();
     EXPECT_EQ(p->model, "fake-nearest");
     EXPECT_EQ(p->model_sha256, "feed");
-    EXPECT_EQ(p->params_json, R"({"strength":1})");
+    EXPECT_EQ(p->params_json, R"({"factor":3})");
     EXPECT_EQ(p->seed, 77);
     EXPECT_EQ(p->job, "42");
     EXPECT_EQ(p->task, "42/0");
@@ -322,7 +322,7 @@ TEST_F(FramePipelineTest, RetimeTasksWriteEveryOutputOnce) {
     options.model.kind = ModelKind::kInterpolate;
     options.model.scale = 1;
     options.model.color = {ColorSpace::kLinear, {0.f, 1.f}};
-    options.params_json = R"({"factor": 2})";
+    options.params.factor = 2;
     FramePipeline pipeline(runner, std::move(options));
     absl::StatusOr<FramePipelineResult> result = pipeline.Run();
     ASSERT_TRUE(result.ok()) << result.status();
@@ -350,14 +350,17 @@ TEST_F(FramePipelineTest, RetimeTasksWriteEveryOutputOnce) {
   absl::StatusOr<Provenance> p = ReadProvenance(OutputPath(4));
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->frame, 4);
+  EXPECT_EQ(p->params_json, R"({"factor":2})");  // typed values, not the spec's strings
   EXPECT_FALSE(HasTempFiles(dir_.path()));
 }
 
+// Params arrive typed (ParseModelParams refuses "two" before this; stage_params_test), but a
+// caller filling the struct by hand still cannot run a retime by 0.
 TEST_F(FramePipelineTest, RetimeRejectsBadParams) {
   FakeNearestRunner runner;
   FramePipelineOptions options = Options({1});
   options.model.kind = ModelKind::kInterpolate;
-  options.params_json = R"({"factor": "two"})";
+  options.params.factor = 0;
   FramePipeline pipeline(runner, std::move(options));
   EXPECT_EQ(pipeline.Run().status().code(), absl::StatusCode::kInvalidArgument);
 }

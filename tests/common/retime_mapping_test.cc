@@ -1,12 +1,14 @@
-#include "worker/pipeline/retime_mapping.h"
+#include "common/retime_mapping.h"
 
 #include <map>
 #include <numeric>
+#include <optional>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace genfarm::worker {
+namespace genfarm {
 namespace {
 
 using ::testing::ElementsAre;
@@ -71,6 +73,59 @@ TEST(RetimeMappingTest, RejectsBadInput) {
   EXPECT_THAT(std::string(outside.message()), testing::HasSubstr("frame 9"));
 }
 
+// The outputs of each input frame, as the planner reads them (moved from
+// tests/scheduler/core/job_plan_test.cc, where they tested the planner's own copy).
+std::vector<int64_t> SpanFrames(const std::vector<int64_t>& all, int64_t f, int factor) {
+  std::optional<RetimeSpan> span = RetimeSpanOf(all, f, factor);
+  std::vector<int64_t> v;
+  for (int64_t k = 0; span && k < span->count; ++k) v.push_back(span->first_output + k);
+  return v;
+}
+
+TEST(RetimeMappingTest, SpansOnContiguousFrames) {
+  const std::vector<int64_t> all = {1001, 1002, 1003, 1004};
+  EXPECT_THAT(SpanFrames(all, 1001, 2), ElementsAre(1001, 1002));
+  EXPECT_THAT(SpanFrames(all, 1003, 2), ElementsAre(1005, 1006));
+  EXPECT_THAT(SpanFrames(all, 1004, 2), ElementsAre(1007));  // last frame: no "after"
+  EXPECT_THAT(SpanFrames(all, 1002, 3), ElementsAre(1004, 1005, 1006));
+  EXPECT_EQ(RetimeSpanOf(all, 1002, 2), (RetimeSpan{1003, 2, 1003}));
+  EXPECT_EQ(RetimeSpanOf(all, 1004, 2), (RetimeSpan{1007, 1, 1004}));
+  EXPECT_EQ(RetimeSpanOf(all, 1005, 2), std::nullopt);
+}
+
+TEST(RetimeMappingTest, SpansOnSteppedFramesFillTheGap) {
+  // On "twos": input 1001 with next input 1003 writes (1003-1001)*2 = 4 outputs.
+  const std::vector<int64_t> all = {1001, 1003, 1005};
+  EXPECT_THAT(SpanFrames(all, 1001, 2), ElementsAre(1001, 1002, 1003, 1004));
+  EXPECT_THAT(SpanFrames(all, 1003, 2), ElementsAre(1005, 1006, 1007, 1008));
+  EXPECT_THAT(SpanFrames(all, 1005, 2), ElementsAre(1009));
+  EXPECT_EQ(RetimeSpanOf(all, 1002, 2), std::nullopt);
+}
+
+// The planner's spans and the worker's outputs are the same frames, task by task.
+TEST(RetimeMappingTest, SpansAreTheOutputsMapRetimeWrites) {
+  const std::vector<int64_t> stage = {1, 2, 3, 7, 8, 20};
+  for (int factor : {1, 2, 3, 16}) {
+    std::vector<int64_t> from_spans;
+    for (int64_t f : stage) {
+      for (int64_t o : SpanFrames(stage, f, factor)) from_spans.push_back(o);
+    }
+    auto outs = MapRetime(stage, stage, factor);
+    ASSERT_TRUE(outs.ok());
+    EXPECT_EQ(OutputFrames(*outs), from_spans) << "factor " << factor;
+    EXPECT_EQ(RetimeOutputCount(stage, factor), int64_t(from_spans.size()));
+  }
+}
+
+TEST(RetimeMappingTest, OutputCountOfAWholeStage) {
+  EXPECT_EQ(RetimeOutputCount({}, 2), 0);
+  EXPECT_EQ(RetimeOutputCount({1001}, 2), 1);
+  EXPECT_EQ(RetimeOutputCount(Range(1001, 1096), 2), 191);  // examples/sh010_upres_retime.yaml
+  EXPECT_EQ(RetimeOutputCount({1, 1000000000}, 2), 1999999999);
+  // Saturates rather than overflowing, so a bound check cannot be fooled.
+  EXPECT_EQ(RetimeOutputCount({-999999999999, 999999999999}, 2147483647), INT64_MAX);
+}
+
 // Whatever the chunking, the union of the tasks' outputs is every output frame from the
 // first to the last exactly once.
 TEST(RetimeMappingTest, ChunksNeverDropOrDuplicateAnOutput) {
@@ -105,4 +160,4 @@ TEST(RetimeMappingTest, ChunksNeverDropOrDuplicateAnOutput) {
 }
 
 }  // namespace
-}  // namespace genfarm::worker
+}  // namespace genfarm
