@@ -1,5 +1,7 @@
 #include "common/enum_names.h"
 
+#include "common/tier.h"
+
 #include <map>
 #include <string>
 
@@ -87,7 +89,7 @@ absl::string_view FailureReasonName(v1::FailureReason reason) {
 }
 absl::string_view WorkerStateName(v1::WorkerState state) { return WorkerStates().Name(state); }
 absl::string_view TierName(v1::Tier tier) {
-  return Tiers().Name(tier == v1::TIER_UNSPECIFIED ? v1::TIER_BATCH : tier);
+  return Tiers().Name(EffectiveTier(tier));
 }
 absl::string_view StageKindName(v1::StageKind kind) { return StageKinds().Name(kind); }
 

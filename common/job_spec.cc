@@ -1,4 +1,5 @@
 #include "common/job_spec.h"
+#include "common/tier.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -277,7 +278,7 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
 }
 
 void ApplyJobSpecDefaults(v1::JobSpec* spec) {
-  if (spec->tier() == v1::TIER_UNSPECIFIED) spec->set_tier(v1::TIER_BATCH);
+  spec->set_tier(EffectiveTier(spec->tier()));
   for (v1::StageSpec& stage : *spec->mutable_stages()) {
     if (stage.kind() == v1::STAGE_KIND_UNSPECIFIED) stage.set_kind(v1::STAGE_KIND_MODEL);
   }

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "common/enum_names.h"
 #include "common/job_spec.h"
+#include "common/tier.h"
 #include "common/job_spec_rules.h"
 #include "common/status_macros.h"
 
@@ -402,7 +403,7 @@ absl::StatusOr<v1::JobSpec> YamlJobSpecReader::Read(const YAML::Node& root) {
                                         "labels", "depends_on_jobs", "stages"}));
   v1::JobSpec spec;
   spec.set_priority(kDefaultPriority);
-  spec.set_tier(v1::TIER_BATCH);
+  spec.set_tier(kDefaultTier);
   for (const auto& [name, value] : fields) {
     const std::string& path = name;
     if (name == "name") {
