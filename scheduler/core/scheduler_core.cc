@@ -657,23 +657,23 @@ void SchedulerCore::WorkerProgress(const WorkerId& id, const v1::Progress& progr
   PersistTask(*job, index);
 }
 
-void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
+bool SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
   auto it = attempts_.find(result.attempt_id());
   if (it == attempts_.end() || it->second.worker != id) {
     spdlog::info("ignoring result of stale attempt {} from worker {}", result.attempt_id(),
                  id.value());
-    return;
+    return false;
   }
   const TaskId task_id = it->second.task;
   Job* job = FindJob(task_id.job);
-  if (job == nullptr) return;
+  if (job == nullptr) return false;
   Task& task = job->tasks[task_id.index];
   if ((result.job_id() != 0 && result.job_id() != task_id.job.value()) ||
       (result.job_id() != 0 && result.task_index() != task_id.index) ||
       task.rec.attempt.value() != result.attempt_id() || task.rec.state != v1::TASK_STATE_RUNNING) {
     spdlog::info("ignoring result of attempt {}: task {} moved on", result.attempt_id(),
                  task_id.ToString());
-    return;
+    return false;
   }
   for (const std::string& line : result.log_lines())
     AppendLog(*job, task_id.index, task.rec.attempt, line);
@@ -697,7 +697,7 @@ void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
       }
     }
     FailAttempt(result.attempt_id(), reason, result.message(), charge);
-    return;
+    return true;
   }
   const double run_seconds = (NowMs() - it->second.start_ms) / 1000.0;
   EndAttempt(result.attempt_id());
@@ -711,6 +711,7 @@ void SchedulerCore::WorkerResult(const WorkerId& id, const v1::Result& result) {
   SetTaskState(*job, task_id.index, v1::TASK_STATE_SUCCEEDED);
   OnTaskSucceeded(*job, task_id.index);
   UpdateJobState(*job);
+  return true;
 }
 
 absl::StatusOr<v1::Worker> SchedulerCore::SetDrain(const WorkerId& id, bool drain) {

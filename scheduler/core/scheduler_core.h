@@ -102,7 +102,9 @@ class SchedulerCore {
   void WorkerGone(const WorkerId& worker, const WorkerChannel* channel);
   void WorkerHeartbeat(const WorkerId& worker, const v1::Heartbeat& heartbeat);
   void WorkerProgress(const WorkerId& worker, const v1::Progress& progress);
-  void WorkerResult(const WorkerId& worker, const v1::Result& result);
+  // True when the result was accepted (success or failure applied to its task); false
+  // when fenced off as stale or duplicate (unknown attempt, another worker's, moved on).
+  bool WorkerResult(const WorkerId& worker, const v1::Result& result);
   absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain);
   std::vector<v1::Worker> ListWorkers(bool include_offline) const;
   v1::FarmStats Stats() const;
