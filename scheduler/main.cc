@@ -43,6 +43,9 @@ ABSL_FLAG(
     double, fair_share_preempt_seconds, 0,
     "a starved project's batch work waiting this long preempts an over-share project's youngest "
     "batch attempt (finished frames are kept); 0 disables, the simulator recommends 15");
+ABSL_FLAG(int, thumbnail_memory_mb, 32,
+          "memory for the dashboard's frame previews (sent by workers, least recently viewed "
+          "evicted first)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -60,6 +63,11 @@ int main(int argc, char** argv) {
   options.core.retry_backoff_base = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_seconds));
   options.core.retry_backoff_max = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_max_seconds));
   options.core.blocklist_failures = absl::GetFlag(FLAGS_blocklist_failures);
+  if (absl::GetFlag(FLAGS_thumbnail_memory_mb) < 1) {
+    std::cerr << "genfarm-scheduler: --thumbnail_memory_mb must be at least 1\n";
+    return 2;
+  }
+  options.thumbnails.max_bytes = int64_t{absl::GetFlag(FLAGS_thumbnail_memory_mb)} << 20;
   options.policy.preempt_after_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_preempt_after_seconds) * 1000);
   options.policy.affinity_wait_ms =

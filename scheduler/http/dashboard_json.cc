@@ -194,53 +194,6 @@ json FarmJson(const v1::FarmStats& stats, int64_t now_ms) {
   };
 }
 
-std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks,
-                                        int per_stage,
-                                        const std::function<bool(const std::string&)>& exists) {
-  // Candidate tasks newest first: running ones (their finished frames are the freshest),
-  // then succeeded ones by end time; ties go to the later task.
-  std::vector<const v1::Task*> order;
-  for (const v1::Task& t : tasks) {
-    if (t.state() == v1::TASK_STATE_SUCCEEDED ||
-        (t.state() == v1::TASK_STATE_RUNNING && t.frames_done() > 0)) {
-      order.push_back(&t);
-    }
-  }
-  auto end_key = [](const v1::Task* t) {
-    return t->state() == v1::TASK_STATE_RUNNING ? INT64_MAX : t->end_time_ms();
-  };
-  std::stable_sort(order.begin(), order.end(), [&](const v1::Task* a, const v1::Task* b) {
-    if (end_key(a) != end_key(b)) return end_key(a) > end_key(b);
-    return a->index() > b->index();
-  });
-
-  std::vector<FinishedFrame> out;
-  for (const v1::StageSpec& stage : job.spec().stages()) {
-    if (!HasFramePattern(stage)) continue;
-    const FramePattern pattern = *FramePattern::Parse(stage.output());
-    int found = 0;
-    for (const v1::Task* t : order) {
-      if (found >= per_stage) break;
-      if (t->stage() != stage.name()) continue;
-      int64_t done = t->state() == v1::TASK_STATE_SUCCEEDED
-                         ? t->frames_size()
-                         : std::min<int64_t>(t->frames_done(), t->frames_size());
-      for (int64_t i = done - 1; i >= 0 && found < per_stage; --i) {
-        FinishedFrame f;
-        f.stage = stage.name();
-        f.frame = t->frames(static_cast<int>(i));
-        f.task = t->index();
-        f.end_time_ms = t->state() == v1::TASK_STATE_SUCCEEDED ? t->end_time_ms() : 0;
-        f.path = pattern.Format(f.frame);
-        if (!exists(f.path)) continue;
-        out.push_back(std::move(f));
-        ++found;
-      }
-    }
-  }
-  return out;
-}
-
 json ThumbnailsJson(const v1::Job& job, const std::vector<FinishedFrame>& frames) {
   json stages = json::array();
   for (const v1::StageSpec& stage : job.spec().stages()) {
@@ -253,7 +206,7 @@ json ThumbnailsJson(const v1::Job& job, const std::vector<FinishedFrame>& frames
            {"task", f.task},
            {"end_time_ms", f.end_time_ms},
            {"url", absl::StrCat("/api/thumbnail?job=", job.id(), "&stage=", UrlEncode(stage.name()),
-                                "&frame=", f.frame, "&v=", f.end_time_ms)}});
+                                "&frame=", f.frame, "&v=", f.version)}});
     }
     stages.push_back({{"name", stage.name()}, {"frames", std::move(list)}});
   }

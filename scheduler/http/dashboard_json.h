@@ -13,7 +13,6 @@
 #define GENFARM_SCHEDULER_HTTP_DASHBOARD_JSON_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,27 +37,18 @@ nlohmann::json WorkersJson(const std::vector<v1::Worker>& workers, int64_t now_m
 // GET /api/farm.
 nlohmann::json FarmJson(const v1::FarmStats& stats, int64_t now_ms);
 
-// One finished output frame of a stage, newest first in LatestFrames().
+// One output frame of a stage with a preview (see ThumbnailStore), newest first.
 struct FinishedFrame {
   std::string stage;
   int64_t frame = 0;
   int32_t task = 0;
-  int64_t end_time_ms = 0;  // the task's end time; 0 for frames of a still-running task
-  std::string path;         // the output file
+  int64_t end_time_ms = 0;  // when the scheduler accepted the task's result
+  int64_t version = 0;      // the preview's version: changes when the frame is re-rendered
 };
-
-// The most recently finished frames of each model stage of `job` (stages whose output
-// is a frame pattern), at most `per_stage` each, newest first: frames of succeeded
-// tasks by end time, then the finished frames of running tasks before them. Frames
-// whose file `exists` says is missing are skipped (a frame may have been moved, or a
-// running task may not have written it yet).
-std::vector<FinishedFrame> LatestFrames(const v1::Job& job, const std::vector<v1::Task>& tasks,
-                                        int per_stage,
-                                        const std::function<bool(const std::string&)>& exists);
 
 // GET /api/jobs/{id}/thumbnails: frames grouped by stage (every model stage listed, in
 // spec order, possibly with no frames), each with the /api/thumbnail URL to fetch. The
-// URL carries the task's end time as `v`, so a re-rendered frame gets a fresh URL and
+// URL carries the preview's version as `v`, so a re-rendered frame gets a fresh URL and
 // browsers may cache the rest.
 nlohmann::json ThumbnailsJson(const v1::Job& job, const std::vector<FinishedFrame>& frames);
 

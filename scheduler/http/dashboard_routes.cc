@@ -1,7 +1,6 @@
 #include "scheduler/http/dashboard_routes.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -25,9 +24,9 @@ using nlohmann::json;
 struct Context {
   SerialExecutor& executor;
   const SchedulerCore& core;
+  ThumbnailStore& thumbnails;
   Clock& clock;
   DashboardOptions options;
-  Thumbnailer thumbnailer;
 
   int64_t NowMs() const { return ToMillis(clock.Now()); }
 };
@@ -83,11 +82,6 @@ absl::StatusOr<JobAndTasks> LoadJob(Context& ctx, JobId id) {
   });
 }
 
-bool FileExists(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(path, ec);
-}
-
 void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   v1::ListJobsRequest request;
   absl::StatusOr<int64_t> limit = IntParam(req, "limit", 100, 1, 1000);
@@ -116,17 +110,25 @@ void GetJob(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   SendJson(res, JobDetailJson(loaded->job, loaded->tasks, ctx.options.max_tasks, ctx.NowMs()));
 }
 
+// The previews the store holds for each stage, newest first: what workers sent with
+// accepted results, not what happens to be on disk.
 void GetThumbnails(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   absl::StatusOr<JobId> id = ParseJobId(req.matches[1]);
   if (!id.ok()) return SendError(res, id.status());
   absl::StatusOr<int64_t> per_stage =
       IntParam(req, "per_stage", ctx.options.thumbnails_per_stage, 1, 50);
   if (!per_stage.ok()) return SendError(res, per_stage.status());
-  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
-  if (!loaded.ok()) return SendError(res, loaded.status());
-  std::vector<FinishedFrame> frames =
-      LatestFrames(loaded->job, loaded->tasks, static_cast<int>(*per_stage), FileExists);
-  SendJson(res, ThumbnailsJson(loaded->job, frames));
+  // Only the job (not its tasks, which may be many): the stage specs name the stages.
+  absl::StatusOr<v1::Job> job = ctx.executor.Run([&ctx, &id] { return ctx.core.GetJob(*id); });
+  if (!job.ok()) return SendError(res, job.status());
+  std::vector<FinishedFrame> frames;
+  for (const v1::StageSpec& stage : job->spec().stages()) {
+    for (const StoredThumbnail& t :
+         ctx.thumbnails.Latest(*id, stage.name(), static_cast<int>(*per_stage))) {
+      frames.push_back({stage.name(), t.frame, t.task, t.stored_ms, t.version});
+    }
+  }
+  SendJson(res, ThumbnailsJson(*job, frames));
 }
 
 void GetThumbnail(Context& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -139,35 +141,14 @@ void GetThumbnail(Context& ctx, const httplib::Request& req, httplib::Response& 
       ParseInt("frame", req.get_param_value("frame"), INT64_MIN, INT64_MAX);
   if (!frame.ok()) return SendError(res, frame.status());
   const std::string stage = req.get_param_value("stage");
-  // Only the job (not its tasks, which may be many): the stage spec names the frames.
-  absl::StatusOr<v1::Job> job = ctx.executor.Run([&ctx, &id] { return ctx.core.GetJob(*id); });
-  if (!job.ok()) return SendError(res, job.status());
-
-  // The path comes from the job spec, never from the request: only frames of the
-  // job's own stages can be read.
-  const v1::StageSpec* spec = nullptr;
-  for (const v1::StageSpec& s : job->spec().stages()) {
-    if (s.name() == stage) spec = &s;
+  std::optional<StoredThumbnail> thumbnail = ctx.thumbnails.Get(*id, stage, *frame);
+  if (!thumbnail.has_value()) {
+    return SendError(res,
+                     absl::NotFoundError(absl::StrCat("no preview of frame ", *frame, " of job ",
+                                                      id->value(), " stage '", stage, "'")));
   }
-  if (spec == nullptr) {
-    return SendError(
-        res, absl::NotFoundError(absl::StrCat("job ", id->value(), " has no stage '", stage, "'")));
-  }
-  absl::StatusOr<FramePattern> pattern = FramePattern::Parse(spec->output());
-  if (spec->kind() == v1::STAGE_KIND_DAILIES || !pattern.ok()) {
-    return SendError(
-        res, absl::NotFoundError(absl::StrCat("stage '", stage, "' does not write frames")));
-  }
-  absl::StatusOr<FrameSet> frames = FrameSet::Parse(spec->frames());
-  const bool in_stage = frames.ok() && frames->Contains(*frame);
-  if (!in_stage) {
-    return SendError(
-        res, absl::NotFoundError(absl::StrCat("frame ", *frame, " is not in stage '", stage, "'")));
-  }
-  absl::StatusOr<std::string> jpeg = ctx.thumbnailer.Get(pattern->Format(*frame));
-  if (!jpeg.ok()) return SendError(res, jpeg.status());
   res.set_header("Cache-Control", "private, max-age=300");
-  res.set_content(*std::move(jpeg), "image/jpeg");
+  res.set_content(*thumbnail->bytes, "image/jpeg");
 }
 
 }  // namespace
@@ -195,10 +176,9 @@ int HttpStatusCode(const absl::Status& status) {
 }
 
 absl::Status RegisterDashboardRoutes(httplib::Server& server, SerialExecutor& executor,
-                                     const SchedulerCore& core, Clock& clock,
-                                     const DashboardOptions& options) {
-  auto ctx = std::shared_ptr<Context>(
-      new Context{executor, core, clock, options, Thumbnailer(options.thumbnails)});
+                                     const SchedulerCore& core, ThumbnailStore& thumbnails,
+                                     Clock& clock, const DashboardOptions& options) {
+  auto ctx = std::shared_ptr<Context>(new Context{executor, core, thumbnails, clock, options});
   auto route = [ctx](void (*handler)(Context&, const httplib::Request&, httplib::Response&)) {
     return [ctx, handler](const httplib::Request& req, httplib::Response& res) {
       handler(*ctx, req, res);

@@ -54,6 +54,8 @@ struct SchedulerServer::Parts {
   // Before the writer and the core, which report into the metrics until they stop.
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<SchedulerMetrics> metrics;
+  // Before the executor and the HTTP server, whose work puts into and reads from it.
+  std::unique_ptr<ThumbnailStore> thumbnails;
   std::unique_ptr<SqliteJobStore> store;
   // A second connection for task-log reads, used only on log_reader's thread.
   std::unique_ptr<SqliteJobStore> log_store;
@@ -85,6 +87,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   const absl::Time load_start = RealClock::Get().Now();
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
   parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
+  parts->thumbnails =
+      std::make_unique<ThumbnailStore>(RealClock::Get(), options.thumbnails, parts->registry.get());
   StoreWriter::Options writer_options;
   writer_options.on_commit = [metrics = parts->metrics.get()](const CommitStats& s) {
     metrics->OnCommit(s);
@@ -110,7 +114,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->log_reader = std::make_unique<SerialExecutor>();
   parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core,
                                                         *parts->log_store, *parts->log_reader);
-  parts->worker_service = std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core);
+  parts->worker_service = std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core,
+                                                              parts->thumbnails.get());
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -170,7 +175,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     DashboardOptions dashboard;
     dashboard.web_root = options.web_root;
     if (absl::Status s = RegisterDashboardRoutes(parts->http->server(), *executor, *core,
-                                                 RealClock::Get(), dashboard);
+                                                 *parts->thumbnails, RealClock::Get(), dashboard);
         !s.ok()) {
       spdlog::warn("dashboard: {} (serving the JSON API only)", std::string(s.message()));
     }

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scheduler/core/scheduler_core.h"
+#include "scheduler/http/thumbnail_store.h"
 #include "scheduler/policy/genfarm_policy.h"
 
 namespace genfarm::scheduler {
@@ -28,6 +29,7 @@ struct SchedulerServerOptions {
   std::string web_root;  // dashboard static files (scheduler/web); empty: JSON API only
   CoreOptions core;
   PolicyConfig policy;
+  ThumbnailStoreOptions thumbnails;  // the dashboard's in-memory frame previews
   absl::Duration tick = absl::Milliseconds(100);
 };
 

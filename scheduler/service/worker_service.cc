@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "scheduler/http/thumbnail_store.h"
 #include "scheduler/service/grpc_status.h"
 #include "scheduler/service/stream_writer.h"
 #include "spdlog/spdlog.h"
@@ -12,6 +13,35 @@ namespace {
 
 using Reactor = grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>;
 using Writer = StreamWriter<Reactor, v1::SchedulerMessage>;
+
+// Keeps the preview of an accepted successful result. Runs on the core's executor. The
+// result's job and task were fenced by the core; the stage name is the worker's word, so
+// it must name a stage of that job. Failures are logged, never the task's problem.
+void KeepThumbnail(const SchedulerCore& core, ThumbnailStore& store, const WorkerId& worker,
+                   v1::Result& result) {
+  v1::Thumbnail& t = *result.mutable_thumbnail();
+  const JobId job(result.job_id());
+  absl::StatusOr<v1::Job> view = core.GetJob(job);
+  bool known_stage = false;
+  if (view.ok()) {
+    for (const v1::StageSpec& stage : view->spec().stages())
+      known_stage |= stage.name() == t.stage();
+  }
+  if (!known_stage) {
+    spdlog::warn("worker {}: dropping the preview of job {} frame {}: no stage '{}'",
+                 worker.value(), result.job_id(), t.frame(), t.stage());
+    return;
+  }
+  StoredThumbnail stored;
+  stored.frame = t.frame();
+  stored.task = result.task_index();
+  stored.width = t.width();
+  stored.height = t.height();
+  stored.jpeg = std::move(*t.mutable_jpeg());
+  if (absl::Status s = store.Put(job, t.stage(), std::move(stored)); !s.ok()) {
+    spdlog::warn("worker {}: dropping a preview: {}", worker.value(), std::string(s.message()));
+  }
+}
 
 // The core's handle on this stream; outlives the reactor safely (see StreamWriter).
 class StreamChannel : public WorkerChannel {
@@ -28,8 +58,11 @@ class StreamChannel : public WorkerChannel {
 
 class WorkerStream : public Reactor {
  public:
-  WorkerStream(SerialExecutor& executor, SchedulerCore& core)
-      : executor_(executor), core_(core), channel_(std::make_shared<StreamChannel>(this)) {
+  WorkerStream(SerialExecutor& executor, SchedulerCore& core, ThumbnailStore* thumbnails)
+      : executor_(executor),
+        core_(core),
+        thumbnails_(thumbnails),
+        channel_(std::make_shared<StreamChannel>(this)) {
     StartRead(&in_);
   }
 
@@ -86,7 +119,13 @@ class WorkerStream : public Reactor {
         executor_.Post([&core, id, p = message.progress()] { core.WorkerProgress(id, p); });
         break;
       case v1::WorkerMessage::kResult:
-        executor_.Post([&core, id, r = message.result()] { core.WorkerResult(id, r); });
+        executor_.Post([&core, thumbnails = thumbnails_, id, r = message.result()]() mutable {
+          const bool accepted = core.WorkerResult(id, r);
+          if (accepted && thumbnails != nullptr && r.success() && r.has_thumbnail() &&
+              r.job_id() != 0) {
+            KeepThumbnail(core, *thumbnails, id, r);
+          }
+        });
         break;
       default:
         break;
@@ -95,6 +134,7 @@ class WorkerStream : public Reactor {
 
   SerialExecutor& executor_;
   SchedulerCore& core_;
+  ThumbnailStore* thumbnails_;
   std::shared_ptr<StreamChannel> channel_;
   v1::WorkerMessage in_;
   std::string worker_id_;  // set by the hello; reactor thread only
@@ -104,7 +144,7 @@ class WorkerStream : public Reactor {
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* GrpcWorkerService::Connect(
     grpc::CallbackServerContext* ctx) {
-  return new WorkerStream(executor_, core_);
+  return new WorkerStream(executor_, core_, thumbnails_);
 }
 
 }  // namespace genfarm::scheduler

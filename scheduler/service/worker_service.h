@@ -1,7 +1,8 @@
 // GrpcWorkerService: one bidirectional stream per worker daemon. The reactor reads
 // hello/heartbeat/progress/result messages and posts them to the core's executor;
 // the core pushes assignments, cancellations and drain requests back through a
-// WorkerChannel wrapping the stream's write side.
+// WorkerChannel wrapping the stream's write side. A frame preview that comes with a result
+// the core accepts goes to the ThumbnailStore (when one is given) for the dashboard.
 #ifndef GENFARM_SCHEDULER_SERVICE_WORKER_SERVICE_H_
 #define GENFARM_SCHEDULER_SERVICE_WORKER_SERVICE_H_
 
@@ -13,10 +14,14 @@
 
 namespace genfarm::scheduler {
 
+class ThumbnailStore;
+
 class GrpcWorkerService : public v1::WorkerService::CallbackService {
  public:
-  GrpcWorkerService(SerialExecutor& executor, SchedulerCore& core)
-      : executor_(executor), core_(core) {}
+  // `thumbnails` (optional) must outlive the executor's work.
+  GrpcWorkerService(SerialExecutor& executor, SchedulerCore& core,
+                    ThumbnailStore* thumbnails = nullptr)
+      : executor_(executor), core_(core), thumbnails_(thumbnails) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
@@ -24,6 +29,7 @@ class GrpcWorkerService : public v1::WorkerService::CallbackService {
  private:
   SerialExecutor& executor_;
   SchedulerCore& core_;
+  ThumbnailStore* thumbnails_;
 };
 
 }  // namespace genfarm::scheduler

@@ -1,5 +1,6 @@
 #include "worker/daemon/model_task_runner.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/frame_pattern.h"
 #include "common/stage_params.h"
+#include "worker/frames/thumbnail.h"
 #include "worker/pipeline/frame_pipeline.h"
 
 namespace genfarm::worker {
@@ -180,6 +182,29 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
     return outcome;
   }
   outcome.frames_written = result->frames_written;
+  // --- Frame preview for the dashboard (worker/frames/thumbnail) ---
+  // Made here, by the worker that wrote the frame, so the scheduler never reads frame
+  // files. A preview that cannot be made is logged; it never fails the task.
+  if (!outcome.frames_written.empty()) {
+    const int64_t last =
+        *std::max_element(outcome.frames_written.begin(), outcome.frames_written.end());
+    ThumbnailOptions thumb_options;
+    thumb_options.max_width = v1::THUMBNAIL_MAX_WIDTH;
+    thumb_options.max_height = v1::THUMBNAIL_MAX_WIDTH;
+    thumb_options.max_bytes = v1::THUMBNAIL_MAX_BYTES;
+    absl::StatusOr<JpegThumbnail> thumb = MakeThumbnail(output->Format(last), thumb_options);
+    if (thumb.ok()) {
+      outcome.thumbnail.set_stage(stage.name());
+      outcome.thumbnail.set_frame(last);
+      outcome.thumbnail.set_width(thumb->width);
+      outcome.thumbnail.set_height(thumb->height);
+      outcome.thumbnail.set_jpeg(std::move(thumb->jpeg));
+    } else {
+      context.log(
+          absl::StrCat("no dashboard preview of frame ", last, ": ", thumb.status().message()));
+    }
+  }
+  // --- end frame preview ---
   if (observer_) {
     observer_(TaskTimings{manifest->name, static_cast<int64_t>(result->frames_written.size()),
                           result->read_seconds, result->compute_seconds, result->write_seconds});

@@ -143,6 +143,8 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
   } else {
     spdlog::info("attempt {} succeeded: {} frames in {:.2f} s", attempt,
                  outcome.frames_written.size(), outcome.run_seconds);
+    // Frame preview for the scheduler's dashboard (it never reads frame files itself).
+    if (!outcome.thumbnail.jpeg().empty()) *r->mutable_thumbnail() = std::move(outcome.thumbnail);
   }
   send_(message);
   absl::MutexLock lock(&mu_);

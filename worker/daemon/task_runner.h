@@ -28,6 +28,8 @@ struct TaskOutcome {
   std::vector<int64_t> frames_written;
   double load_seconds = 0;
   double run_seconds = 0;
+  // A preview of the task's last output frame for the dashboard (jpeg empty when none).
+  v1::Thumbnail thumbnail;
 };
 
 class TaskRunner {

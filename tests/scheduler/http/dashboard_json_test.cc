@@ -179,37 +179,19 @@ TEST(FarmJsonTest, CopiesStats) {
   EXPECT_EQ(doc["frames_done_total"], 120);
 }
 
-TEST(LatestFramesTest, NewestFinishedFramesFirstSkippingMissingFiles) {
-  std::vector<v1::Task> tasks = {
-      MakeTask(0, {1, 2}, v1::TASK_STATE_SUCCEEDED, /*end_ms=*/3000),
-      MakeTask(1, {3, 4}, v1::TASK_STATE_SUCCEEDED, /*end_ms=*/5000),
-      MakeTask(2, {5, 6}, v1::TASK_STATE_RUNNING, 0, /*frames_done=*/1),
-      MakeTask(3, {7, 8}, v1::TASK_STATE_QUEUED),
-      MakeTask(4, {9, 10}, v1::TASK_STATE_FAILED, 6000),
-  };
-  const std::set<std::string> on_disk = {"/out/up.0001.exr", "/out/up.0002.exr", "/out/up.0004.exr",
-                                         "/out/up.0005.exr"};
-  auto exists = [&](const std::string& path) { return on_disk.count(path) > 0; };
-  std::vector<FinishedFrame> frames = LatestFrames(MakeJob(), tasks, /*per_stage=*/3, exists);
-  // Frame 5 (running task, finished), then 4 (frame 3 is missing), then 2.
-  EXPECT_THAT(frames, ElementsAre(Field(&FinishedFrame::frame, 5), Field(&FinishedFrame::frame, 4),
-                                  Field(&FinishedFrame::frame, 2)));
-  EXPECT_EQ(frames[1].path, "/out/up.0004.exr");
-  EXPECT_EQ(frames[1].task, 1);
-  EXPECT_EQ(frames[1].end_time_ms, 5000);
-}
-
 TEST(ThumbnailsJsonTest, GroupsByModelStageWithThumbnailUrls) {
   FinishedFrame f;
   f.stage = "upres";
   f.frame = 4;
   f.task = 1;
-  f.end_time_ms = 5000;
+  f.end_time_ms = 4000;
+  f.version = 5000;
   nlohmann::json doc = ThumbnailsJson(MakeJob(), {f});
   EXPECT_EQ(doc["job_id"], 7);
   ASSERT_EQ(doc["stages"].size(), 1u);  // the dailies stage writes no frames
   EXPECT_EQ(doc["stages"][0]["name"], "upres");
   EXPECT_EQ(doc["stages"][0]["frames"][0]["frame"], 4);
+  EXPECT_EQ(doc["stages"][0]["frames"][0]["end_time_ms"], 4000);
   EXPECT_EQ(doc["stages"][0]["frames"][0]["url"],
             "/api/thumbnail?job=7&stage=upres&frame=4&v=5000");
 }

@@ -1,4 +1,4 @@
-#include "scheduler/http/thumbnailer.h"
+#include "worker/frames/thumbnail.h"
 
 #include <OpenImageIO/filesystem.h>
 #include <OpenImageIO/imagebuf.h>
@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace genfarm::scheduler {
+namespace genfarm::worker {
 namespace {
 
 absl::Status OiioError(const std::string& what, const std::string& detail) {
@@ -25,12 +25,26 @@ bool IsFloat(OIIO::TypeDesc type) {
          type.basetype == OIIO::TypeDesc::DOUBLE;
 }
 
+// JPEG bytes of `image` (3-channel float, display-referred) at `quality`. Encoded in
+// memory: OIIO's IOVecOutput proxy takes the writer's bytes, so no temporary file lands
+// beside the outputs.
+absl::StatusOr<std::string> EncodeJpeg(OIIO::ImageBuf& image, int quality) {
+  image.specmod().attribute("CompressionQuality", quality);
+  std::vector<unsigned char> bytes;
+  OIIO::Filesystem::IOVecOutput out(bytes);
+  image.set_write_ioproxy(&out);
+  const bool ok = image.write("thumbnail.jpg", OIIO::TypeDesc::UINT8, "jpeg");
+  image.set_write_ioproxy(nullptr);
+  if (!ok) return OiioError("thumbnail JPEG encode", image.geterror());
+  return std::string(bytes.begin(), bytes.end());
+}
+
 }  // namespace
 
-absl::StatusOr<std::string> EncodeThumbnail(const float* pixels, int width, int height,
-                                            int channels, bool linear,
-                                            const ThumbnailerOptions& options) {
-  if (width <= 0 || height <= 0 || channels <= 0) {
+absl::StatusOr<JpegThumbnail> EncodeThumbnail(const float* pixels, int width, int height,
+                                              int channels, bool linear,
+                                              const ThumbnailOptions& options) {
+  if (pixels == nullptr || width <= 0 || height <= 0 || channels <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("thumbnail of an empty image (", width, "x", height, "x", channels, ")"));
   }
@@ -60,21 +74,31 @@ absl::StatusOr<std::string> EncodeThumbnail(const float* pixels, int width, int 
     small = OIIO::ImageBufAlgo::colorconvert(small, "linear", "sRGB");
     if (small.has_error()) return OiioError("thumbnail colour conversion", small.geterror());
   }
-  small.specmod().attribute("CompressionQuality", options.quality);
   small.specmod().attribute("oiio:ColorSpace", "sRGB");
 
-  std::vector<unsigned char> bytes;
-  OIIO::Filesystem::IOVecOutput out(bytes);
-  small.set_write_ioproxy(&out);
-  if (!small.write("thumbnail.jpg", OIIO::TypeDesc::UINT8, "jpeg")) {
-    return OiioError("thumbnail JPEG encode", small.geterror());
+  JpegThumbnail out;
+  out.width = small.spec().width;
+  out.height = small.spec().height;
+  // Noisy frames compress badly: step the quality down rather than send nothing.
+  std::vector<int> qualities = {options.quality};
+  for (int q : {60, 40, 20}) {
+    if (q < options.quality) qualities.push_back(q);
   }
-  return std::string(bytes.begin(), bytes.end());
+  for (int quality : qualities) {
+    absl::StatusOr<std::string> jpeg = EncodeJpeg(small, quality);
+    if (!jpeg.ok()) return jpeg.status();
+    if (static_cast<int64_t>(jpeg->size()) <= options.max_bytes) {
+      out.jpeg = *std::move(jpeg);
+      return out;
+    }
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("thumbnail of ", width, "x", height,
+                                                   " frame is over ", options.max_bytes,
+                                                   " bytes even at JPEG quality 20"));
 }
 
-Thumbnailer::Thumbnailer(ThumbnailerOptions options) : options_(options) {}
-
-absl::StatusOr<std::string> Thumbnailer::Make(const std::string& path) const {
+absl::StatusOr<JpegThumbnail> MakeThumbnail(const std::string& path,
+                                            const ThumbnailOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return absl::NotFoundError(absl::StrCat("frame file ", path, " does not exist"));
@@ -93,58 +117,10 @@ absl::StatusOr<std::string> Thumbnailer::Make(const std::string& path) const {
   if (!in->read_image(0, 0, 0, channels, OIIO::TypeDesc::FLOAT, pixels.data())) {
     return OiioError(absl::StrCat("cannot read ", path), in->geterror());
   }
+  const int width = spec.width;
+  const int height = spec.height;
   in->close();
-  return EncodeThumbnail(pixels.data(), spec.width, spec.height, channels, linear, options_);
+  return EncodeThumbnail(pixels.data(), width, height, channels, linear, options);
 }
 
-absl::StatusOr<std::string> Thumbnailer::Get(const std::string& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("frame file ", path, " does not exist"));
-  const auto mtime = std::filesystem::last_write_time(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("frame file ", path, " does not exist"));
-  const std::string key = absl::StrCat(path, "|", size, "|", mtime.time_since_epoch().count());
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->jpeg;
-    }
-  }
-
-  absl::StatusOr<std::string> jpeg;
-  {
-    decode_mu_.LockWhen(absl::Condition(
-        +[](Thumbnailer* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->decode_mu_) {
-          return t->decoding_ < std::max(1, t->options_.max_concurrent_decodes);
-        },
-        this));
-    ++decoding_;
-    decode_mu_.Unlock();
-    jpeg = Make(path);
-    absl::MutexLock lock(&decode_mu_);
-    --decoding_;
-  }
-  if (!jpeg.ok()) return jpeg.status();
-
-  absl::MutexLock lock(&mu_);
-  if (index_.find(key) == index_.end()) {
-    lru_.push_front(Entry{key, *jpeg});
-    index_[key] = lru_.begin();
-    bytes_ += static_cast<int64_t>(jpeg->size());
-    while (bytes_ > options_.cache_bytes && lru_.size() > 1) {
-      bytes_ -= static_cast<int64_t>(lru_.back().jpeg.size());
-      index_.erase(lru_.back().key);
-      lru_.pop_back();
-    }
-  }
-  return jpeg;
-}
-
-int64_t Thumbnailer::cached_bytes() const {
-  absl::MutexLock lock(&mu_);
-  return bytes_;
-}
-
-}  // namespace genfarm::scheduler
+}  // namespace genfarm::worker
