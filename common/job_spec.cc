@@ -61,12 +61,54 @@ absl::Status CheckName(absl::string_view path, absl::string_view name, bool requ
   return absl::OkStatus();
 }
 
-// Free text (models, submitters, params): no control characters, bounded length.
+// Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF). Proto3
+// `string` fields must hold UTF-8: protobuf refuses to parse anything else, so a YAML
+// spec with, say, Latin-1 bytes in a label would validate here and then fail on the wire.
+bool IsValidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    int extra = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1, code = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2, code = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3, code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (text.size() - i <= static_cast<size_t>(extra)) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+        (extra == 3 && (code < 0x10000 || code > 0x10FFFF))) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+absl::Status CheckUtf8(absl::string_view path, absl::string_view text) {
+  if (IsValidUtf8(text)) return absl::OkStatus();
+  return FieldError(path, "must be UTF-8 text (is the file saved in another encoding?)");
+}
+
+// Free text (models, submitters, params): UTF-8, no control characters, bounded length.
 absl::Status CheckText(absl::string_view path, absl::string_view text, int max_length) {
   if (static_cast<int64_t>(text.size()) > max_length) {
     return FieldError(
         path, absl::StrCat("must be at most ", max_length, " characters, got ", text.size()));
   }
+  GENFARM_RETURN_IF_ERROR(CheckUtf8(path, text));
   for (char c : text) {
     if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
       return FieldError(path, "must not contain control characters");
@@ -115,6 +157,8 @@ absl::Status ValidateStage(const v1::StageSpec& stage, const std::string& p) {
   }
 
   if (stage.input().empty()) return FieldError(p + ".input", "required (a frame pattern)");
+  GENFARM_RETURN_IF_ERROR(CheckUtf8(p + ".input", stage.input()));
+  GENFARM_RETURN_IF_ERROR(CheckUtf8(p + ".output", stage.output()));
   absl::StatusOr<FramePattern> input = FramePattern::Parse(stage.input());
   if (!input.ok()) return FieldError(p + ".input", input.status().message());
 

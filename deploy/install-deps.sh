@@ -15,6 +15,7 @@ PACKAGES=(
   libpq-dev libpqxx-dev
   libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
+  clang-14 libclang-rt-14-dev   # libFuzzer for tests/fuzz/run.sh
   python3 python3-grpcio python3-protobuf python3-torch python3-openimageio python3-yaml python3-numpy
   ffmpeg prometheus postgresql chromium chromium-driver python3-selenium fonts-dejavu-core
 

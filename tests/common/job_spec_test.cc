@@ -531,5 +531,21 @@ TEST(JobSpecTest, FileErrorsNameTheFile) {
             path + ": stages[0].chunk: must be between 1 and 10000, got 0 (line 9)");
 }
 
+// Found by tests/fuzz (job_spec_yaml): a spec with non-UTF-8 bytes validated, then could
+// not cross the wire (protobuf refuses to parse invalid UTF-8 in `string` fields).
+TEST(JobSpecTest, TextMustBeUtf8) {
+  EXPECT_EQ(ErrorOf(Edit("project: feature_x", "project: feature_x\nlabels: {dept: caf\xe9}")),
+            "labels.dept: must be UTF-8 text (is the file saved in another encoding?) (line 3)");
+  EXPECT_THAT(ErrorOf(Edit("    chunk: 8", "    chunk: 8\n    params: {mode: \"\xc3\x28\"}")),
+              StartsWith("stages[0].params.mode: must be UTF-8 text"));
+  EXPECT_THAT(ErrorOf(Edit("plates/sh010.####.exr", "plates/\xed\xa0\x80.####.exr")),
+              StartsWith("stages[0].input: must be UTF-8 text"));  // a UTF-16 surrogate
+  EXPECT_THAT(ErrorOf(Edit("model: rife-v4.6", "model: rife-\xc0\xafv4.6")),
+              StartsWith("stages[1].model: must be UTF-8 text"));  // an overlong '/'
+  const v1::JobSpec ok = MustParse(Edit(
+      "project: feature_x", "project: feature_x\nlabels: {dept: caf\xc3\xa9 \xf0\x9f\x8e\xac}"));
+  EXPECT_EQ(ok.labels().at("dept"), "caf\xc3\xa9 \xf0\x9f\x8e\xac");
+}
+
 }  // namespace
 }  // namespace genfarm

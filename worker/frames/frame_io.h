@@ -3,7 +3,7 @@
 //
 //   GENFARM_ASSIGN_OR_RETURN(Frame in, ReadFrame("/shots/sh010/plate.1042.exr", 1042));
 //   WriteOptions options;
-//   options.provenance = Provenance{.model = "rdn-2x", .frame = 1042, ...};
+//   options.provenance = Provenance{.model = "esrgan-slim-x2", .frame = 1042, ...};
 //   GENFARM_RETURN_IF_ERROR(WriteFrame("/out/sh010_up.1042.exr", result, options));
 //   GENFARM_ASSIGN_OR_RETURN(Provenance p, ReadProvenance("/out/sh010_up.1042.exr"));
 //

@@ -33,6 +33,7 @@ import torch  # noqa: E402
 from rife_ifnet import PAD_MULTIPLE, IFNet  # noqa: E402
 from rife_ncnn import Layer, NcnnFormatError, read_bin, read_param  # noqa: E402
 import rife_reference  # noqa: E402
+from torchscript_io import pin_hash_seed, save_reproducible  # noqa: E402
 
 MODEL_NAME = "rife-v4.6"
 MODEL_VERSION = "4.6"
@@ -316,7 +317,7 @@ def convert(package_dir: str, out_dir: str, tarball_sha256: str, log=print) -> D
     tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out_dir), dir=parent)
     try:
         model_path = os.path.join(tmp, "model.pt")
-        scripted.save(model_path)
+        save_reproducible(scripted, model_path)  # same bytes on every host (torchscript_io.py)
         # Reload what we wrote and check it matches eager, including an odd size.
         loaded = torch.jit.load(model_path)
         gen = torch.Generator().manual_seed(7)
@@ -402,4 +403,5 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    pin_hash_seed()
     sys.exit(main())

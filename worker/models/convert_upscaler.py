@@ -8,7 +8,7 @@ order. It works in NCHW end to end (Keras' NHWC axes are remapped), so the Torch
 contract is the worker's: forward(x[N,3,H,W] float32) -> [N,3,H*scale,W*scale], any H, W.
 
 Writes into --out (the caller renames the folder into place, so this may fail halfway):
-  model.pt        TorchScript (torch.jit.script; no shapes baked in)
+  model.pt        TorchScript (torch.jit.script; no shapes baked in), byte-reproducible
   manifest.json   the worker's manifest schema
   golden/         fixture.png + result.png copied from the package, when given
 
@@ -40,6 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from torchscript_io import pin_hash_seed, save_reproducible
 
 # ---------------------------------------------------------------------------------------
 # Graph nodes. Each reads values[i] for i in `inbound` and may drop values listed in
@@ -449,6 +451,9 @@ def main(argv=None) -> int:
     ap.add_argument("--golden-result", help="expected output, relative to --package-dir")
     ap.add_argument("--tile-size", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--memory-mib", type=int,
+                    help="memory_bytes to record (MiB); checked against a measurement. "
+                         "Default: the measurement itself (not reproducible to the byte)")
     args = ap.parse_args(argv)
 
     torch.set_grad_enabled(False)
@@ -460,7 +465,7 @@ def main(argv=None) -> int:
     scripted = torch.jit.script(module)
     os.makedirs(args.out, exist_ok=True)
     pt = os.path.join(args.out, "model.pt")
-    scripted.save(pt)
+    save_reproducible(scripted, pt)  # same bytes on every host (torchscript_io.py)
 
     # Self-check: the saved file reloads, accepts sizes it never saw, agrees with eager.
     reloaded = torch.jit.load(pt)
@@ -490,10 +495,22 @@ def main(argv=None) -> int:
     # big buffers are mapped and unmapped exactly (unpinned, the number drifts +-30% run
     # to run). Add the fp32 weights and 1.5x headroom for allocator caching in a
     # long-lived worker, round up to MiB.
+    #
+    # The measurement moves by about 1 MiB run to run, so a manifest that recorded it
+    # would differ between two conversions of the same weights. fetch_models.sh therefore
+    # pins the budget (--memory-mib, like tile and batch size) and the measurement checks
+    # it: more than 10% over the pinned budget fails the conversion.
     side = tile + 2 * overlap
     act = measure_forward_bytes(pt, args.batch_size, side)
-    mem = int(1.5 * (4 * info["params"] + act))
-    mem = -(-mem // (1 << 20)) * (1 << 20)
+    measured = int(1.5 * (4 * info["params"] + act))
+    measured = -(-measured // (1 << 20)) * (1 << 20)
+    mem = measured
+    if args.memory_mib is not None:
+        mem = args.memory_mib << 20
+        if measured > mem * 1.1:
+            raise RuntimeError(f"{args.name}: measured {measured >> 20} MiB for a batch of "
+                               f"{args.batch_size} {side}px tiles, more than 10% over the "
+                               f"pinned --memory-mib {args.memory_mib}; raise it")
 
     lo, hi = (float(v) for v in args.value_range.split(","))
     files = [os.path.relpath(model_json, args.package_dir)]
@@ -526,7 +543,8 @@ def main(argv=None) -> int:
         "pad_multiple": 1,  # convs are stride 1 and the upsample is integer: any H, W
         "batch_size": args.batch_size,
         "memory_bytes": mem,
-        # Activations of these RDNs stay far below fp16's 65504 on 0-255 input
+        # Activations of these networks (RDN architecture, per esrgan-slim's own metadata)
+        # stay far below fp16's 65504 on 0-255 input
         # (tests/models/test_upscalers.py checks the peak on the golden fixture).
         "half": True,
         "seeded": False,
@@ -541,11 +559,13 @@ def main(argv=None) -> int:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     print(f"convert_upscaler: {args.name}: scale {scale}, {info['params']} params, "
-          f"receptive radius {radius} px, tile {tile}+{overlap}, memory {mem >> 20} MiB")
+          f"receptive radius {radius} px, tile {tile}+{overlap}, memory {mem >> 20} MiB "
+          f"(measured {measured >> 20} MiB)")
     return 0
 
 
 if __name__ == "__main__":
+    pin_hash_seed()
     try:
         sys.exit(main())
     except (OSError, ValueError, KeyError, RuntimeError) as e:

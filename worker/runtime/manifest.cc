@@ -1,5 +1,7 @@
 #include "worker/runtime/manifest.h"
 
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <utility>
 
@@ -53,11 +55,22 @@ class FieldReader {
       return fallback;
     }
     int64_t value = 0;
-    if (v->is_number_integer()) {
+    if (v->is_number_unsigned()) {
+      const uint64_t u = v->get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return Error(field, absl::StrCat("must be ", what));
+      }
+      value = static_cast<int64_t>(u);
+    } else if (v->is_number_integer()) {
       value = v->get<int64_t>();
-    } else if (v->is_number_float() &&
-               v->get<double>() == static_cast<double>(static_cast<int64_t>(v->get<double>()))) {
-      value = static_cast<int64_t>(v->get<double>());  // 2.0 is fine, 2.5 is not
+    } else if (v->is_number_float()) {
+      // 2.0 is fine, 2.5 is not. Range first: casting a double outside int64's range
+      // (e.g. "memory_bytes": 3e19, found by tests/fuzz) is undefined behaviour.
+      const double d = v->get<double>();
+      if (!(d >= -9.2e18 && d <= 9.2e18) || d != std::trunc(d)) {
+        return Error(field, absl::StrCat("must be ", what));
+      }
+      value = static_cast<int64_t>(d);
     } else {
       return Error(field, absl::StrCat("must be ", what));
     }

@@ -1,6 +1,6 @@
 // SHA-256 of files, for verifying model weights against their manifest.
 //
-//   GENFARM_ASSIGN_OR_RETURN(std::string hex, Sha256File("models/rdn-x2/model.pt"));
+//   GENFARM_ASSIGN_OR_RETURN(std::string hex, Sha256File("models/esrgan-slim-x2/model.pt"));
 //   if (hex != manifest.sha256) ...
 #ifndef GENFARM_WORKER_RUNTIME_SHA256_H_
 #define GENFARM_WORKER_RUNTIME_SHA256_H_

@@ -230,7 +230,7 @@ TEST(FrameIoTest, WrongImageShapeIsInvalidArgument) {
 
 Provenance SampleProvenance() {
   Provenance p;
-  p.model = "rdn-2x";
+  p.model = "esrgan-slim-x2";
   p.model_version = "1.0.0";
   p.model_sha256 = "ab12cd34";
   p.params_json = R"({"factor":2,"strength":0.5})";
@@ -252,7 +252,7 @@ TEST(FrameIoTest, ProvenanceIsReadableBackFromEveryFormat) {
     ASSERT_TRUE(WriteFrame(dir.File(name), Ramp(4, 4, 0.f, 0.2f), options).ok());
     absl::StatusOr<Provenance> p = ReadProvenance(dir.File(name));
     ASSERT_TRUE(p.ok()) << p.status();
-    EXPECT_EQ(p->model, "rdn-2x");
+    EXPECT_EQ(p->model, "esrgan-slim-x2");
     EXPECT_EQ(p->model_version, "1.0.0");
     EXPECT_EQ(p->model_sha256, "ab12cd34");
     EXPECT_EQ(p->params_json, R"({"factor":2,"strength":0.5})");
@@ -272,7 +272,7 @@ TEST(FrameIoTest, ExrProvenanceUsesGenfarmAttributes) {
   ASSERT_TRUE(WriteFrame(dir.File("a.exr"), Ramp(2, 2, 0.f, 0.2f), options).ok());
   auto in = OIIO::ImageInput::open(dir.File("a.exr"));
   ASSERT_TRUE(in);
-  EXPECT_EQ(in->spec().get_string_attribute("genfarm:model"), "rdn-2x");
+  EXPECT_EQ(in->spec().get_string_attribute("genfarm:model"), "esrgan-slim-x2");
   EXPECT_EQ(in->spec().get_int_attribute("genfarm:frame"), 1042);
   EXPECT_EQ(in->spec().get_string_attribute("genfarm:seed"), "9007199254740993");
 }

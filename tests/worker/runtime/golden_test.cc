@@ -81,8 +81,7 @@ TEST_P(GoldenTest, MatchesThePackageSampleWithinOneLsb) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Upscalers, GoldenTest,
-                         ::testing::Values(Golden{"rdn-x2", 2}, Golden{"esrgan-slim-x2", 2},
-                                           Golden{"esrgan-slim-x3", 3},
+                         ::testing::Values(Golden{"esrgan-slim-x2", 2}, Golden{"esrgan-slim-x3", 3},
                                            Golden{"esrgan-slim-x4", 4}),
                          [](const ::testing::TestParamInfo<Golden>& info) {
                            std::string name = info.param.model;

@@ -138,6 +138,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"/batch_size", 0, "field 'batch_size' must be a positive integer"},
         BadField{"/memory_bytes", nullptr, "field 'memory_bytes' is required"},
         BadField{"/memory_bytes", -1, "field 'memory_bytes' must be a positive integer"},
+        // Out of int64's range: once undefined behaviour in the cast (found by tests/fuzz).
+        BadField{"/memory_bytes", 2.68435e61, "field 'memory_bytes' must be a positive integer"},
+        BadField{"/memory_bytes", -1e300, "field 'memory_bytes' must be a positive integer"},
+        BadField{"/memory_bytes", uint64_t{18446744073709551615u},
+                 "field 'memory_bytes' must be a positive integer"},
+        BadField{"/scale", 1e19, "field 'scale' must be a positive integer"},
         BadField{"/half", "yes", "field 'half' must be true or false"},
         BadField{"/seeded", 1, "field 'seeded' must be true or false"},
         BadField{"/source", "npm", "field 'source' must be an object"},
@@ -149,6 +155,16 @@ TEST(ManifestTest, InterpolateRejectsScale) {
   j["inputs"] = 2;
   absl::Status s = ParseError(j);
   EXPECT_THAT(s.message(), HasSubstr("field 'scale' must be 1 for kind \"interpolate\""));
+}
+
+TEST(ManifestTest, WholeFloatsAreIntegers) {
+  json j = GoodManifest();
+  j["memory_bytes"] = 2.5e8;
+  j["scale"] = 2.0;
+  absl::StatusOr<Manifest> m = ParseManifest(j.dump(), kOrigin);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->memory_bytes, 250000000);
+  EXPECT_EQ(m->scale, 2);
 }
 
 TEST(ManifestTest, IgnoresUnknownFields) {
