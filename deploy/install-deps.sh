@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev
   python3 python3-grpcio python3-protobuf python3-torch python3-openimageio python3-yaml python3-numpy
   ffmpeg prometheus postgresql chromium chromium-driver python3-selenium fonts-dejavu-core
+  python3-prometheus-client
 
 )
 
