@@ -53,9 +53,10 @@ bool IsProjectFlagFile(absl::string_view filename) {
 }
 
 void SetFlagsUsage(absl::string_view program, absl::string_view summary) {
-  absl::SetProgramUsageMessage(
-      absl::StrCat(program, ": ", summary, "\n\nUsage: ", program,
-                   " [--flag=value ...]   (--helpfull also lists Abseil's own flags)"));
+  // Abseil prints "<program>: " before this message.
+  absl::SetProgramUsageMessage(absl::StrCat(summary, "\n\nUsage: ", program,
+                                            " [--flag=value ...]   (--helpfull also lists "
+                                            "Abseil's own flags)"));
   absl::FlagsUsageConfig config;
   config.contains_helpshort_flags = IsProjectFlagFile;
   config.contains_help_flags = IsProjectFlagFile;

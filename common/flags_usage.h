@@ -20,7 +20,7 @@
 
 namespace genfarm {
 
-// Sets the usage message ("PROGRAM: SUMMARY") and the help filters; `--version` prints
+// Sets the usage message (Abseil prints "PROGRAM: SUMMARY") and the help filters; `--version` prints
 // "PROGRAM VERSION".
 void SetFlagsUsage(absl::string_view program, absl::string_view summary);
 

@@ -27,6 +27,7 @@ import glob
 import os
 import re
 import shutil
+import signal as signals  # noqa: F401 (tests use farm.signals)
 import subprocess
 import sys
 import tempfile

@@ -45,7 +45,7 @@ def run(argv, timeout=30):
 class HelpTest(unittest.TestCase):
     def test_every_source_with_absl_flags_belongs_to_a_checked_binary(self):
         sources = set()
-        for top in ("scheduler", "worker", "client", "common"):
+        for top in ("scheduler", "worker", "client", "common", "tests"):
             for path in glob.glob(os.path.join(lib.SOURCE_DIR, top, "**", "*.cc"), recursive=True):
                 with open(path, errors="replace") as f:
                     if FLAG_RE.search(f.read()):

@@ -176,7 +176,7 @@ def start_scheduler(group, data_dir, *extra, name="scheduler", port=0, http=True
 
 
 def start_worker(group, scheduler_address, worker_id, *extra, models, slots=1, http=True,
-                 timeout=30):
+                 timeout=60):
     """Starts genfarm-worker ``worker_id`` (HTTP /metrics on a free port unless ``http`` is
     False); returns the WorkerDaemon once its --port_file is written. Whether the scheduler
     lists it yet is for the caller to wait for."""
