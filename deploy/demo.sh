@@ -153,10 +153,11 @@ pick_address() {
 }
 
 status() {
-  local spid wpid ports
+  local spid wpid grpc_port http_port
   if spid=$(live_pid scheduler "$SCHEDULER_BIN"); then
-    ports=$(cat "$RUN_DIR/scheduler.ports" 2>/dev/null || echo "? ?")
-    say "scheduler: running (pid $spid), gRPC 127.0.0.1:${ports%% *}, dashboard http://$(cat "$RUN_DIR/http_host" 2>/dev/null || echo 127.0.0.1):${ports##* }/"
+    grpc_port=$(sed -n 's/^grpc_port=//p' "$RUN_DIR/scheduler.ports" 2>/dev/null || true)
+    http_port=$(sed -n 's/^http_port=//p' "$RUN_DIR/scheduler.ports" 2>/dev/null || true)
+    say "scheduler: running (pid $spid), gRPC 127.0.0.1:${grpc_port:-?}, dashboard http://$(cat "$RUN_DIR/http_host" 2>/dev/null || echo 127.0.0.1):${http_port:-?}/"
   else
     say "scheduler: not running"
   fi
@@ -234,7 +235,9 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -s "$RUN_DIR/scheduler.ports" ] || die "the scheduler did not start listening in 30 s (log: $LOG_DIR/scheduler.log)"
-read -r GRPC_PORT HTTP_PORT <"$RUN_DIR/scheduler.ports"
+# --port_file writes "grpc_port=N" and "http_port=N" lines.
+GRPC_PORT=$(sed -n 's/^grpc_port=//p' "$RUN_DIR/scheduler.ports")
+HTTP_PORT=$(sed -n 's/^http_port=//p' "$RUN_DIR/scheduler.ports")
 export GENFARM_SCHEDULER=127.0.0.1:$GRPC_PORT
 DASHBOARD="http://${http_host:-127.0.0.1}:$HTTP_PORT/"
 

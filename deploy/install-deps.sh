@@ -18,6 +18,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev   # libFuzzer for tests/fuzz/run.sh
   python3 python3-grpcio python3-protobuf python3-torch python3-openimageio python3-yaml python3-numpy
   ffmpeg prometheus postgresql chromium chromium-driver python3-selenium fonts-dejavu-core
+  python3-prometheus-client
 
 )
 

@@ -1,14 +1,14 @@
 // genfarm-scheduler: parses flags and runs a SchedulerServer until SIGINT/SIGTERM.
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/flags_usage.h"
+#include "common/port_file.h"
 #include "scheduler/service/scheduler_server.h"
 #include "spdlog/spdlog.h"
 
@@ -22,7 +22,9 @@ ABSL_FLAG(std::string, data_dir, "var/scheduler", "directory of the embedded SQL
 #endif
 ABSL_FLAG(std::string, web_root, GENFARM_WEB_ROOT,
           "folder of the web dashboard's static files; empty serves only /api/");
-ABSL_FLAG(std::string, port_file, "", "if set, write 'GRPC_PORT HTTP_PORT' here once listening");
+ABSL_FLAG(std::string, port_file, "",
+          "once both ports are bound, write them here atomically as two lines 'grpc_port=N' and "
+          "'http_port=N' (0 when --http is empty): how tests and scripts find port-0 ports");
 ABSL_FLAG(double, lease_seconds, 15,
           "heartbeat silence after which a worker's attempts are requeued");
 ABSL_FLAG(double, heartbeat_seconds, 2, "heartbeat interval asked of workers");
@@ -49,7 +51,8 @@ ABSL_FLAG(int, thumbnail_memory_mb, 32,
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("GenFarm scheduler: jobs, tasks and workers over gRPC.");
+  genfarm::SetFlagsUsage("genfarm-scheduler",
+                         "the GenFarm scheduler: jobs, tasks and workers over gRPC.");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
@@ -106,9 +109,13 @@ int main(int argc, char** argv) {
   std::cout << "genfarm-scheduler listening on gRPC port " << (*server)->grpc_port()
             << ", HTTP port " << (*server)->http_port() << std::endl;
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
-    std::ofstream(port_file + ".tmp")
-        << (*server)->grpc_port() << " " << (*server)->http_port() << "\n";
-    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    if (absl::Status s = genfarm::WritePortFile(port_file, {{"grpc_port", (*server)->grpc_port()},
+                                                            {"http_port", (*server)->http_port()}});
+        !s.ok()) {
+      std::cerr << "genfarm-scheduler: --port_file: " << s.message() << "\n";
+      (*server)->Shutdown();
+      return 1;
+    }
   }
   std::thread waiter([&] {
     int sig = 0;

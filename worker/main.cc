@@ -8,11 +8,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "common/flags_usage.h"
 #include "common/http/http_server.h"
+#include "common/port_file.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "spdlog/spdlog.h"
@@ -36,6 +37,10 @@ ABSL_FLAG(double, drain_grace_seconds, 120,
           "on SIGTERM, how long running tasks may finish before they are handed back");
 ABSL_FLAG(std::string, http, "127.0.0.1:7090",
           "HTTP address for /metrics and /healthz (port 0 picks a free one); empty disables");
+ABSL_FLAG(
+    std::string, port_file, "",
+    "once the HTTP port is bound, write it here atomically as 'http_port=N' (0 when --http is "
+    "empty or could not bind): how tests and scripts find a port-0 port");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 namespace {
@@ -62,7 +67,8 @@ std::string Hostname() {
 
 int main(int argc, char** argv) {
   using namespace genfarm::worker;
-  absl::SetProgramUsageMessage("GenFarm worker: runs frame tasks with warm LibTorch models.");
+  genfarm::SetFlagsUsage("genfarm-worker",
+                         "a GenFarm worker: runs frame tasks with warm LibTorch models.");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
@@ -118,6 +124,7 @@ int main(int argc, char** argv) {
       [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); }, clock);
 
   std::string http_address;  // set below once /metrics listens, before the first hello
+  int http_port = 0;         // for --port_file; 0 while nothing listens
   auto hello = [&] {
     genfarm::v1::Hello h;
     h.set_worker_id(worker_id);
@@ -187,6 +194,7 @@ int main(int argc, char** argv) {
       std::string host = listen.substr(0, listen.rfind(':'));
       if (host.empty() || host == "0.0.0.0" || host == "[::]") host = Hostname();
       http_address = absl::StrCat(host, ":", *port);
+      http_port = *port;
       spdlog::info("serving /metrics and /healthz on http://{}", http_address);
     } else {
       spdlog::error("no /metrics: {}", std::string(port.status().message()));
@@ -194,6 +202,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    if (absl::Status s = genfarm::WritePortFile(port_file, {{"http_port", http_port}}); !s.ok()) {
+      std::cerr << "genfarm-worker: --port_file: " << s.message() << "\n";
+      if (http) http->Stop();
+      return 1;
+    }
+  }
   link->Start();
   spdlog::info("genfarm-worker {} started: {} slots, {} devices, {} models, scheduler {}",
                worker_id, slots, devices->size(), repository.models().size(), address);

@@ -12,9 +12,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/flags_usage.h"
 #include "scheduler/bench/core_bench.h"
 #include "spdlog/spdlog.h"
 
@@ -29,8 +29,9 @@ ABSL_FLAG(std::string, log_level, "warn", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
   using namespace genfarm::scheduler;  // NOLINT(build/namespaces): main only
-  absl::SetProgramUsageMessage(
-      "GenFarm scheduler core benchmark: dispatches/s with durable state vs the core alone, and "
+  genfarm::SetFlagsUsage(
+      "genfarm-core-bench",
+      "the scheduler core benchmark: dispatches/s with durable state vs the core alone, and "
       "restart time (Open + Load + Recover).");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));

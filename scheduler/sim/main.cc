@@ -4,7 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "common/flags_usage.h"
 #include "scheduler/sim/comparison.h"
 #include "scheduler/sim/report.h"
 #include "spdlog/spdlog.h"
@@ -29,7 +29,7 @@ ABSL_FLAG(double, starved_fraction, 0.8,
 ABSL_FLAG(double, half_life_minutes, 10, "half-life of each project's decayed usage");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Compares FIFO and GenFarm placement on a simulated farm.");
+  genfarm::SetFlagsUsage("genfarm-sim", "Compares FIFO and GenFarm placement on a simulated farm.");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::warn);
   genfarm::sim::WorkloadOptions options;

@@ -11,14 +11,14 @@ Environment (set by ctest): GENFARM_BIN_DIR, GENFARM_SOURCE_DIR, GENFARM_MODELS.
 GENFARM_DASHBOARD_KEEP=1 keeps the temporary directory.
 """
 
+import functools
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -29,29 +29,15 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("GENFARM_SOURCE_DIR") or os.path.abspath(os.path.join(_HERE, "..", ".."))
-BIN_DIR = os.environ.get("GENFARM_BIN_DIR") or os.path.join(SOURCE_DIR, "build")
-MODELS = os.environ.get("GENFARM_MODELS") or os.path.join(SOURCE_DIR, "var", "models")
-PYTHON = "/usr/bin/python3"
+import genfarm_testlib as lib
+from genfarm_testlib import BIN_DIR, MODELS, PYTHON, SOURCE_DIR
+
 JOB_NAME = "sh042_dashboard_upres"
 FRAMES = 12
 
-
-def wait_until(condition, timeout, what, interval=0.05):
-    """Polls condition() until truthy and returns its value; fails naming `what`."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as e:  # noqa: BLE001 (reported if the wait fails)
-            last_error = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" +
-                         (f" (last error: {last_error!r})" if last_error else ""))
+# The page and its JSON change under the test (a document fetched a moment ago may lack a
+# field, an element may have been re-rendered): any exception means "not yet".
+wait_until = functools.partial(lib.wait_for, transient=(Exception,))
 
 
 def http_get(url):
@@ -66,7 +52,7 @@ def http_get(url):
 class DashboardTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="genfarm-dashboard-")
-        self.procs = []
+        self.procs = lib.ProcessGroup(self.tmp)
         self.driver = None
         self.start_scheduler()
 
@@ -76,16 +62,10 @@ class DashboardTest(unittest.TestCase):
                 self.driver.quit()
             except Exception:  # noqa: BLE001 (best effort; the session is killed below)
                 pass
-        result = self._outcome.result  # Python 3.11 records failures here as they happen
-        failed = any(test is self for test, _ in result.errors + result.failures)
-        for name, proc, log in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            if failed:
-                with open(log, errors="replace") as f:
-                    tail = f.read()[-3000:]
-                print(f"\n--- {name} log (tail) ---\n{tail}")
+        failed = lib.test_failed(self)
+        self.procs.stop_all()
+        if failed:
+            self.procs.dump_logs(lines=60, stream=sys.stdout)
         if os.environ.get("GENFARM_DASHBOARD_KEEP"):
             print(f"kept {self.tmp}")
         else:
@@ -93,33 +73,14 @@ class DashboardTest(unittest.TestCase):
 
     # ---------- farm ----------
 
-    def spawn(self, name, args):
-        log = os.path.join(self.tmp, f"{name}.log")
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, proc, log))
-        return proc
-
     def start_scheduler(self):
-        port_file = os.path.join(self.tmp, "ports")
-        proc = self.spawn("scheduler", [
-            os.path.join(BIN_DIR, "scheduler", "genfarm-scheduler"),
-            "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-            "--data_dir", os.path.join(self.tmp, "scheduler"), "--port_file", port_file,
-            "--web_root", os.path.join(SOURCE_DIR, "scheduler", "web")])
-
-        def ports():
-            self.assertIsNone(proc.poll(), "genfarm-scheduler exited")
-            with open(port_file) as f:
-                return f.read().split()
-
-        grpc_port, http_port = wait_until(ports, 30, "the scheduler's port file")
-        self.grpc = f"127.0.0.1:{grpc_port}"
-        self.base = f"http://127.0.0.1:{http_port}"
+        scheduler = lib.start_scheduler(self.procs, os.path.join(self.tmp, "scheduler"),
+                                        "--web_root", os.path.join(SOURCE_DIR, "scheduler", "web"))
+        self.grpc = scheduler.address
+        self.base = f"http://127.0.0.1:{scheduler.http_port}"
 
     def start_worker(self):
-        self.spawn("worker", [os.path.join(BIN_DIR, "worker", "genfarm-worker"), "--scheduler", self.grpc,
-                              "--models", MODELS, "--id", "w1"])
+        lib.start_worker(self.procs, self.grpc, "w1", models=MODELS)
 
     def api(self, path):
         status, _, body = http_get(self.base + path)
@@ -144,8 +105,7 @@ stages:
     frames: 1-{FRAMES}
     chunk: 1
 """)
-        out = subprocess.run([os.path.join(BIN_DIR, "client", "genfarm"), "--scheduler", self.grpc, "submit", spec],
-                             capture_output=True, text=True, timeout=60)
+        out = lib.run_cli(self.grpc, "submit", spec, timeout=60)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         return int(re.search(r"submitted job (\d+)", out.stdout + out.stderr).group(1))
 

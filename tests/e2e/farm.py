@@ -12,7 +12,8 @@
 Every process is started in its own session and killed (SIGKILL) when the test ends, pass
 or fail; on failure the tail of every process log is printed. Nothing sleeps blindly:
 ``wait_for`` polls a condition until a deadline and fails with a message that says what
-was awaited and what was last seen.
+was awaited and what was last seen. Processes, ports and waiting come from the shared
+tests/lib/genfarm_testlib; this file adds the e2e farm, job specs and output checks.
 
 Environment (set by ctest; defaults suit a build in <source>/build):
   GENFARM_BIN_DIR     build tree with scheduler/genfarm-scheduler, worker/genfarm-worker,
@@ -26,22 +27,15 @@ import glob
 import os
 import re
 import shutil
-import signal as signals
+import signal as signals  # noqa: F401 (tests use farm.signals)
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("GENFARM_SOURCE_DIR") or os.path.abspath(os.path.join(_HERE, "..", ".."))
-BIN_DIR = os.environ.get("GENFARM_BIN_DIR") or os.path.join(SOURCE_DIR, "build")
-MODELS = os.environ.get("GENFARM_MODELS") or os.path.join(SOURCE_DIR, "var", "models")
-PYTHON = "/usr/bin/python3"
-
-_py_dir = os.path.join(BIN_DIR, "python")
-if os.path.isdir(_py_dir) and _py_dir not in sys.path:
-    sys.path.insert(0, _py_dir)
+import genfarm_testlib as lib
+from genfarm_testlib import MODELS, PYTHON, SOURCE_DIR, Deadline, wait_for  # noqa: F401 (tests use farm.*)
 
 import grpc  # noqa: E402  (after the sys.path fix-up)
 import OpenImageIO as oiio  # noqa: E402
@@ -65,84 +59,6 @@ JOB_FINISHED = (JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED)
 # Short leases and backoffs keep failure tests quick.
 FAST_SCHEDULER_FLAGS = ("--lease_seconds", "3", "--heartbeat_seconds", "0.5",
                         "--retry_backoff_seconds", "0.2", "--retry_backoff_max_seconds", "1")
-
-
-class Deadline(AssertionError):
-    """A wait_for condition did not hold in time."""
-
-
-def wait_for(condition, timeout, what, interval=0.05):
-    """Polls ``condition()`` until it returns something truthy; returns that value.
-
-    Raises ``Deadline`` naming ``what`` (and the last exception the condition raised,
-    if any) after ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-            last_error = None
-        except (grpc.RpcError, genfarm.GenFarmError, OSError) as e:
-            last_error = e
-        if time.monotonic() >= deadline:
-            extra = f" (last error: {last_error})" if last_error else ""
-            raise Deadline(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
-        time.sleep(interval)
-
-
-class Process:
-    """One child process with its log file."""
-
-    def __init__(self, name, argv, log_path, env=None):
-        self.name = name
-        self.argv = list(argv)
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.popen = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def signal(self, sig):
-        if self.alive():
-            os.kill(self.popen.pid, sig)
-
-    def kill(self):
-        """SIGKILL and reap. Safe to call twice."""
-        if self.alive():
-            try:
-                os.kill(self.popen.pid, signals.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-        self._log.close()
-
-    def stop(self, sig=signals.SIGTERM, timeout=20):
-        """Sends ``sig``, waits for exit, SIGKILLs after ``timeout``. Returns the exit code."""
-        self.signal(sig)
-        try:
-            return self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return self.popen.returncode
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
 
 
 class CliResult:
@@ -169,8 +85,7 @@ class Farm:
         self.grpc_port = None
         self.http_port = None
         self.workers = {}
-        self._all = []  # every Process ever started, for cleanup
-        self._scheduler_runs = 0
+        self.procs = lib.ProcessGroup(root)  # every process ever started, for cleanup
         self._client = None
         self._channel = None
         self._jobs = None
@@ -195,42 +110,24 @@ class Farm:
     # --- processes -------------------------------------------------------------------
 
     def _binary(self, *parts):
-        path = os.path.join(BIN_DIR, *parts)
-        if not os.access(path, os.X_OK):
-            raise unittest.SkipTest(f"{path} is not built")
-        return path
+        try:
+            return lib.binary(*parts)
+        except FileNotFoundError as e:
+            raise unittest.SkipTest(str(e)) from None
 
     def start_scheduler(self, *extra, port=None, fast=True):
         """Starts the scheduler on ``port`` (default: a free one, or the previous port on a
         restart) with the farm's data dir; waits until it serves and returns it."""
         if port is None:
             port = self.grpc_port or 0
-        self._scheduler_runs += 1
-        port_file = self.path(f"scheduler-{self._scheduler_runs}.port")
-        argv = [self._binary("scheduler", "genfarm-scheduler"),
-                "--listen", f"127.0.0.1:{port}", "--http", "127.0.0.1:0",
-                "--data_dir", self.data_dir, "--port_file", port_file]
-        if fast:
-            argv += list(FAST_SCHEDULER_FLAGS)
-        argv += list(extra)
-        proc = Process(f"scheduler#{self._scheduler_runs}", argv,
-                       self.path(f"scheduler-{self._scheduler_runs}.log"))
-        self._all.append(proc)
+        self._binary("scheduler", "genfarm-scheduler")
+        args = list(FAST_SCHEDULER_FLAGS) if fast else []
+        proc = lib.start_scheduler(self.procs, self.data_dir, *args, *extra, port=port)
         self.scheduler = proc
-
-        def ready():
-            if not proc.alive():
-                raise AssertionError(f"scheduler exited with {proc.popen.returncode}:\n"
-                                     f"{proc.log_text()[-3000:]}")
-            if not os.path.exists(port_file):
-                return False
-            with open(port_file) as f:
-                return f.read().split()
-
-        ports = wait_for(ready, 30, "the scheduler's port file")
-        self.grpc_port, self.http_port = int(ports[0]), int(ports[1])
+        self.grpc_port, self.http_port = proc.grpc_port, proc.http_port
         self._reset_clients()
-        wait_for(lambda: self.client().jobs(limit=1) is not None, 30, "the scheduler to answer")
+        wait_for(lambda: proc.check_alive() or self.client().jobs(limit=1) is not None, 30,
+                 "the scheduler to answer")
         return proc
 
     def kill_scheduler(self):
@@ -240,14 +137,11 @@ class Farm:
 
     def start_worker(self, worker_id, slots=1, tags=(), models=None, extra=()):
         """Starts a real genfarm-worker; waits until the scheduler lists it online."""
-        argv = [self._binary("worker", "genfarm-worker"), "--scheduler", self.address,
-                "--id", worker_id, "--slots", str(slots), "--models", models or MODELS,
-                "--http", "127.0.0.1:0"]  # a free port: never clash with another farm
-        if tags:
-            argv += ["--tags", ",".join(tags)]
-        argv += list(extra)
-        proc = Process(f"worker {worker_id}", argv, self.path(f"worker-{worker_id}.log"))
-        self._all.append(proc)
+        self._binary("worker", "genfarm-worker")
+        args = ["--tags", ",".join(tags)] if tags else []
+        # HTTP on a free port (read back from its --port_file): never clash with another farm.
+        proc = lib.start_worker(self.procs, self.address, worker_id, *args, *extra,
+                                models=models or MODELS, slots=slots)
         self.workers[worker_id] = proc
         self.wait_worker_online(worker_id)
         return proc
@@ -256,9 +150,7 @@ class Farm:
         proc = self.workers[worker_id]
 
         def online():
-            if not proc.alive():
-                raise AssertionError(f"worker {worker_id} exited with {proc.popen.returncode}:\n"
-                                     f"{proc.log_text()[-3000:]}")
+            proc.check_alive()
             return any(w.id == worker_id and w.state == types_pb2.WORKER_STATE_ONLINE
                        for w in self.client().workers())
 
@@ -273,12 +165,11 @@ class Farm:
         if self._channel is not None:
             self._channel.close()
         self._client = self._channel = None
-        for proc in reversed(self._all):
-            proc.kill()
+        self.procs.stop_all()
 
     def logs(self):
         """name -> log text of every process started."""
-        return {p.name: p.log_text() for p in self._all}
+        return self.procs.logs()
 
     # --- talking to the scheduler ----------------------------------------------------
 
@@ -419,24 +310,11 @@ class FarmTestCase(unittest.TestCase):
         self.addCleanup(self._cleanup)
         self._t0 = time.monotonic()
 
-    def _failed(self):
-        outcome = getattr(self, "_outcome", None)
-        if outcome is None:
-            return False
-        result = getattr(outcome, "result", None)
-        if result is not None and hasattr(result, "failures"):
-            for test, _ in list(result.failures) + list(result.errors):
-                if test is self:
-                    return True
-        return not getattr(outcome, "success", True)
-
     def _cleanup(self):
         self.farm.stop_all()
-        failed = self._failed()
+        failed = lib.test_failed(self)
         if failed:
-            for name, text in self.farm.logs().items():
-                sys.stderr.write(f"\n===== {name} (last 60 lines) =====\n")
-                sys.stderr.write("\n".join(text.splitlines()[-60:]) + "\n")
+            self.farm.procs.dump_logs(lines=60)
         if os.environ.get("GENFARM_E2E_KEEP") or failed:
             sys.stderr.write(f"{self._testMethodName}: kept {self.tmp}\n")
         else:

@@ -11,7 +11,7 @@
     worker's attempt or the wrong task changes nothing.
 
 Run: ctest -R integration --output-on-failure   (or, from this directory,
-PYTHONPATH=<build>/python GENFARM_BIN_DIR=<build> /usr/bin/python3 -m unittest -v test_scheduler_restart)
+PYTHONPATH=<build>/python:<source>/tests/lib GENFARM_BIN_DIR=<build> /usr/bin/python3 -m unittest -v test_scheduler_restart)
 """
 
 import json
@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import genfarm_testlib as lib  # noqa: E402
 import scripted_worker  # noqa: E402
+from integration_farm import SchedulerProcess, start_scripted_worker, task_state_name  # noqa: E402
 from genfarm.v1 import farm_service_pb2  # noqa: E402
 from genfarm.v1 import job_service_pb2  # noqa: E402
 from genfarm.v1 import types_pb2  # noqa: E402
@@ -45,38 +46,27 @@ class IntegrationTestCase(unittest.TestCase):
     def setUp(self):
         self.started = time.monotonic()
         self.tmp = tempfile.mkdtemp(prefix=f"genfarm-{self._testMethodName}-")
-        self.scheduler_log = os.path.join(self.tmp, "scheduler.log")
-        self.logs = [self.scheduler_log]
-        self.scheduler = lib.SchedulerProcess(os.path.join(self.tmp, "data"), self.scheduler_log)
+        self.procs = lib.ProcessGroup(self.tmp)  # every child and its log (<tmp>/<name>.log)
+        self.scheduler = SchedulerProcess(self.procs, os.path.join(self.tmp, "data"))
         self.addCleanup(self._cleanup)
         self.scheduler.start()
 
     def _cleanup(self):
         self.scheduler.stop()
-        if self._failed() or os.environ.get("GENFARM_KEEP_TEST_DIRS"):
-            lib.log_failure_context(*self.logs)
+        self.procs.stop_all()
+        if lib.test_failed(self) or os.environ.get("GENFARM_KEEP_TEST_DIRS"):
+            self.procs.dump_logs(lines=40)
         if os.environ.get("GENFARM_KEEP_TEST_DIRS"):
             sys.stderr.write(f"kept {self.tmp}\n")
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
         sys.stderr.write(f"[{self.id()}: {time.monotonic() - self.started:.1f} s]\n")
 
-    def _failed(self):
-        outcome = getattr(self, "_outcome", None)
-        if outcome is None:
-            return False
-        if hasattr(outcome, "errors"):  # Python < 3.11
-            return any(err is not None for _, err in outcome.errors)
-        result = outcome.result
-        return any(t is self or getattr(t, "test_case", None) is self
-                   for t, _ in list(result.errors) + list(result.failures))
-
     def start_worker(self, worker_id, **kwargs):
         journal = os.path.join(self.tmp, f"{worker_id}.jsonl")
-        log = os.path.join(self.tmp, f"{worker_id}.log")
-        self.logs.append(log)
-        worker = lib.WorkerProcess(self.scheduler.address, worker_id, journal, log, **kwargs)
-        self.addCleanup(worker.stop)
+        worker = start_scripted_worker(self.procs, self.scheduler.address, worker_id, journal,
+                                       **kwargs)
+        self.addCleanup(worker.stop, timeout=10)
         return worker, journal
 
     def submit_cli(self, path, key):
@@ -91,7 +81,7 @@ class IntegrationTestCase(unittest.TestCase):
         return path
 
     def fail_with_logs(self, message):
-        lib.log_failure_context(*self.logs)
+        self.procs.dump_logs(lines=40)
         self.fail(message)
 
 
@@ -116,7 +106,7 @@ class SchedulerRestartTest(IntegrationTestCase):
             # Kill while something is running, so the reconnect has attempts to reclaim.
             return response if done >= n_tasks // 2 and running > 0 else None
 
-        before = lib.wait_until(half_done, 60, "half of the tasks to succeed")
+        before = lib.wait_for(half_done, 60, "half of the tasks to succeed")
         self.scheduler.kill()
         succeeded_before = {t.index: t.attempt_id for t in before.tasks if t.state == SUCCEEDED}
         running_before = {t.index: t.attempt_id for t in before.tasks if t.state == RUNNING}
@@ -138,7 +128,7 @@ class SchedulerRestartTest(IntegrationTestCase):
         self.assertEqual(again, job_id)
         self.assertIn("already submitted", result.stderr)
 
-        final = lib.wait_until(
+        final = lib.wait_for(
             lambda: (lambda r: r if r.job.state == types_pb2.JOB_STATE_SUCCEEDED else None)(
                 self.scheduler.get_job(job_id)),
             90, "the job to succeed after the restart")
@@ -146,7 +136,7 @@ class SchedulerRestartTest(IntegrationTestCase):
         self.assertEqual(final.job.id, job_id)
         self.assertEqual(final.job.spec, spec)
         self.assertEqual(len(final.tasks), n_tasks)
-        not_done = [(t.index, lib.task_state_name(t.state), t.message) for t in final.tasks if t.state != SUCCEEDED]
+        not_done = [(t.index, task_state_name(t.state), t.message) for t in final.tasks if t.state != SUCCEEDED]
         self.assertEqual(not_done, [])
         for stage in final.job.stages:
             self.assertEqual(stage.frames_done, stage.frames_total, stage.name)
@@ -271,7 +261,7 @@ class BadSpecTest(IntegrationTestCase):
                                                   timeout=lib.RPC_TIMEOUT)
                 self.assertEqual(raised.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, raised.exception.details())
                 self.assertIn(field, raised.exception.details())
-        self.assertTrue(self.scheduler.alive(), lib.tail(self.scheduler_log))
+        self.assertTrue(self.scheduler.alive(), self.scheduler.log_tail())
         self.assertEqual(self.scheduler.list_jobs(), [])
         ok = self.scheduler.jobs.SubmitJob(job_service_pb2.SubmitJobRequest(spec=spec(), idempotency_key="ok"),
                                            timeout=lib.RPC_TIMEOUT)
@@ -306,7 +296,7 @@ class StaleAttemptTest(IntegrationTestCase):
 
     def snapshot(self, job_id):
         t = self.task(job_id)
-        return (lib.task_state_name(t.state), t.attempt_id, t.attempts, t.worker, t.frames_done)
+        return (task_state_name(t.state), t.attempt_id, t.attempts, t.worker, t.frames_done)
 
     def barrier(self, stream, assignment, frames_done):
         """Returns once the scheduler has handled everything `stream` sent before: a Progress
@@ -314,7 +304,7 @@ class StaleAttemptTest(IntegrationTestCase):
         stream.send(worker_service_pb2.WorkerMessage(progress=worker_service_pb2.Progress(
             attempt_id=assignment.attempt_id, job_id=assignment.job_id, task_index=assignment.task_index,
             frames_done=frames_done)))
-        lib.wait_until(lambda: self.task(assignment.job_id).frames_done == frames_done, 10,
+        lib.wait_for(lambda: self.task(assignment.job_id).frames_done == frames_done, 10,
                        f"progress {frames_done} of attempt {assignment.attempt_id}")
 
     @staticmethod
@@ -331,7 +321,7 @@ class StaleAttemptTest(IntegrationTestCase):
         self.assertEqual((first.job_id, first.task_index), (job_a, 0))
         # Job B stays queued: it needs a tag no worker has.
         job_b = self.submit_one_task_job("stale_b", 5, tags=["nobody-has-this"])
-        lib.wait_until(lambda: self.task(job_a).state == RUNNING, 10, "job A's task to run")
+        lib.wait_for(lambda: self.task(job_a).state == RUNNING, 10, "job A's task to run")
         running = self.snapshot(job_a)
         self.assertEqual(running[:2], ("TASK_STATE_RUNNING", first.attempt_id))
         queued_b = self.snapshot(job_b)
@@ -359,7 +349,7 @@ class StaleAttemptTest(IntegrationTestCase):
                                                       timeout=lib.RPC_TIMEOUT).workers
             return [w.state for w in workers if w.id == "intruder"] == [types_pb2.WORKER_STATE_OFFLINE]
 
-        lib.wait_until(intruder_offline, 10, "the intruder to go offline")
+        lib.wait_for(intruder_offline, 10, "the intruder to go offline")
         self.assertEqual(self.snapshot(job_a), running[:4] + (1,))
 
         # 4. The attempt fails for real: after the backoff the task runs again as a new attempt.
@@ -367,7 +357,7 @@ class StaleAttemptTest(IntegrationTestCase):
         second = owner.expect("assign", 10)
         self.assertEqual((second.job_id, second.task_index), (job_a, 0))
         self.assertNotEqual(second.attempt_id, first.attempt_id)
-        lib.wait_until(lambda: self.task(job_a).attempt_id == second.attempt_id, 10, "the retry to run")
+        lib.wait_for(lambda: self.task(job_a).attempt_id == second.attempt_id, 10, "the retry to run")
         retry = self.snapshot(job_a)
         self.assertEqual(retry[0], "TASK_STATE_RUNNING")
         self.assertEqual(retry[2], 2)
@@ -380,7 +370,7 @@ class StaleAttemptTest(IntegrationTestCase):
 
         # 6. The real success lands; a duplicate failure of it afterwards changes nothing.
         owner.send(self.result(second.attempt_id, job_a))
-        lib.wait_until(lambda: self.task(job_a).state == SUCCEEDED, 10, "job A's success")
+        lib.wait_for(lambda: self.task(job_a).state == SUCCEEDED, 10, "job A's success")
         done = self.snapshot(job_a)
         self.assertEqual(self.scheduler.get_job(job_a).job.state, types_pb2.JOB_STATE_SUCCEEDED)
         owner.send(self.result(second.attempt_id, job_a, success=False))
@@ -405,7 +395,7 @@ class ScriptedWorkerTest(IntegrationTestCase):
                                                timeout=lib.RPC_TIMEOUT).job_id
         _, journal = self.start_worker("w1", slots=1, frame_seconds=0.01, models=MODELS,
                                        extra_args=["--fail-frames", "1005", "--fail-attempts", "1"])
-        final = lib.wait_until(
+        final = lib.wait_for(
             lambda: (lambda r: r if r.job.state == types_pb2.JOB_STATE_SUCCEEDED else None)(
                 self.scheduler.get_job(job_id)), 30, "the job to succeed after one retry")
         by_index = {t.index: t for t in final.tasks}
@@ -423,9 +413,9 @@ class ScriptedWorkerTest(IntegrationTestCase):
         spec.stages[0].chunk = 400
         long_id = self.scheduler.jobs.SubmitJob(job_service_pb2.SubmitJobRequest(spec=spec),
                                                 timeout=lib.RPC_TIMEOUT).job_id
-        lib.wait_until(lambda: self.scheduler.get_job(long_id).tasks[0].frames_done > 0, 20, "the long task to run")
+        lib.wait_for(lambda: self.scheduler.get_job(long_id).tasks[0].frames_done > 0, 20, "the long task to run")
         self.scheduler.jobs.CancelJob(job_service_pb2.JobRequest(job_id=long_id), timeout=lib.RPC_TIMEOUT)
-        lib.wait_until(lambda: [e for e in scripted_worker.read_journal(journal)
+        lib.wait_for(lambda: [e for e in scripted_worker.read_journal(journal)
                                 if e["event"] == "result" and e["job"] == long_id and not e["success"]],
                        10, "the worker to stop the canceled attempt")
         cancels = [e for e in scripted_worker.read_journal(journal) if e["event"] == "cancel"]
@@ -433,7 +423,7 @@ class ScriptedWorkerTest(IntegrationTestCase):
 
         # Drain reaches the worker; nothing new is assigned to it.
         self.scheduler.farm.DrainWorker(farm_service_pb2.DrainWorkerRequest(worker_id="w1"), timeout=lib.RPC_TIMEOUT)
-        lib.wait_until(lambda: any(e["event"] == "drain" and e["drain"] for e in scripted_worker.read_journal(journal)),
+        lib.wait_for(lambda: any(e["event"] == "drain" and e["drain"] for e in scripted_worker.read_journal(journal)),
                        10, "the drain to reach the worker")
         spec.name = "after_drain"
         spec.stages[0].frames = "1-2"
@@ -455,7 +445,7 @@ class ScriptedWorkerTest(IntegrationTestCase):
                           if e["event"] == "assign" and e["job"] == drained_id])
         self.scheduler.farm.DrainWorker(farm_service_pb2.DrainWorkerRequest(worker_id="w1", undrain=True),
                                         timeout=lib.RPC_TIMEOUT)
-        lib.wait_until(lambda: self.scheduler.get_job(drained_id).job.state == types_pb2.JOB_STATE_SUCCEEDED,
+        lib.wait_for(lambda: self.scheduler.get_job(drained_id).job.state == types_pb2.JOB_STATE_SUCCEEDED,
                        20, "the job to run after undrain")
 
 

@@ -22,49 +22,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import numpy as np
 import OpenImageIO as oiio
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("GENFARM_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN_DIR = os.environ.get("GENFARM_BIN_DIR") or os.path.join(SOURCE_DIR, "build")
-MODELS = os.environ.get("GENFARM_MODELS") or os.path.join(SOURCE_DIR, "var", "models")
-PYTHON = "/usr/bin/python3"
+import genfarm_testlib as lib
+from genfarm_testlib import MODELS, PYTHON, SOURCE_DIR
+
 MODEL = "esrgan-slim-x2"
 FIRST, LAST = 1001, 1016
 WIDTH, HEIGHT = 64, 48
 CHUNK = 4
 SEED = 1234
-
-
-def _binary(rel):
-    path = os.path.join(BIN_DIR, rel)
-    if not os.access(path, os.X_OK):
-        raise FileNotFoundError(f"{path} not found: build it first (GENFARM_BIN_DIR={BIN_DIR})")
-    return path
-
-
-def _wait_for(condition, timeout, what):
-    """Polls condition() until truthy (returns it) or fails after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _tail(path, lines=60):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _read_exr(path):
@@ -94,7 +64,7 @@ class WorkerPipelineTest(unittest.TestCase):
         with open(os.path.join(MODELS, MODEL, "manifest.json")) as f:
             cls.manifest = json.load(f)
         cls.tmp = tempfile.mkdtemp(prefix="genfarm-worker-it-")
-        cls.procs = []
+        cls.procs = lib.ProcessGroup(cls.tmp)
         try:
             cls._start_farm()
             cls._make_plates()
@@ -131,63 +101,30 @@ class WorkerPipelineTest(unittest.TestCase):
         return os.path.join(cls.tmp, *parts)
 
     @classmethod
-    def _spawn(cls, args, log_name):
-        log = open(cls._path(log_name), "w")
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        cls.procs.append(proc)
-        return proc
-
-    @classmethod
     def _start_farm(cls):
-        port_file = cls._path("ports")
-        scheduler = cls._spawn([_binary("scheduler/genfarm-scheduler"), "--listen=127.0.0.1:0",
-                                "--http=127.0.0.1:0", f"--data_dir={cls._path('scheduler-data')}",
-                                f"--port_file={port_file}"], "scheduler.log")
-
-        def ports_written():
-            if scheduler.poll() is not None:
-                raise AssertionError(f"genfarm-scheduler exited with {scheduler.returncode}:\n"
-                                     + _tail(cls._path("scheduler.log")))
-            return os.path.exists(port_file) and os.path.getsize(port_file) > 0
-
-        _wait_for(ports_written, 30, "the scheduler's port file")
-        with open(port_file) as f:
-            grpc_port = int(f.read().split()[0])
-        cls.address = f"127.0.0.1:{grpc_port}"
-        cls.worker = cls._spawn([_binary("worker/genfarm-worker"), f"--scheduler={cls.address}",
-                                 f"--models={MODELS}", "--id=it-worker", "--slots=1"], "worker.log")
+        scheduler = lib.start_scheduler(cls.procs, cls._path("scheduler-data"))
+        cls.address = scheduler.address
+        cls.worker = lib.start_worker(cls.procs, cls.address, "it-worker", models=MODELS, slots=1)
 
         def worker_listed():
-            if cls.worker.poll() is not None:
-                raise AssertionError(f"genfarm-worker exited with {cls.worker.returncode}:\n"
-                                     + _tail(cls._path("worker.log")))
-            out = cls._cli("workers").stdout
-            return "it-worker" in out
+            cls.worker.check_alive()
+            return "it-worker" in cls._cli("workers").stdout
 
-        _wait_for(worker_listed, 60, "the worker to register with the scheduler")
+        lib.wait_for(worker_listed, 60, "the worker to register with the scheduler")
 
     @classmethod
     def _stop_farm(cls):
-        for proc in reversed(cls.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
-        cls.procs = []
+        for proc in reversed(cls.procs.processes):
+            proc.stop(signal.SIGINT, timeout=15)  # SIGKILL if it does not exit in time
+        cls.procs.stop_all()
 
     @classmethod
     def _dump_logs(cls):
-        for name in ("scheduler.log", "worker.log"):
-            sys.stderr.write(f"\n----- {name} (tail) -----\n{_tail(cls._path(name))}\n")
+        cls.procs.dump_logs(lines=60)
 
     @classmethod
     def _cli(cls, *args, timeout=60):
-        return subprocess.run([_binary("client/genfarm"), "--scheduler", cls.address, *args],
-                              capture_output=True, text=True, timeout=timeout)
+        return lib.run_cli(cls.address, *args, timeout=timeout)
 
     @classmethod
     def _make_plates(cls):
@@ -289,8 +226,7 @@ stages:
         self.assertEqual(len(hits), 2, self.logs2)  # frames 1001-1008 in chunks of 4
         self.assertNotIn("cache miss", self.logs2)
         # The worker's own log agrees: one model load over both jobs.
-        with open(self._path("worker.log"), errors="replace") as f:
-            worker_log = f.read()
+        worker_log = self.worker.log_text()
         self.assertEqual(len(re.findall(rf"model cache: loaded {MODEL} ", worker_log)), 1, worker_log)
         _, _, attrs, _ = _read_exr(self._outputs("out2", FIRST, FIRST)[0])
         self.assertEqual(attrs.get("genfarm:job"), str(self.job2))

@@ -8,148 +8,76 @@ loopback, the genfarm CLI, and (optionally) a real Prometheus server scraping th
     text = farm.scrape(farm.scheduler_metrics_url)
 
 Environment (set by ctest): GENFARM_BIN_DIR (build tree), GENFARM_SOURCE_DIR, GENFARM_MODELS
-(default <source>/var/models). Nothing sleeps blindly: wait_for polls until a deadline.
+(default <source>/var/models). Processes, ports, waiting and the /metrics parser come from the
+shared tests/lib/genfarm_testlib; nothing sleeps blindly.
 """
 
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("GENFARM_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
-BIN_DIR = os.environ.get("GENFARM_BIN_DIR") or os.path.join(SOURCE_DIR, "build")
-MODELS = os.environ.get("GENFARM_MODELS") or os.path.join(SOURCE_DIR, "var", "models")
-PYTHON = "/usr/bin/python3"
+import genfarm_testlib as lib
+from genfarm_testlib import (MODELS, PYTHON, SOURCE_DIR, http_get, metric_names,  # noqa: F401
+                             sample_labels, sample_value, wait_for)
+
 MODEL = "esrgan-slim-x2"
-
-
-def wait_for(what, fn, timeout=30.0, interval=0.1):
-    """Polls fn() until it returns something truthy; fails naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except Exception as e:  # noqa: BLE001 (keep polling, report at the end)
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what, last))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def metric_names(exposition):
-    """Series names (with _bucket/_sum/_count) and family names in a text exposition."""
-    names = set()
-    for line in exposition.splitlines():
-        if line.startswith("# TYPE "):
-            names.add(line.split()[2])
-        elif line and not line.startswith("#"):
-            names.add(line.split("{")[0].split(" ")[0])
-    return names
-
-
-def sample_value(exposition, name, labels=None):
-    """Sum of the samples of `name` whose labels include `labels`."""
-    total = 0.0
-    for line in exposition.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        series, value = line.rsplit(" ", 1)
-        if series.split("{")[0] != name:
-            continue
-        if labels and not all('%s="%s"' % kv in series for kv in labels.items()):
-            continue
-        total += float(value)
-    return total
 
 
 class MetricsFarm:
     def __init__(self, test):
         self.test = test
         self.dir = tempfile.mkdtemp(prefix="genfarm-metrics-")
-        self.procs = []
+        self.procs = lib.ProcessGroup(self.dir)
         self.grpc_port = self.http_port = None
         test.addCleanup(self.stop)
 
     # --- processes ---
     def binary(self, *parts):
-        path = os.path.join(BIN_DIR, *parts)
-        if not os.access(path, os.X_OK):
-            self.test.skipTest("%s is not built" % path)
-        return path
+        try:
+            return lib.binary(*parts)
+        except FileNotFoundError as e:
+            self.test.skipTest(str(e))
 
     def spawn(self, name, argv):
-        with open(os.path.join(self.dir, name + ".log"), "wb") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
-                                    start_new_session=True)
-        proc.name = name
-        self.procs.append(proc)
-        return proc
-
-    def log(self, name):
-        try:
-            with open(os.path.join(self.dir, name + ".log"), errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
+        return self.procs.spawn(name, argv, cwd=self.dir)
 
     def stop(self):
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait()
-        if os.environ.get("GENFARM_METRICS_KEEP"):
+        failed = lib.test_failed(self.test)
+        self.procs.stop_all()
+        if failed:
+            self.procs.dump_logs(lines=60)
+        if os.environ.get("GENFARM_METRICS_KEEP") or failed:
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def start_scheduler(self, *extra):
-        port_file = os.path.join(self.dir, "ports")
-        self.scheduler = self.spawn("scheduler", [
-            self.binary("scheduler", "genfarm-scheduler"), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-            "--data_dir", os.path.join(self.dir, "scheduler"), "--port_file", port_file, *extra])
-        ports = wait_for("the scheduler's port file", lambda: self._read(port_file) or self._dead(self.scheduler))
-        self.grpc_port, self.http_port = (int(p) for p in ports.split())
-        self.address = "127.0.0.1:%d" % self.grpc_port
-        self.scheduler_http = "127.0.0.1:%d" % self.http_port
-        self.scheduler_metrics_url = "http://%s/metrics" % self.scheduler_http
+        self.binary("scheduler", "genfarm-scheduler")
+        self.scheduler = lib.start_scheduler(self.procs, os.path.join(self.dir, "scheduler"), *extra)
+        self.grpc_port, self.http_port = self.scheduler.grpc_port, self.scheduler.http_port
+        self.address = self.scheduler.address
+        self.scheduler_http = self.scheduler.http_address
+        self.scheduler_metrics_url = self.scheduler.metrics_url
 
-    def start_worker(self, worker_id, http="127.0.0.1:0"):
+    def start_worker(self, worker_id, http=True):
+        """Starts a worker; returns (process, its /metrics URL as the scheduler lists it, or
+        None when ``http`` is False)."""
         if not os.path.isdir(os.path.join(MODELS, MODEL)):
             self.test.skipTest("model %s not found in %s (set GENFARM_MODELS)" % (MODEL, MODELS))
-        proc = self.spawn("worker-" + worker_id, [
-            self.binary("worker", "genfarm-worker"), "--scheduler", self.address, "--models", MODELS,
-            "--http", http, "--id", worker_id])
+        self.binary("worker", "genfarm-worker")
+        proc = lib.start_worker(self.procs, self.address, worker_id, models=MODELS, http=http)
         if not http:
-            wait_for("worker %s online" % worker_id,
-                     lambda: self._dead(proc) or worker_id in self.cli_ok("workers"),
-                     timeout=60)
+            wait_for(lambda: proc.check_alive() or worker_id in self.cli_ok("workers"), 60,
+                     "worker %s online" % worker_id)
             return proc, None
         # The worker advertises its /metrics address in its hello; the scheduler lists it for
         # Prometheus service discovery.
-        target = wait_for("worker %s in /sd/workers" % worker_id,
-                          lambda: self._dead(proc) or self._sd_target(worker_id), timeout=60)
+        target = wait_for(lambda: proc.check_alive() or self._sd_target(worker_id), 60,
+                          "worker %s in /sd/workers" % worker_id)
+        self.test.assertEqual(target, "127.0.0.1:%d" % proc.http_port,
+                              "the scheduler's /sd/workers and the worker's --port_file disagree")
         return proc, "http://%s/metrics" % target
 
     def _sd_target(self, worker_id):
@@ -158,18 +86,12 @@ class MetricsFarm:
                 return group["targets"][0]
         return None
 
-    def _dead(self, proc):
-        if proc.poll() is not None:
-            raise AssertionError("%s exited with %s:\n%s" % (proc.name, proc.returncode, self.log(proc.name)))
-        return None
-
-    @staticmethod
-    def _read(path):
-        try:
-            with open(path) as f:
-                return f.read().strip()
-        except OSError:
-            return None
+    def log(self, name):
+        """The tail of process ``name``'s log ('' if there is no such process)."""
+        for proc in reversed(self.procs.processes):
+            if proc.name == name:
+                return proc.log_text()[-4000:]
+        return ""
 
     # --- CLI and jobs ---
     def cli(self, *args, timeout=90):
@@ -205,7 +127,7 @@ stages:
         r = self.cli("submit", spec, "--wait")
         if expect_success:
             self.test.assertEqual(r.returncode, 0, "submit --wait failed:\n%s\n%s\nworker log:\n%s" % (
-                r.stdout, r.stderr, self.log("worker-w1")))
+                r.stdout, r.stderr, self.log("worker w1")))
         return r
 
     # --- scraping ---

@@ -11,12 +11,11 @@ failures): those must at least be declared in worker/metrics (and are unit-teste
 import json
 import os
 import re
-import signal
 import unittest
 
 import yaml
 
-from metrics_farm import SOURCE_DIR, MetricsFarm, metric_names, sample_value, wait_for
+from metrics_farm import SOURCE_DIR, MetricsFarm, metric_names, sample_labels, sample_value, wait_for
 
 DASHBOARD = os.path.join(SOURCE_DIR, "deploy", "grafana", "genfarm-dashboard.json")
 ALERTS = os.path.join(SOURCE_DIR, "deploy", "prometheus", "alerts.yml")
@@ -95,11 +94,11 @@ class MetricNamesTest(unittest.TestCase):
                           expect_success=False)
         self.assertNotEqual(bad.returncode, 0, bad.stdout)
         # A second worker that dies: the scheduler counts a lost worker.
-        w2, _ = farm.start_worker("w2", http="")
-        os.killpg(w2.pid, signal.SIGKILL)
-        sched = wait_for("a lost worker in the scheduler's metrics",
-                         lambda: (lambda t: t if sample_value(t, "genfarm_scheduler_workers_lost_total") >= 1
-                                  else None)(farm.scrape(farm.scheduler_metrics_url)))
+        w2, _ = farm.start_worker("w2", http=False)
+        w2.kill()
+        sched = wait_for(lambda: (lambda t: t if sample_value(t, "genfarm_scheduler_workers_lost_total") >= 1
+                                  else None)(farm.scrape(farm.scheduler_metrics_url)),
+                         30, "a lost worker in the scheduler's metrics", interval=0.1)
         worker = farm.scrape(worker_url)
 
         self.assertEqual(sample_value(sched, "genfarm_scheduler_frames_completed_total",
@@ -127,7 +126,7 @@ class MetricNamesTest(unittest.TestCase):
 
         # Bounded labels only: no job, task, frame or attempt ids in any exported series.
         for text in (sched, worker):
-            labels = set(re.findall(r'[{,]([a-zA-Z_][a-zA-Z0-9_]*)="', text))
+            labels = sample_labels(text)
             self.assertFalse(labels & FORBIDDEN_LABELS, labels)
 
 

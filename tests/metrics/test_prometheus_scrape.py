@@ -10,12 +10,11 @@ loaded too, and must evaluate without errors.
 import json
 import os
 import shutil
-import subprocess
-import time
 import unittest
 import urllib.parse
 
-from metrics_farm import SOURCE_DIR, MetricsFarm, free_port, http_get, wait_for
+import genfarm_testlib as lib
+from metrics_farm import SOURCE_DIR, MetricsFarm, http_get, wait_for
 
 FRAMES = 8
 
@@ -47,7 +46,6 @@ class PrometheusScrapeTest(unittest.TestCase):
             self.assertEqual((code, output), (0, ""), "promtool check metrics %s" % url)
 
         # 2. A real Prometheus scraping both every second.
-        self.prom_port = free_port()
         config = os.path.join(farm.dir, "prometheus.yml")
         with open(config, "w") as f:
             f.write("""global:
@@ -66,18 +64,19 @@ scrape_configs:
 """ % (os.path.join(SOURCE_DIR, "deploy", "prometheus", "alerts.yml"), farm.scheduler_http, farm.scheduler_http))
         prom = farm.spawn("prometheus", [
             prometheus, "--config.file=" + config, "--storage.tsdb.path=" + os.path.join(farm.dir, "tsdb"),
-            "--web.listen-address=127.0.0.1:%d" % self.prom_port, "--log.level=warn"])
-        wait_for("prometheus ready", lambda: farm._dead(prom) or
-                 "Ready" in http_get("http://127.0.0.1:%d/-/ready" % self.prom_port), timeout=30)
+            "--web.listen-address=127.0.0.1:0", "--log.level=warn"])
+        # Port 0, read back from the kernel's socket table: never bind-then-release.
+        self.prom_port = lib.wait_listening_port(prom, timeout=30)
+        wait_for(lambda: prom.check_alive() or
+                 "Ready" in http_get("http://127.0.0.1:%d/-/ready" % self.prom_port), 30, "prometheus ready")
 
-        completed = wait_for("sum(genfarm_scheduler_frames_completed_total) == %d in Prometheus" % FRAMES,
-                             lambda: self.scalar("sum(genfarm_scheduler_frames_completed_total)") == FRAMES,
-                             timeout=60, interval=0.5)
+        completed = wait_for(lambda: self.scalar("sum(genfarm_scheduler_frames_completed_total)") == FRAMES,
+                             60, "sum(genfarm_scheduler_frames_completed_total) == %d in Prometheus" % FRAMES,
+                             interval=0.5)
         self.assertTrue(completed)
         self.assertEqual(self.scalar('sum(genfarm_scheduler_frames_completed_total{model="esrgan-slim-x2"})'), FRAMES)
-        wait_for("the worker's frames in Prometheus",
-                 lambda: self.scalar("sum(genfarm_worker_frames_processed_total)") == FRAMES, timeout=30,
-                 interval=0.5)
+        wait_for(lambda: self.scalar("sum(genfarm_worker_frames_processed_total)") == FRAMES, 30,
+                 "the worker's frames in Prometheus", interval=0.5)
         up = {r["metric"]["job"]: r["value"][1] for r in self.query("up")}
         self.assertEqual(up, {"genfarm-scheduler": "1", "genfarm-workers": "1"})
         worker_target = self.query('up{job="genfarm-workers"}')[0]["metric"]
@@ -90,7 +89,7 @@ scrape_configs:
             rules = [r for g in groups for r in g["rules"]]
             return rules if rules and all(r.get("lastEvaluation", "").startswith("20") for r in rules) else None
 
-        rules = wait_for("alert rules evaluated", rules_evaluated, timeout=20, interval=0.5)
+        rules = wait_for(rules_evaluated, 20, "alert rules evaluated", interval=0.5)
         self.assertEqual([r["name"] for r in rules if r["health"] != "ok"], [])
         firing = [r["name"] for r in rules if r.get("state") == "firing"]
         self.assertNotIn("GenFarmNoWorkers", firing)

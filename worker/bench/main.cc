@@ -12,10 +12,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "common/flags_usage.h"
 #include "spdlog/spdlog.h"
 #include "worker/bench/worker_bench.h"
 
@@ -49,8 +49,9 @@ std::string SelfExe() {
 
 int main(int argc, char** argv) {
   using namespace genfarm::worker;
-  absl::SetProgramUsageMessage(
-      "GenFarm worker benchmark: frames/s of the worker pipeline vs bare LibTorch vs a process per "
+  genfarm::SetFlagsUsage(
+      "genfarm-worker-bench",
+      "the worker benchmark: frames/s of the worker pipeline vs bare LibTorch vs a process per "
       "chunk.");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));

@@ -7,7 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/worker/frames/test_util.h"
+#include "tests/lib/frame_test_util.h"
 #include "worker/frames/frame_io.h"
 #include "worker/runtime/seed.h"
 

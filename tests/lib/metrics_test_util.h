@@ -3,8 +3,8 @@
 //   prometheus::Registry registry;
 //   ...
 //   EXPECT_EQ(CounterValue(registry, "genfarm_x_total", {{"model", "esrgan"}}), 8);
-#ifndef GENFARM_TESTS_METRICS_METRICS_TEST_UTIL_H_
-#define GENFARM_TESTS_METRICS_METRICS_TEST_UTIL_H_
+#ifndef GENFARM_TESTS_LIB_METRICS_TEST_UTIL_H_
+#define GENFARM_TESTS_LIB_METRICS_TEST_UTIL_H_
 
 #include <map>
 #include <optional>
@@ -77,4 +77,4 @@ inline std::vector<std::string> LabelNames(const prometheus::Registry& registry)
 
 }  // namespace genfarm::testing
 
-#endif  // GENFARM_TESTS_METRICS_METRICS_TEST_UTIL_H_
+#endif  // GENFARM_TESTS_LIB_METRICS_TEST_UTIL_H_

@@ -12,7 +12,7 @@
 #include "prometheus/registry.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/policy/genfarm_policy.h"
-#include "tests/metrics/metrics_test_util.h"
+#include "tests/lib/metrics_test_util.h"
 #include "tests/scheduler/core/fakes.h"
 
 namespace genfarm::scheduler {

@@ -1,8 +1,8 @@
 // Helpers shared by the frame and pipeline tests: a temporary folder, a folder listing,
 // and FakeNearestRunner, a ModelRunner that upscales by pixel replication and interpolates
 // by linear blending (so expected outputs are computable by hand).
-#ifndef GENFARM_TESTS_WORKER_FRAMES_TEST_UTIL_H_
-#define GENFARM_TESTS_WORKER_FRAMES_TEST_UTIL_H_
+#ifndef GENFARM_TESTS_LIB_FRAME_TEST_UTIL_H_
+#define GENFARM_TESTS_LIB_FRAME_TEST_UTIL_H_
 
 #include <stdlib.h>
 
@@ -132,4 +132,4 @@ class FakeNearestRunner : public ModelRunner {
 
 }  // namespace genfarm::worker::testing_util
 
-#endif  // GENFARM_TESTS_WORKER_FRAMES_TEST_UTIL_H_
+#endif  // GENFARM_TESTS_LIB_FRAME_TEST_UTIL_H_
