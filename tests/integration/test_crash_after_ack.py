@@ -9,13 +9,16 @@ Raw gRPC (generated stubs), the real genfarm-scheduler and its SQLite store.
 
 import os
 import random
+import sys
 import tempfile
 import time
 import unittest
 
-from genfarm_testlib import (SchedulerProcess, WorkerProcess, log_failure_context, wait_until,
-                             job_state_name)
-from genfarm.v1 import job_service_pb2, types_pb2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import genfarm_testlib as lib  # noqa: E402
+from integration_farm import SchedulerProcess, job_state_name, start_scripted_worker  # noqa: E402
+from genfarm.v1 import job_service_pb2, types_pb2  # noqa: E402
 
 ROUNDS = int(os.environ.get("GENFARM_CRASH_ROUNDS", "20"))
 BIG_FRAMES = 200_000
@@ -39,8 +42,8 @@ class CrashAfterAckTest(unittest.TestCase):
     def test_every_acknowledged_job_survives_a_sigkill(self):
         rng = random.Random(int(os.environ.get("GENFARM_CRASH_SEED", "10")))
         with tempfile.TemporaryDirectory() as tmp:
-            log = os.path.join(tmp, "scheduler.log")
-            sched = SchedulerProcess(os.path.join(tmp, "data"), log)
+            procs = lib.ProcessGroup(tmp)
+            sched = SchedulerProcess(procs, os.path.join(tmp, "data"))
             acked = {}  # job id -> expected task count
             try:
                 sched.start()
@@ -78,9 +81,10 @@ class CrashAfterAckTest(unittest.TestCase):
                         if tasks == BIG_FRAMES:
                             sched.jobs.CancelJob(job_service_pb2.JobRequest(job_id=job_id), timeout=60)
                 # The small jobs run to completion on a scripted worker.
-                worker = WorkerProcess(sched.address, "w1", os.path.join(tmp, "w1.jsonl"),
-                                       os.path.join(tmp, "w1.log"), out_dir=os.path.join(tmp, "out"),
-                                       slots=8, frame_seconds=0.001, models=("esrgan-slim-x2",))
+                worker = start_scripted_worker(procs, sched.address, "w1",
+                                               os.path.join(tmp, "w1.jsonl"),
+                                               out_dir=os.path.join(tmp, "out"), slots=8,
+                                               frame_seconds=0.001, models=("esrgan-slim-x2",))
                 try:
                     small = [j for j, n in acked.items() if n != BIG_FRAMES]
 
@@ -88,15 +92,16 @@ class CrashAfterAckTest(unittest.TestCase):
                         return all(sched.get_job(j, include_tasks=False).job.state ==
                                    types_pb2.JOB_STATE_SUCCEEDED for j in small)
 
-                    wait_until(all_done, 240, "every acknowledged small job to succeed")
+                    lib.wait_for(all_done, 240, "every acknowledged small job to succeed")
                 finally:
                     worker.stop()
                 print(f"{ROUNDS} rounds, {len(acked)} acknowledged jobs, all present and whole")
             except Exception:
-                log_failure_context(log)
+                procs.dump_logs()
                 raise
             finally:
                 sched.stop()
+                procs.stop_all()
 
 
 if __name__ == "__main__":
