@@ -536,13 +536,19 @@ TEST_F(SchedulerCoreTest, DuplicateResultIsIgnored) {
   auto w1 = Connect("w1");
   core_->Dispatch();
   const v1::Assignment a = w1->Assignments().at(0);
-  Succeed("w1", a);
+  v1::Result first;
+  first.set_attempt_id(a.attempt_id());
+  first.set_success(true);
+  EXPECT_TRUE(core_->WorkerResult(WorkerId("w1"), first));
   ASSERT_EQ(TaskOf(job, 0).state(), v1::TASK_STATE_SUCCEEDED);
   core_->Dispatch();
   ASSERT_THAT(w1->Assignments(), SizeIs(2));
 
   const int64_t puts = sink_.puts();
-  Succeed("w1", a);
+  v1::Result again;
+  again.set_attempt_id(a.attempt_id());
+  again.set_success(true);
+  EXPECT_FALSE(core_->WorkerResult(WorkerId("w1"), again));  // fenced: the caller is told
   Fail("w1", a, v1::FAILURE_REASON_MODEL_ERROR, "late failure of a finished attempt");
   EXPECT_EQ(sink_.puts(), puts);
   EXPECT_EQ(TaskOf(job, 0).state(), v1::TASK_STATE_SUCCEEDED);
