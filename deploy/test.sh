@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Relative paths in ccache keys: a fresh clone elsewhere reuses earlier compilations.
 export CCACHE_BASEDIR="$PWD"
+# -g puts the build folder into every object, so by default ccache keys on it and a fresh
+# clone elsewhere would miss every entry: do not hash the folder.
+export CCACHE_NOHASHDIR=1
 
 bash deploy/install-deps.sh
 cmake --preset dev >/dev/null
