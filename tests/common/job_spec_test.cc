@@ -536,8 +536,8 @@ TEST(JobSpecTest, FileErrorsNameTheFile) {
 TEST(JobSpecTest, TextMustBeUtf8) {
   EXPECT_EQ(ErrorOf(Edit("project: feature_x", "project: feature_x\nlabels: {dept: caf\xe9}")),
             "labels.dept: must be UTF-8 text (is the file saved in another encoding?) (line 3)");
-  EXPECT_THAT(ErrorOf(Edit("    chunk: 8", "    chunk: 8\n    params: {mode: \"\xc3\x28\"}")),
-              StartsWith("stages[0].params.mode: must be UTF-8 text"));
+  EXPECT_THAT(ErrorOf(Edit("    chunk: 8", "    chunk: 8\n    params: {factor: \"\xc3\x28\"}")),
+              StartsWith("stages[0].params.factor: must be an integer"));  // refused, escaped
   EXPECT_THAT(ErrorOf(Edit("plates/sh010.####.exr", "plates/\xed\xa0\x80.####.exr")),
               StartsWith("stages[0].input: must be UTF-8 text"));  // a UTF-16 surrogate
   EXPECT_THAT(ErrorOf(Edit("model: rife-v4.6", "model: rife-\xc0\xafv4.6")),

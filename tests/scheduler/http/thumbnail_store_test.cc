@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "tests/metrics/metrics_test_util.h"
+#include "tests/lib/metrics_test_util.h"
 
 namespace genfarm::scheduler {
 namespace {

@@ -366,7 +366,7 @@ TEST(StoreWriterTest, WhenDurableReportsChangesAStoppedWriterNeverCommitted) {
   writer.WhenDurable([&](absl::Status s) { answer = s; });
   EXPECT_FALSE(writer.Stop().ok());
   EXPECT_EQ(answer.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(answer.message()), HasSubstr("not durable"));
+  EXPECT_THAT(std::string(answer.message()), HasSubstr("before this change was durable"));
 }
 
 TEST(StoreWriterTest, CommitDurationComesFromTheInjectedClock) {

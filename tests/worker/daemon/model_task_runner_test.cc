@@ -18,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/worker/frames/test_util.h"
+#include "tests/lib/frame_test_util.h"
 #include "worker/frames/frame_io.h"
 #include "worker/runtime/model_loader.h"
 #include "worker/runtime/sha256.h"

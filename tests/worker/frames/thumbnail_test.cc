@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/worker/frames/test_util.h"
+#include "tests/lib/frame_test_util.h"
 
 namespace genfarm::worker {
 namespace {
