@@ -49,7 +49,16 @@ void SchedulerLink::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
-    if (stream_ != nullptr) stream_->WritesDone();
+    if (stream_ != nullptr) {
+      // Close our side and let the scheduler read everything sent before it (the last
+      // results of a drain): it ends the stream once it has, and Loop() returns. Cancelling
+      // at once could overtake those messages, and a finished attempt would run again.
+      stream_->WritesDone();
+      auto closed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return context_ == nullptr; };
+      // Real time, like gRPC's own deadlines: this bounds a network handshake at exit, and
+      // must not wait for a fake clock to move.
+      mu_.AwaitWithTimeout(absl::Condition(&closed), absl::Seconds(5));
+    }
     if (context_ != nullptr) context_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
