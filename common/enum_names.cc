@@ -1,13 +1,12 @@
 #include "common/enum_names.h"
 
-#include "common/tier.h"
-
 #include <map>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/tier.h"
 
 namespace genfarm {
 namespace {
@@ -88,9 +87,7 @@ absl::string_view FailureReasonName(v1::FailureReason reason) {
   return FailureReasons().Name(reason);
 }
 absl::string_view WorkerStateName(v1::WorkerState state) { return WorkerStates().Name(state); }
-absl::string_view TierName(v1::Tier tier) {
-  return Tiers().Name(EffectiveTier(tier));
-}
+absl::string_view TierName(v1::Tier tier) { return Tiers().Name(EffectiveTier(tier)); }
 absl::string_view StageKindName(v1::StageKind kind) { return StageKinds().Name(kind); }
 
 std::optional<v1::JobState> ParseJobState(absl::string_view name) {

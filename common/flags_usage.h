@@ -20,8 +20,8 @@
 
 namespace genfarm {
 
-// Sets the usage message (Abseil prints "PROGRAM: SUMMARY") and the help filters; `--version` prints
-// "PROGRAM VERSION".
+// Sets the usage message (Abseil prints "PROGRAM: SUMMARY") and the help filters; `--version`
+// prints "PROGRAM VERSION".
 void SetFlagsUsage(absl::string_view program, absl::string_view summary);
 
 // The path of a flag's defining file relative to the source tree ("scheduler/main.cc"),

@@ -1,5 +1,4 @@
 #include "common/job_spec.h"
-#include "common/tier.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -21,6 +20,7 @@
 #include "common/retime_mapping.h"
 #include "common/stage_params.h"
 #include "common/status_macros.h"
+#include "common/tier.h"
 
 namespace genfarm {
 namespace {

@@ -26,9 +26,9 @@
 #include "absl/time/time.h"
 #include "common/enum_names.h"
 #include "common/job_spec.h"
-#include "common/tier.h"
 #include "common/job_spec_rules.h"
 #include "common/status_macros.h"
+#include "common/tier.h"
 
 // The YAML half of job_spec.h: ParseJobSpecYaml and ParseJobSpecFile. The semantic checks
 // are ValidateJobSpec's (job_spec.cc), which the reader runs last.

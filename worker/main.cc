@@ -162,7 +162,8 @@ int main(int argc, char** argv) {
   absl::BitGen bitgen;  // reconnect jitter
   link = std::make_unique<SchedulerLink>(
       SchedulerLink::Options{address}, hello,
-      [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat, clock, bitgen);
+      [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat, clock,
+      bitgen);
   // /metrics and /healthz. Metrics must not stop rendering: if the address is taken the
   // worker runs without them (and says so).
   std::unique_ptr<genfarm::HttpServer> http;

@@ -18,8 +18,8 @@ void AttemptTable::Restore(int64_t id, const LiveAttempt& attempt) {
 }
 
 void AttemptTable::RecoverHighWater(int64_t stored_high_water, bool skip_ahead) {
-  high_water_ = std::max(high_water_, skip_ahead ? stored_high_water + (1 << 20)
-                                                 : stored_high_water);
+  high_water_ =
+      std::max(high_water_, skip_ahead ? stored_high_water + (1 << 20) : stored_high_water);
 }
 
 const LiveAttempt* AttemptTable::Find(int64_t id) const {

@@ -41,9 +41,9 @@ absl::StatusOr<SubmitResult> JobCommands::Submit(v1::JobSpec spec,
                        "; retry it first"));
     }
   }
-  GENFARM_ASSIGN_OR_RETURN(
-      JobPlan plan,
-      PlanJob(spec, [this](const std::string& m) { return p_.workers.ModelWindow(m); }));
+  GENFARM_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(spec, [this](const std::string& m) {
+                             return p_.workers.ModelWindow(m);
+                           }));
   if (static_cast<int64_t>(plan.tasks.size()) > p_.options.max_tasks_per_job) {
     return absl::InvalidArgumentError(absl::StrCat("job has ", plan.tasks.size(),
                                                    " tasks, more than the limit of ",

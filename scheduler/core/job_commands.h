@@ -2,7 +2,7 @@
 // pause, resume, retry tasks and set a priority. Each returns the job as it is now or a
 // status naming what was wrong; a refused command changes nothing.
 //
-//   JobCommands commands({clock, options, signals, jobs, attempts, workers, lifecycle, views});
+//   JobCommands commands({{clock, options, signals, jobs, attempts, workers}, lifecycle, views});
 //   GENFARM_ASSIGN_OR_RETURN(SubmitResult submitted, commands.Submit(spec, "ci-812"));
 //   commands.Cancel(submitted.id);
 //
@@ -20,6 +20,7 @@
 #include "genfarm/v1/types.pb.h"
 #include "scheduler/core/attempt_table.h"
 #include "scheduler/core/core_options.h"
+#include "scheduler/core/core_rooms.h"
 #include "scheduler/core/core_signals.h"
 #include "scheduler/core/core_views.h"
 #include "scheduler/core/job_table.h"
@@ -35,16 +36,7 @@ struct SubmitResult {
 
 class JobCommands {
  public:
-  struct Parts {
-    Clock& clock;
-    const CoreOptions& options;
-    CoreSignals& signals;
-    JobTable& jobs;
-    AttemptTable& attempts;
-    WorkerRegistry& workers;
-    TaskLifecycle& lifecycle;
-    const CoreViews& views;
-  };
+  using Parts = CoreRoomsWithLifecycle;
   explicit JobCommands(Parts parts) : p_(parts) {}
 
   absl::StatusOr<SubmitResult> Submit(v1::JobSpec spec, const std::string& idempotency_key);

@@ -192,8 +192,7 @@ void JobTable::UpdateJobState(LiveJob& job) {
 }
 
 void JobTable::StartJobIfReady(LiveJob& job) {
-  if (job.unmet_jobs > 0 || job.rec.state == v1::JOB_STATE_PAUSED || IsEnded(job.rec.state))
-    return;
+  if (job.unmet_jobs > 0 || job.rec.state == v1::JOB_STATE_PAUSED || IsEnded(job.rec.state)) return;
   job.rec.state = v1::JOB_STATE_ACTIVE;
   job.rec.message.clear();
   for (size_t i = 0; i < job.tasks.size(); ++i) {

@@ -32,18 +32,21 @@ SchedulerCore::SchedulerCore(Clock& clock, StateSink& sink, PlacementPolicy& pol
               BackoffOptions{options.retry_backoff_base, options.retry_backoff_max, 0.0},
               bitgen_))),
       blame_(OwnOr<BlamePolicy>(policies.blame, own_blame_,
-                                std::make_unique<ThresholdBlamePolicy>(
-                                    options.blocklist_failures, options.blocklist_forgive))),
+                                std::make_unique<ThresholdBlamePolicy>(options.blocklist_failures,
+                                                                       options.blocklist_forgive))),
       usage_(OwnOr<UsageLedger>(policies.usage, own_usage_,
                                 std::make_unique<DecayingUsageLedger>(options.usage_half_life))),
       jobs_(clock, sink, signals_),
       attempts_(sink),
       views_(jobs_, attempts_, workers_),
-      lifecycle_({clock, options_, signals_, jobs_, attempts_, workers_, retry_, blame_, observer_,
+      lifecycle_({{clock, options_, signals_, jobs_, attempts_, workers_},
+                  retry_,
+                  blame_,
+                  observer_,
                   sink}),
       dispatcher_({clock, signals_, jobs_, attempts_, workers_, lifecycle_, policy, usage_}),
-      commands_({clock, options_, signals_, jobs_, attempts_, workers_, lifecycle_, views_}),
-      worker_events_({clock, options_, signals_, jobs_, attempts_, workers_, lifecycle_, views_}),
+      commands_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_}),
+      worker_events_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_}),
       watch_hub_(jobs_, views_) {}
 
 absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
@@ -91,8 +94,7 @@ void SchedulerCore::TimeOutAttempts(int64_t now_ms) {
     const std::string worker = attempt->worker.value();
     const LiveJob* job = jobs_.Find(attempt->task.job);
     const int32_t timeout =
-        job ? job->rec.spec.stages(job->tasks[attempt->task.index].rec.stage).timeout_seconds()
-            : 0;
+        job ? job->rec.spec.stages(job->tasks[attempt->task.index].rec.stage).timeout_seconds() : 0;
     lifecycle_.CancelOnWorker(attempt_id, v1::FAILURE_REASON_TIMEOUT);
     lifecycle_.Fail(attempt_id, v1::FAILURE_REASON_TIMEOUT,
                     absl::StrCat("attempt timed out after ", timeout, " s on worker ", worker));

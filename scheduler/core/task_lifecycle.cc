@@ -16,8 +16,7 @@ int64_t TaskLifecycle::TaskMemory(const LiveJob& job, int32_t stage) const {
   return model == nullptr ? 0 : model->memory_bytes();
 }
 
-void TaskLifecycle::Start(LiveJob& job, int32_t index, const WorkerId& worker_id,
-                          int32_t device) {
+void TaskLifecycle::Start(LiveJob& job, int32_t index, const WorkerId& worker_id, int32_t device) {
   LiveWorker& worker = *p_.workers.Find(worker_id);
   LiveTask& task = job.tasks[index];
   const int64_t now = NowMs();
@@ -109,13 +108,12 @@ void TaskLifecycle::Blame(LiveJob& job, const WorkerId& worker) {
   const absl::Duration keep_off = p_.blame.KeepOffFor(++entry.failures);
   if (keep_off > absl::ZeroDuration()) {
     entry.until_ms = NowMs() + absl::ToInt64Milliseconds(keep_off);
-    spdlog::warn("worker {} kept off job {} after {} failures", worker.value(),
-                 job.rec.id.value(), entry.failures);
+    spdlog::warn("worker {} kept off job {} after {} failures", worker.value(), job.rec.id.value(),
+                 entry.failures);
   }
 }
 
-void TaskLifecycle::Fail(int64_t attempt_id, v1::FailureReason reason,
-                         const std::string& message) {
+void TaskLifecycle::Fail(int64_t attempt_id, v1::FailureReason reason, const std::string& message) {
   const LiveAttempt* attempt = p_.attempts.Find(attempt_id);
   if (attempt == nullptr) return;
   const TaskId task_id = attempt->task;

@@ -4,7 +4,8 @@
 // after what delay, and the BlamePolicy whether the worker is kept off the job), cancel
 // it on its worker, and lose every attempt of a worker that went away.
 //
-//   TaskLifecycle life(clock, options, jobs, attempts, workers, retry, blame, observer, sink);
+//   TaskLifecycle life({{clock, options, signals, jobs, attempts, workers}, retry, blame,
+//                       observer, sink});
 //   life.Start(job, index, worker_id, device);                  // sends the assignment
 //   life.Fail(attempt_id, v1::FAILURE_REASON_TIMEOUT, "timed out after 60 s");
 //
@@ -21,6 +22,7 @@
 #include "scheduler/core/attempt_table.h"
 #include "scheduler/core/core_observer.h"
 #include "scheduler/core/core_options.h"
+#include "scheduler/core/core_rooms.h"
 #include "scheduler/core/core_signals.h"
 #include "scheduler/core/job_table.h"
 #include "scheduler/core/state_sink.h"
@@ -32,13 +34,7 @@ namespace genfarm::scheduler {
 
 class TaskLifecycle {
  public:
-  struct Parts {
-    Clock& clock;
-    const CoreOptions& options;
-    CoreSignals& signals;
-    JobTable& jobs;
-    AttemptTable& attempts;
-    WorkerRegistry& workers;
+  struct Parts : CoreRooms {
     const RetryPolicy& retry;
     const BlamePolicy& blame;
     CoreObserver& observer;

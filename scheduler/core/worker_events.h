@@ -3,7 +3,7 @@
 // stopped reporting), progress and log lines, results (fenced by attempt id and worker),
 // the stream's end, and the operator's drain.
 //
-//   WorkerEvents events({clock, options, signals, jobs, attempts, workers, lifecycle, views});
+//   WorkerEvents events({{clock, options, signals, jobs, attempts, workers}, lifecycle, views});
 //   GENFARM_RETURN_IF_ERROR(events.Hello(hello, channel));
 //   bool accepted = events.Result(worker_id, result);   // false: stale, ignored
 //
@@ -20,6 +20,7 @@
 #include "genfarm/v1/worker_service.pb.h"
 #include "scheduler/core/attempt_table.h"
 #include "scheduler/core/core_options.h"
+#include "scheduler/core/core_rooms.h"
 #include "scheduler/core/core_signals.h"
 #include "scheduler/core/core_views.h"
 #include "scheduler/core/job_table.h"
@@ -31,16 +32,7 @@ namespace genfarm::scheduler {
 
 class WorkerEvents {
  public:
-  struct Parts {
-    Clock& clock;
-    const CoreOptions& options;
-    CoreSignals& signals;
-    JobTable& jobs;
-    AttemptTable& attempts;
-    WorkerRegistry& workers;
-    TaskLifecycle& lifecycle;
-    const CoreViews& views;
-  };
+  using Parts = CoreRoomsWithLifecycle;
   explicit WorkerEvents(Parts parts) : p_(parts) {}
 
   absl::Status Hello(const v1::Hello& hello, std::shared_ptr<WorkerChannel> channel);

@@ -34,7 +34,7 @@ namespace genfarm::scheduler {
 struct LiveWorker {
   v1::Hello hello;
   std::shared_ptr<WorkerChannel> channel;  // null when offline
-  bool draining = false;       // by the operator (genfarm drain); survives reconnects
+  bool draining = false;                   // by the operator (genfarm drain); survives reconnects
   bool shutting_down = false;  // the worker drains itself (SIGTERM); its next hello clears it
   int64_t last_seen_ms = 0;
   absl::flat_hash_set<std::string> loaded;

@@ -7,8 +7,7 @@ namespace genfarm::scheduler {
 
 void DecayingUsageLedger::Advance(int64_t now_ms) {
   const double elapsed_s = (now_ms - last_ms_) / 1000.0;
-  const double decay =
-      std::exp2(-elapsed_s / std::max(1.0, absl::ToDoubleSeconds(half_life_)));
+  const double decay = std::exp2(-elapsed_s / std::max(1.0, absl::ToDoubleSeconds(half_life_)));
   for (auto& [project, slot_seconds] : usage_) slot_seconds *= decay;
   for (const auto& [project, slots] : running_) usage_[project] += slots * elapsed_s;
   running_.clear();

@@ -104,7 +104,8 @@ grpc::ServerUnaryReactor* GrpcJobService::DurableUnary(grpc::CallbackServerConte
     }
     // The reply promises the change is committed: it leaves from the commit's callback
     // (the store writer's thread), and the core thread goes on meanwhile.
-    core_.WhenDurable([reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
+    core_.WhenDurable(
+        [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
   });
   return reactor;
 }

@@ -107,15 +107,16 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   SchedulerCore* core = parts->core.get();
   parts->executor = std::make_unique<SerialExecutor>([core] { core->Dispatch(); });
   SerialExecutor* executor = parts->executor.get();
-  parts->ticker = std::make_unique<PeriodicTimer>(
-      RealClock::Get(), options.tick, [executor, core] { executor->Post([core] { core->Tick(); }); });
+  parts->ticker = std::make_unique<PeriodicTimer>(RealClock::Get(), options.tick, [executor, core] {
+    executor->Post([core] { core->Tick(); });
+  });
 
   GENFARM_ASSIGN_OR_RETURN(parts->log_store, SqliteJobStore::Open(options.data_dir));
   parts->log_reader = std::make_unique<SerialExecutor>();
   parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core,
                                                         *parts->log_store, *parts->log_reader);
-  parts->worker_service = std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core,
-                                                              parts->thumbnails.get());
+  parts->worker_service =
+      std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core, parts->thumbnails.get());
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -31,9 +31,8 @@ class JobTableTest : public ::testing::Test {
     absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(kTwoStages);
     EXPECT_TRUE(spec.ok()) << spec.status();
     ApplyJobSpecDefaults(&*spec);
-    absl::StatusOr<JobPlan> plan = PlanJob(*spec, [](const std::string&) {
-      return TemporalWindow{};
-    });
+    absl::StatusOr<JobPlan> plan =
+        PlanJob(*spec, [](const std::string&) { return TemporalWindow{}; });
     EXPECT_TRUE(plan.ok()) << plan.status();
     JobRecord rec;
     rec.id = jobs_.NextId();

@@ -143,8 +143,8 @@ TEST_F(RecoveryTest, JobWhoseDependencyIsMissingIsCanceledNotLeftWaiting) {
   {
     SchedulerCore core(clock_, sink_, policy_, CoreOptions{});
     upstream = Submit(core, "1001");
-    auto spec = ParseJobSpecYaml(
-        absl::StrCat(Yaml("2001"), "depends_on_jobs: [", upstream.value(), "]\n"));
+    auto spec =
+        ParseJobSpecYaml(absl::StrCat(Yaml("2001"), "depends_on_jobs: [", upstream.value(), "]\n"));
     ASSERT_TRUE(spec.ok()) << spec.status();
     downstream = core.SubmitJob(*spec, "")->id;
   }

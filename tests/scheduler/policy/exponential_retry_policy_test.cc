@@ -1,8 +1,8 @@
 #include "scheduler/policy/exponential_retry_policy.h"
-#include "scheduler/policy/blame_policy.h"
 
 #include "absl/random/random.h"
 #include "gtest/gtest.h"
+#include "scheduler/policy/blame_policy.h"
 
 namespace genfarm::scheduler {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <memory>
 
-#include "gmock/gmock.h"
 #include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/scheduler/service/service_fixture.h"
 

@@ -3,8 +3,9 @@
 // gives every equal-weight project within 10% of its fair share of device time during
 // contention, and loses and duplicates no frame. These assert measured behaviour: a
 // policy change that breaks affinity, packing or fair share fails them.
-#include "gtest/gtest.h"
 #include "scheduler/sim/comparison.h"
+
+#include "gtest/gtest.h"
 #include "scheduler/sim/report.h"
 #include "spdlog/spdlog.h"
 
