@@ -19,6 +19,7 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-torch python3-openimageio python3-yaml python3-numpy
   ffmpeg prometheus postgresql chromium chromium-driver python3-selenium fonts-dejavu-core
   python3-prometheus-client
+  docker-compose   # tests/deploy: `docker-compose config` checks deploy/compose (no engine needed)
 
 )
 
