@@ -5,7 +5,7 @@ only), that the KEDA trigger's query names metrics the scheduler exports, and, w
 scheduler is built, that every policy flag file starts a real scheduler.
 
     /usr/bin/python3 tests/deploy/test_k8s.py       # ctest -L deploy
-Skips (exit 77) only when no kubectl >= 1.21 is installed; GENFARM_KUBECTL picks another one.
+Skips (exit 77) only when no kubectl >= 1.22 is installed; GENFARM_KUBECTL picks another one.
 """
 import pathlib
 import re
@@ -27,15 +27,16 @@ KUBECTL = tool("kubectl", "GENFARM_KUBECTL")
 def kubectl_problem():
     """Why KUBECTL cannot render these overlays, or None. kubectl embeds kustomize; before
     1.21 that is kustomize v2.0.3 (Debian bookworm's kubernetes-client 1.20), which cannot
-    read `resources: [../../base]` or `patches:`."""
+    read `resources: [../../base]` or `patches:`; 1.21's v4.0.5 has no `labels:` field.
+    Rendered here with kubectl 1.32 (kustomize v5.5.0)."""
     if not KUBECTL:
-        return ("kubectl not found (it renders the Kustomize overlays): install kubectl >= 1.21 "
+        return ("kubectl not found (it renders the Kustomize overlays): install kubectl >= 1.22 "
                 "or set GENFARM_KUBECTL")
     out = run([KUBECTL, "version", "--client"]).stdout
     m = re.search(r'Minor:"(\d+)|Client Version: v1\.(\d+)', out)
-    if m and int(m.group(1) or m.group(2)) < 21:
-        return (f"{KUBECTL} is kubectl 1.{m.group(1) or m.group(2)}, whose kustomize (v2.0.3) is too "
-                "old for these overlays: use kubectl >= 1.21 (GENFARM_KUBECTL)")
+    if m and int(m.group(1) or m.group(2)) < 22:
+        return (f"{KUBECTL} is kubectl 1.{m.group(1) or m.group(2)}, whose kustomize is too old for "
+                "these overlays: use kubectl >= 1.22 (GENFARM_KUBECTL)")
     return None
 
 
