@@ -5,7 +5,20 @@
 namespace genfarm {
 
 SerialExecutor::SerialExecutor(std::function<void()> idle)
-    : idle_(std::move(idle)), thread_([this] { Loop(); }) {}
+    : SerialExecutor(Options{std::move(idle), nullptr, nullptr}) {}
+
+SerialExecutor::SerialExecutor(Options options)
+    : options_(std::move(options)), thread_([this] { Loop(); }) {}
+
+void SerialExecutor::Timed(const std::function<void()>& fn) {
+  if (options_.clock == nullptr || !options_.on_run) {
+    fn();
+    return;
+  }
+  const absl::Time start = options_.clock->Now();
+  fn();
+  options_.on_run(options_.clock->Now() - start);
+}
 
 SerialExecutor::~SerialExecutor() { Stop(); }
 
@@ -34,8 +47,8 @@ void SerialExecutor::Loop() {
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
     }
-    for (auto& fn : batch) fn();
-    if (idle_) idle_();
+    for (auto& fn : batch) Timed(fn);
+    if (options_.idle) Timed(options_.idle);
   }
 }
 

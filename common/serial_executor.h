@@ -25,7 +25,15 @@ namespace genfarm {
 
 class SerialExecutor {
  public:
+  struct Options {
+    std::function<void()> idle;  // after each batch (see above)
+    // Told how long each closure (and each idle call) held the thread, timed on `clock`:
+    // how the scheduler sees that no request holds its core for long. Optional.
+    const Clock* clock = nullptr;
+    std::function<void(absl::Duration)> on_run;
+  };
   explicit SerialExecutor(std::function<void()> idle = nullptr);
+  explicit SerialExecutor(Options options);
   ~SerialExecutor();  // runs what is queued, then stops
 
   // Queues `fn`. After Stop() closures are dropped.
@@ -47,7 +55,10 @@ class SerialExecutor {
  private:
   void Loop();
 
-  std::function<void()> idle_;
+  // Runs `fn`, timing it when asked to.
+  void Timed(const std::function<void()>& fn);
+
+  Options options_;
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,18 +3,14 @@
 // Parses flags and wires CoreBench (core_bench.h). Figures are printed, never asserted.
 //
 //   genfarm-core-bench --tasks 200000 --workers 64 --restart_jobs 100 --restart_tasks_per_job 10000
-#include <stdlib.h>
-
-#include <filesystem>
 #include <iostream>
 #include <string>
-#include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/flags_usage.h"
+#include "scheduler/bench/bench_dir.h"
 #include "scheduler/bench/core_bench.h"
 #include "spdlog/spdlog.h"
 
@@ -42,23 +38,11 @@ int main(int argc, char** argv) {
   options.slots = absl::GetFlag(FLAGS_slots);
   options.restart_jobs = absl::GetFlag(FLAGS_restart_jobs);
   options.restart_tasks_per_job = absl::GetFlag(FLAGS_restart_tasks_per_job);
-  options.dir = absl::GetFlag(FLAGS_dir);
   options.on_step = [](const std::string& line) { std::cerr << "... " << line << "\n"; };
-  const bool temporary = options.dir.empty();
-  if (temporary) {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/genfarm-core-bench-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("genfarm-core-bench: mkdtemp");
-      return 1;
-    }
-    options.dir = pattern;
-  }
+  BenchDir dir(absl::GetFlag(FLAGS_dir), "genfarm-core-bench");
+  if (!dir.ok()) return 1;
+  options.dir = dir.path();
   absl::StatusOr<CoreBenchReport> report = RunCoreBench(options, genfarm::RealClock::Get());
-  if (temporary) {
-    std::error_code ec;
-    std::filesystem::remove_all(options.dir, ec);
-  }
   if (!report.ok()) {
     std::cerr << "genfarm-core-bench: " << report.status().message() << "\n";
     return 1;

@@ -18,6 +18,9 @@ struct CoreOptions {
   int blocklist_failures = 3;  // failures of one job on one worker
   absl::Duration blocklist_forgive = absl::Minutes(10);
   int64_t max_tasks_per_job = 1'000'000;
+  // Tasks one slice of a sweep visits (a change to every task of a big job, done a slice
+  // per turn of the core thread so no request holds it long; JobTable::StartSweep).
+  int64_t sweep_slice_tasks = 20'000;
   int max_log_lines_per_task = 1000;
   // How often Tick() asks the policy again although nothing changed: time-based rules
   // (waiting for a warm worker, preemption limits) change their answer with time alone.

@@ -179,7 +179,13 @@ void Dispatcher::UpdateUnplaceable() {
       if (why != stage.unplaceable) {
         stage.unplaceable = why;
         p_.jobs.MarkDirty(id);
-        for (int32_t index : stage.queued) job->changed.push_back(index);
+        // Watchers see the reason on the first queued tasks (the job event carries the
+        // stage); marking a million queued tasks would hold the core thread for a while.
+        int marked = 0;
+        for (auto it = stage.queued.begin(); it != stage.queued.end() && marked < 1000;
+             ++it, ++marked) {
+          job->changed.push_back(*it);
+        }
       }
     }
   }

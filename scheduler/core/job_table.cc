@@ -42,7 +42,7 @@ std::optional<JobId> JobTable::FindByIdempotencyKey(const std::string& key) cons
 
 LiveJob& JobTable::Insert(JobRecord rec, JobPlan plan) {
   const JobId id = rec.id;
-  next_job_id_ = std::max(next_job_id_, id.value() + 1);
+  RaiseNextId(id);
   if (!rec.idempotency_key.empty()) idempotency_[rec.idempotency_key] = id;
   LiveJob& job = jobs_[id];
   job.rec = std::move(rec);
@@ -59,6 +59,24 @@ LiveJob& JobTable::Insert(JobRecord rec, JobPlan plan) {
     job.stages[s].frames_total = static_cast<int64_t>(job.plan.stage_frames[s].size());
   }
   return job;
+}
+
+void JobTable::RaiseNextId(JobId used) {
+  int64_t next = next_job_id_.load();
+  while (next <= used.value() && !next_job_id_.compare_exchange_weak(next, used.value() + 1)) {
+  }
+}
+
+LiveJob& JobTable::Admit(LiveJob job, std::vector<TaskRecord> records) {
+  const JobId id = job.rec.id;
+  RaiseNextId(id);
+  if (!job.rec.idempotency_key.empty()) idempotency_[job.rec.idempotency_key] = id;
+  total_tasks_ += static_cast<int64_t>(job.tasks.size());
+  LiveJob& live = jobs_[id] = std::move(job);
+  sink_.PutJob(live.rec);
+  sink_.PutNewTasks(std::move(records));
+  dirty_.insert(id);
+  return live;
 }
 
 void JobTable::Erase(JobId id) {
@@ -93,7 +111,7 @@ void JobTable::LinkJobDependencies(LiveJob& job) {
   }
 }
 
-void JobTable::SetTaskState(LiveJob& job, int32_t index, v1::TaskState state) {
+void JobTable::SetTaskState(LiveJob& job, int32_t index, v1::TaskState state, bool persist) {
   LiveTask& task = job.tasks[index];
   LiveStage& stage = job.stages[task.rec.stage];
   const v1::TaskState old = task.rec.state;
@@ -117,7 +135,7 @@ void JobTable::SetTaskState(LiveJob& job, int32_t index, v1::TaskState state) {
     active_.insert(job.rec.id);
   }
   MarkChanged(job, index);
-  PersistTask(job, index);
+  if (persist) PersistTask(job, index);
 }
 
 void JobTable::MarkChanged(LiveJob& job, int32_t index) {
@@ -134,9 +152,10 @@ void JobTable::PersistJob(LiveJob& job) {
   dirty_.insert(job.rec.id);
 }
 
-void JobTable::MakeRunnable(LiveJob& job, int32_t index) {
+void JobTable::MakeRunnable(LiveJob& job, int32_t index, bool persist) {
   const LiveTask& task = job.tasks[index];
-  SetTaskState(job, index, task.unmet_deps > 0 ? v1::TASK_STATE_BLOCKED : v1::TASK_STATE_QUEUED);
+  SetTaskState(job, index, task.unmet_deps > 0 ? v1::TASK_STATE_BLOCKED : v1::TASK_STATE_QUEUED,
+               persist);
 }
 
 void JobTable::ReleaseDependents(LiveJob& job, int32_t index) {
@@ -166,6 +185,8 @@ void JobTable::CancelDownstream(LiveJob& job, int32_t index) {
 }
 
 void JobTable::UpdateJobState(LiveJob& job) {
+  if (FindSweep(job.rec.id) != nullptr) return;  // half swept: EndSweep recounts
+  if (!job.rec.planned) return;                  // no tasks yet: nothing to count
   int64_t terminal = 0, failed = 0;
   for (const LiveStage& stage : job.stages) {
     terminal += stage.Count(v1::TASK_STATE_SUCCEEDED) + stage.Count(v1::TASK_STATE_FAILED) +
@@ -192,15 +213,14 @@ void JobTable::UpdateJobState(LiveJob& job) {
 }
 
 void JobTable::StartJobIfReady(LiveJob& job) {
-  if (job.unmet_jobs > 0 || job.rec.state == v1::JOB_STATE_PAUSED || IsEnded(job.rec.state)) return;
+  if (job.unmet_jobs > 0 || job.rec.state == v1::JOB_STATE_PAUSED || IsEnded(job.rec.state) ||
+      !job.rec.planned) {
+    return;
+  }
   job.rec.state = v1::JOB_STATE_ACTIVE;
   job.rec.message.clear();
-  for (size_t i = 0; i < job.tasks.size(); ++i) {
-    if (job.tasks[i].rec.state == v1::TASK_STATE_WAITING)
-      MakeRunnable(job, static_cast<int32_t>(i));
-  }
   PersistJob(job);
-  UpdateJobState(job);
+  StartSweep(job, SweepKind::kActivate);
 }
 
 void JobTable::OnJobEnded(LiveJob& job) {
@@ -216,16 +236,15 @@ void JobTable::OnJobEnded(LiveJob& job) {
       continue;
     }
     const std::string why = absl::StrCat("dependency job ", job.rec.id.value(), " did not succeed");
-    for (size_t i = 0; i < dependent->tasks.size(); ++i) {
-      LiveTask& task = dependent->tasks[i];
-      if (IsTerminal(task.rec.state)) continue;
-      task.rec.message = why;
-      task.rec.failure_reason = v1::FAILURE_REASON_CANCELED;
-      SetTaskState(*dependent, static_cast<int32_t>(i), v1::TASK_STATE_CANCELED);
+    if (!dependent->rec.planned) {  // no tasks to cancel
+      dependent->rec.state = v1::JOB_STATE_FAILED;
+      dependent->rec.message = why;
+      OnJobEnded(*dependent);
+      PersistJob(*dependent);
+      continue;
     }
-    UpdateJobState(*dependent);
-    dependent->rec.message = why;  // the cause, not UpdateJobState's "N of M tasks" count
-    PersistJob(*dependent);
+    // The job message is the cause, not UpdateJobState's "N of M tasks" count.
+    StartSweep(*dependent, SweepKind::kCancel, why, why);
   }
 }
 

@@ -13,7 +13,9 @@
 #ifndef GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
 #define GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -79,6 +81,22 @@ struct LiveJob {
 bool IsTerminal(v1::TaskState state);
 bool IsEnded(v1::JobState state);
 
+// A change to every task of a job, made a slice at a time (JobTable::StartSweep): at the
+// caps (1,000,000 tasks) one pass would hold the core thread for a second.
+enum class SweepKind {
+  kActivate,  // waiting tasks of an active job become queued or blocked
+  kCancel,    // tasks that have not ended (and are not running) are canceled
+  kRetry,     // failed and canceled tasks start again, then as kActivate
+};
+
+struct Sweep {
+  JobId job;
+  SweepKind kind = SweepKind::kActivate;
+  int32_t next = 0;          // first task index not yet visited
+  std::string task_message;  // kCancel: why, on each task
+  std::string job_message;   // set on the job when the sweep ends (if not empty)
+};
+
 class JobTable {
  public:
   JobTable(Clock& clock, StateSink& sink, CoreSignals& signals)
@@ -91,11 +109,17 @@ class JobTable {
   const std::map<JobId, LiveJob>& jobs() const { return jobs_; }
   std::optional<JobId> FindByIdempotencyKey(const std::string& key) const;
 
-  // A fresh job id, never handed out before (ids of recovered jobs included).
-  JobId NextId() { return JobId(next_job_id_++); }
+  // A fresh job id, never handed out before (ids of recovered jobs included). Thread-safe:
+  // the planner thread reserves the id of a job it builds (a submission refused later
+  // leaves a gap; an id is never handed out twice).
+  JobId NextId() { return JobId(next_job_id_.fetch_add(1)); }
   // Adds a job with tasks built from `plan` (records and states still to fill, see
   // InitNewTasks) and remembers its idempotency key. Persists nothing.
   LiveJob& Insert(JobRecord rec, JobPlan plan);
+  // Adds a job built off the core thread (PrepareJob, job_builder.h, under an id from
+  // NextId()); `records` (the same tasks) go to the store in one call with the job. Cheap
+  // at any size: moves only.
+  LiveJob& Admit(LiveJob job, std::vector<TaskRecord> records);
   // Forgets a job that was inserted but could not be rebuilt (recovery only: nothing may
   // refer to it yet). Its id stays used.
   void Erase(JobId id);
@@ -105,10 +129,11 @@ class JobTable {
   void LinkJobDependencies(LiveJob& job);
 
   // Moves a task to `state`, keeping stage counters, queues and backoffs in step;
-  // persists it and marks it changed for watchers.
-  void SetTaskState(LiveJob& job, int32_t index, v1::TaskState state);
+  // persists it (unless !persist) and marks it changed for watchers. Waiting, blocked
+  // and queued need no persisting: recovery derives them (see recovery.cc Unstrand).
+  void SetTaskState(LiveJob& job, int32_t index, v1::TaskState state, bool persist = true);
   // waiting/blocked -> queued (or blocked while upstream frames are missing).
-  void MakeRunnable(LiveJob& job, int32_t index);
+  void MakeRunnable(LiveJob& job, int32_t index, bool persist = true);
   // Task `index` succeeded: dependents with nothing else missing are queued.
   void ReleaseDependents(LiveJob& job, int32_t index);
   // Task `index` failed for good: whatever needs its frames is canceled, saying why.
@@ -126,6 +151,20 @@ class JobTable {
   // Marks a task changed for watchers without a state change (progress).
   void MarkChanged(LiveJob& job, int32_t index);
 
+  // Starts a sweep of `job` and runs its first slice now, so a job of up to sweep_slice()
+  // tasks is swept when this returns; RunSweeps() does the rest. A job has one sweep at a
+  // time: a new one replaces the old (a cancel covers everything an activation or retry
+  // would have touched; a retry activates too). While a job is swept its state is not
+  // recounted; the sweep's end does it.
+  void StartSweep(LiveJob& job, SweepKind kind, std::string task_message = "",
+                  std::string job_message = "");
+  // Runs sweep slices until about `budget` tasks were visited; true while sweeps remain.
+  bool RunSweeps(int64_t budget);
+  const Sweep* FindSweep(JobId id) const;
+  bool has_sweeps() const { return !sweeps_.empty(); }
+  void set_sweep_slice(int64_t tasks) { sweep_slice_ = tasks; }
+  int64_t sweep_slice() const { return sweep_slice_; }
+
   // Queued tasks whose backoff ran out become runnable; true when any did.
   bool ReleaseBackoffs(int64_t now_ms);
   // Puts a recovered queued task on its stage queue or the backoff queue.
@@ -139,10 +178,15 @@ class JobTable {
   void MarkDirty(JobId id) { dirty_.insert(id); }
 
   int64_t task_count() const { return total_tasks_; }
+  StateSink& sink() { return sink_; }
   void AddTaskCount(int64_t n) { total_tasks_ += n; }
 
  private:
   int64_t NowMs() const { return ToMillis(clock_.Now()); }
+  void RaiseNextId(JobId used);
+  // Visits up to `budget` tasks of `sweep`; true when the sweep is done.
+  bool RunSweepSlice(Sweep& sweep, int64_t budget);
+  void EndSweep(const Sweep& sweep);
 
   Clock& clock_;
   StateSink& sink_;
@@ -152,8 +196,10 @@ class JobTable {
   absl::flat_hash_set<JobId> active_;
   absl::flat_hash_set<JobId> dirty_;
   std::multimap<int64_t, TaskId> backoff_;  // not_before_ms -> task
-  int64_t next_job_id_ = 1;
+  std::atomic<int64_t> next_job_id_{1};
   int64_t total_tasks_ = 0;
+  std::deque<Sweep> sweeps_;  // in the order they run, one per job
+  int64_t sweep_slice_ = 20'000;
 };
 
 }  // namespace genfarm::scheduler

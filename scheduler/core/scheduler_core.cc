@@ -1,8 +1,10 @@
 #include "scheduler/core/scheduler_core.h"
 
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "scheduler/core/recovery.h"
 #include "scheduler/policy/exponential_retry_policy.h"
 
@@ -45,16 +47,55 @@ SchedulerCore::SchedulerCore(Clock& clock, StateSink& sink, PlacementPolicy& pol
                   observer_,
                   sink}),
       dispatcher_({clock, signals_, jobs_, attempts_, workers_, lifecycle_, policy, usage_}),
-      commands_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_}),
+      commands_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_},
+                catalog_),
       worker_events_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_}),
-      watch_hub_(jobs_, views_) {}
+      watch_hub_(jobs_, views_) {
+  jobs_.set_sweep_slice(options_.sweep_slice_tasks);
+}
 
 absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
   const int64_t now = NowMs();
   recovery_deadline_ms_ = now + absl::ToInt64Milliseconds(options_.lease_ttl);
   absl::Status status = RecoverTables(snapshot, now, jobs_, attempts_, workers_);
+  for (const auto& [id, job] : jobs_.jobs()) {
+    if (!job.rec.planned && !IsEnded(job.rec.state)) commands_.AddUnplanned(id);
+  }
+  commands_.PlanWaiting();
   signals_.dispatch_needed = true;
   return status;
+}
+
+absl::Status SchedulerCore::WorkerHello(const v1::Hello& hello,
+                                        std::shared_ptr<WorkerChannel> channel) {
+  GENFARM_RETURN_IF_ERROR(worker_events_.Hello(hello, std::move(channel)));
+  LearnModels({hello.models().begin(), hello.models().end()});
+  return absl::OkStatus();
+}
+
+void SchedulerCore::LearnModels(const std::vector<v1::ModelInfo>& models) {
+  bool learned = false;
+  for (const v1::ModelInfo& model : models) learned |= catalog_.Learn(model);
+  if (learned) commands_.PlanWaiting();
+}
+
+absl::StatusOr<PreparedJob> SchedulerCore::PrepareJob(v1::JobSpec spec, std::optional<JobId> id) {
+  const JobId job = id.has_value() ? *id : jobs_.NextId();
+  // The caps bound what a spec may ask for; this is the last line should the machine still
+  // run out of memory building it: one request fails, the scheduler goes on.
+  try {
+    return ::genfarm::scheduler::PrepareJob(std::move(spec), catalog_, options_.max_tasks_per_job,
+                                            job);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        "the scheduler ran out of memory planning this job; submit it in smaller jobs");
+  }
+}
+
+bool SchedulerCore::RunBackgroundWork() {
+  const bool more = jobs_.RunSweeps(options_.sweep_slice_tasks);
+  signals_.dispatch_needed = true;
+  return more;
 }
 
 absl::StatusOr<v1::Job> SchedulerCore::GetJob(JobId id) const {
@@ -103,6 +144,7 @@ void SchedulerCore::TimeOutAttempts(int64_t now_ms) {
 
 void SchedulerCore::Tick() {
   const int64_t now = NowMs();
+  if (HasBackgroundWork()) jobs_.RunSweeps(options_.sweep_slice_tasks);
   ForgiveWorkers(now);
   if (jobs_.ReleaseBackoffs(now)) signals_.dispatch_needed = true;
   TimeOutAttempts(now);

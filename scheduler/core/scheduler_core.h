@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,8 +51,10 @@
 #include "scheduler/core/core_signals.h"
 #include "scheduler/core/core_views.h"
 #include "scheduler/core/dispatcher.h"
+#include "scheduler/core/job_builder.h"
 #include "scheduler/core/job_commands.h"
 #include "scheduler/core/job_table.h"
+#include "scheduler/core/model_catalog.h"
 #include "scheduler/core/state_sink.h"
 #include "scheduler/core/task_lifecycle.h"
 #include "scheduler/core/watch_hub.h"
@@ -84,10 +87,30 @@ class SchedulerCore {
   absl::Status Recover(const StoreSnapshot& snapshot);
 
   // --- Jobs ---
+  // Validates, plans and adds the job here and now (tests, the simulator, benchmarks).
   absl::StatusOr<SubmitResult> SubmitJob(v1::JobSpec spec, const std::string& idempotency_key) {
     StateSink::Unit unit(sink_);  // a job and all its tasks commit together
     return commands_.Submit(std::move(spec), idempotency_key);
   }
+  // Adds a job PrepareJob built off the core thread (the server's path): the core thread
+  // only moves it in, whatever its size.
+  absl::StatusOr<SubmitResult> AdmitJob(PreparedJob prepared, const std::string& idempotency_key) {
+    StateSink::Unit unit(sink_);
+    return commands_.Admit(std::move(prepared), idempotency_key);
+  }
+  // PrepareJob (job_builder.h) with this core's model catalog and caps. Thread-safe (the
+  // catalog locks itself, the options never change): the server calls it on its planner
+  // thread, then AdmitJob on the core's.
+  // `id` defaults to a fresh one (JobTable::NextId is thread-safe).
+  // Out of memory fails this request with RESOURCE_EXHAUSTED; the process lives.
+  absl::StatusOr<PreparedJob> PrepareJob(v1::JobSpec spec, std::optional<JobId> id = {});
+  // The catalog learns models (from a hello, the store at recovery, tests); jobs that
+  // waited for them are planned.
+  void LearnModels(const std::vector<v1::ModelInfo>& models);
+  // What workers have said of each model: PrepareJob reads it (thread-safe).
+  const ModelCatalog& catalog() const { return catalog_; }
+  // Where jobs that waited for model facts are planned (default: inline, on the core thread).
+  void SetPlanRunner(PlanRunner runner) { commands_.set_plan_runner(std::move(runner)); }
   absl::StatusOr<v1::Job> GetJob(JobId id) const;
   absl::StatusOr<std::vector<v1::Task>> GetTasks(JobId id) const;
   // Newest first. page_token is the last id of the previous page.
@@ -124,9 +147,8 @@ class SchedulerCore {
   void Unwatch(int64_t watch_id) { watch_hub_.Unwatch(watch_id); }
 
   // --- Workers ---
-  absl::Status WorkerHello(const v1::Hello& hello, std::shared_ptr<WorkerChannel> channel) {
-    return worker_events_.Hello(hello, std::move(channel));
-  }
+  // Models the worker advertises enter the catalog; jobs that waited for them are planned.
+  absl::Status WorkerHello(const v1::Hello& hello, std::shared_ptr<WorkerChannel> channel);
   // The stream ended: its running attempts are requeued.
   void WorkerGone(const WorkerId& worker, const WorkerChannel* channel) {
     worker_events_.Gone(worker, channel);
@@ -160,8 +182,15 @@ class SchedulerCore {
   // core thread right after the change.
   void WhenDurable(std::function<void(absl::Status)> done) { sink_.WhenDurable(std::move(done)); }
 
-  // Expires leases and timeouts, releases backoffs, dispatches.
+  // Expires leases and timeouts, releases backoffs, runs a slice of background work,
+  // dispatches.
   void Tick();
+
+  // Work too big for one turn of the core thread (changes to every task of a big job:
+  // JobTable sweeps): runs one slice (CoreOptions::sweep_slice_tasks tasks); true while
+  // more remains. The server posts it again after each turn until it returns false.
+  bool RunBackgroundWork();
+  bool HasBackgroundWork() const { return jobs_.has_sweeps(); }
 
   // Places queued work on free slots and tells watchers what changed. Called after every
   // event that may free a slot or make a task runnable; cheap when nothing changed.
@@ -189,6 +218,7 @@ class SchedulerCore {
   UsageLedger& usage_;
 
   CoreSignals signals_;
+  ModelCatalog catalog_;
   JobTable jobs_;
   AttemptTable attempts_;
   WorkerRegistry workers_;

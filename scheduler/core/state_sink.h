@@ -12,6 +12,7 @@
 #define GENFARM_SCHEDULER_CORE_STATE_SINK_H_
 
 #include <functional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "scheduler/store/job_store.h"
@@ -23,6 +24,11 @@ class StateSink {
   virtual ~StateSink() = default;
   virtual void PutJob(const JobRecord& job) = 0;
   virtual void PutTask(const TaskRecord& task) = 0;
+  // The tasks of a newly admitted job, in one call (a million PutTask calls would hold the
+  // core thread for a second). Sinks without a bulk path take them one by one.
+  virtual void PutNewTasks(std::vector<TaskRecord> tasks) {
+    for (const TaskRecord& task : tasks) PutTask(task);
+  }
   virtual void AppendLog(const LogRecord& log) = 0;
   virtual void SetAttemptHighWater(int64_t attempt_id) = 0;
 

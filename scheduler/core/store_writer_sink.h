@@ -22,6 +22,9 @@ class StoreWriterSink : public StateSink {
   explicit StoreWriterSink(StoreWriter& writer) : writer_(writer) {}
   void PutJob(const JobRecord& job) override { writer_.PutJob(job); }
   void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
+  void PutNewTasks(std::vector<TaskRecord> tasks) override {
+    writer_.PutNewTasks(std::move(tasks));
+  }
   void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
   void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
   void BeginUnit() override { writer_.BeginUnit(); }

@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "genfarm/v1/farm_service.pb.h"
 #include "genfarm/v1/types.pb.h"
 #include "prometheus/counter.h"
@@ -56,6 +57,7 @@ inline constexpr char kRequeuesMetric[] = "genfarm_scheduler_requeues_total";
 inline constexpr char kRetriesMetric[] = "genfarm_scheduler_retries_total";
 inline constexpr char kWorkersLostMetric[] = "genfarm_scheduler_workers_lost_total";
 inline constexpr char kStoreCommitMetric[] = "genfarm_scheduler_store_commit_seconds";
+inline constexpr char kCoreRunMetric[] = "genfarm_scheduler_core_run_seconds";
 inline constexpr char kStoreCommitFailuresMetric[] =
     "genfarm_scheduler_store_commit_failures_total";
 inline constexpr char kStoreCommitRecordsMetric[] =
@@ -93,6 +95,9 @@ class SchedulerMetrics : public CoreObserver {
 
   // StoreWriter::Options::on_commit (called on the writer thread).
   void OnCommit(const CommitStats& stats);
+  // SerialExecutor::Options::on_run of the core's executor: how long one closure (a
+  // request, a worker event, a tick, a slice of background work) held the core thread.
+  void OnCoreRun(absl::Duration held);
 
   // Sets every gauge from `snapshot`. Series seen before but absent now drop to 0.
   void Refresh(const FarmSnapshot& snapshot);
@@ -115,6 +120,7 @@ class SchedulerMetrics : public CoreObserver {
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& workers_lost_;
   prometheus::Histogram& store_commit_;
+  prometheus::Histogram& core_run_;
   prometheus::Counter& store_commit_failures_;
   prometheus::Counter& store_committed_records_;
 

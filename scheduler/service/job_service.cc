@@ -102,24 +102,51 @@ grpc::ServerUnaryReactor* GrpcJobService::DurableUnary(grpc::CallbackServerConte
       reactor->Finish(ToGrpcStatus(status));
       return;
     }
-    // The reply promises the change is committed: it leaves from the commit's callback
-    // (the store writer's thread), and the core thread goes on meanwhile.
-    core_.WhenDurable(
-        [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
+    FinishWhenDurable(reactor);
   });
   return reactor;
+}
+
+void GrpcJobService::FinishWhenDurable(grpc::ServerUnaryReactor* reactor) {
+  // The reply promises the change is committed: it leaves from the commit's callback
+  // (the store writer's thread), and the core thread goes on meanwhile.
+  core_.WhenDurable(
+      [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext* ctx,
                                                     const v1::SubmitJobRequest* req,
                                                     v1::SubmitJobResponse* resp) {
-  return DurableUnary(ctx, [this, req, resp]() -> absl::Status {
-    auto result = core_.SubmitJob(req->spec(), req->idempotency_key());
-    if (!result.ok()) return result.status();
-    resp->set_job_id(result->id.value());
-    resp->set_created(result->created);
-    return absl::OkStatus();
+  if (planner_ == nullptr) {
+    return DurableUnary(ctx, [this, req, resp]() -> absl::Status {
+      auto result = core_.SubmitJob(req->spec(), req->idempotency_key());
+      if (!result.ok()) return result.status();
+      resp->set_job_id(result->id.value());
+      resp->set_created(result->created);
+      return absl::OkStatus();
+    });
+  }
+  // Validation and planning (a second for a million tasks) on the planner thread; the
+  // core thread only admits the built job.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  planner_->Post([this, reactor, req, resp] {
+    auto prepared = std::make_shared<absl::StatusOr<PreparedJob>>(core_.PrepareJob(req->spec()));
+    if (!prepared->ok()) {
+      reactor->Finish(ToGrpcStatus(prepared->status()));
+      return;
+    }
+    executor_.Post([this, reactor, req, resp, prepared] {
+      auto result = core_.AdmitJob(*std::move(*prepared), req->idempotency_key());
+      if (!result.ok()) {
+        reactor->Finish(ToGrpcStatus(result.status()));
+        return;
+      }
+      resp->set_job_id(result->id.value());
+      resp->set_created(result->created);
+      FinishWhenDurable(reactor);
+    });
   });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx,

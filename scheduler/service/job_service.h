@@ -25,6 +25,9 @@ class GrpcJobService : public v1::JobService::CallbackService {
   GrpcJobService(SerialExecutor& executor, SchedulerCore& core, JobStore& log_store,
                  SerialExecutor& log_reader)
       : executor_(executor), core_(core), log_store_(log_store), log_reader_(log_reader) {}
+  // Where SubmitJob validates and plans (SchedulerCore::PrepareJob) before the core thread
+  // admits the job; without one it all runs on the core thread.
+  void set_planner(SerialExecutor* planner) { planner_ = planner; }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
                                       const v1::SubmitJobRequest* req,
@@ -63,11 +66,15 @@ class GrpcJobService : public v1::JobService::CallbackService {
   // is committed (SchedulerCore::WhenDurable); an uncommitted change answers UNAVAILABLE.
   template <typename Fn>
   grpc::ServerUnaryReactor* DurableUnary(grpc::CallbackServerContext* ctx, Fn fn);
+  // Finishes `reactor` OK once what the core changed so far is committed (call on the core
+  // thread, right after the change).
+  void FinishWhenDurable(grpc::ServerUnaryReactor* reactor);
 
   SerialExecutor& executor_;
   SchedulerCore& core_;
   JobStore& log_store_;
   SerialExecutor& log_reader_;
+  SerialExecutor* planner_ = nullptr;
   std::atomic<int> open_watches_{0};
 };
 

@@ -65,6 +65,7 @@ struct SchedulerServer::Parts {
   std::unique_ptr<GenFarmPolicy> policy;
   std::unique_ptr<SchedulerCore> core;
   std::unique_ptr<SerialExecutor> executor;
+  std::unique_ptr<SerialExecutor> planner;  // validates and plans submissions off the core
   std::unique_ptr<PeriodicTimer> ticker;
   std::unique_ptr<GrpcJobService> job_service;
   std::unique_ptr<GrpcWorkerService> worker_service;
@@ -105,8 +106,33 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   snapshot = StoreSnapshot{};
 
   SchedulerCore* core = parts->core.get();
-  parts->executor = std::make_unique<SerialExecutor>([core] { core->Dispatch(); });
+  Parts* p = parts.get();
+  SerialExecutor::Options core_thread;
+  // After each burst: dispatch, then queue the next slice of background work (a sweep of
+  // a big job), so requests that arrive meanwhile run between slices.
+  core_thread.idle = [p] {
+    p->core->Dispatch();
+    if (p->core->HasBackgroundWork()) p->executor->Post([p] { p->core->RunBackgroundWork(); });
+  };
+  core_thread.clock = &RealClock::Get();
+  core_thread.on_run = [p](absl::Duration held) {
+    p->metrics->OnCoreRun(held);
+    if (p->options.on_core_run) p->options.on_core_run(held);
+  };
+  parts->executor = std::make_unique<SerialExecutor>(std::move(core_thread));
   SerialExecutor* executor = parts->executor.get();
+  // Submissions are validated and planned here, off the core thread; so are jobs that
+  // waited for a model's facts.
+  parts->planner = std::make_unique<SerialExecutor>();
+  SerialExecutor* planner = parts->planner.get();
+  core->SetPlanRunner(
+      [planner, executor, core](v1::JobSpec spec, JobId id,
+                                std::function<void(absl::StatusOr<PreparedJob>)> done) {
+        planner->Post([executor, core, spec = std::move(spec), id, done = std::move(done)] {
+          auto prepared = std::make_shared<absl::StatusOr<PreparedJob>>(core->PrepareJob(spec, id));
+          executor->Post([done, prepared] { done(std::move(*prepared)); });
+        });
+      });
   parts->ticker = std::make_unique<PeriodicTimer>(RealClock::Get(), options.tick, [executor, core] {
     executor->Post([core] { core->Tick(); });
   });
@@ -115,6 +141,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->log_reader = std::make_unique<SerialExecutor>();
   parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core,
                                                         *parts->log_store, *parts->log_reader);
+  parts->job_service->set_planner(planner);
   parts->worker_service =
       std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core, parts->thumbnails.get());
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
@@ -206,6 +233,7 @@ void SchedulerServer::Shutdown() {
   parts_->server->Shutdown(absl::ToChronoTime(RealClock::Get().Now() + absl::Seconds(2)));
   if (parts_->http) parts_->http->Stop();
   parts_->ticker.reset();
+  parts_->planner->Stop();
   parts_->executor->Stop();
   absl::Status flushed = parts_->writer->Stop();
   if (!flushed.ok()) spdlog::error("store: final flush failed: {}", std::string(flushed.message()));

@@ -11,6 +11,7 @@
 #ifndef GENFARM_SCHEDULER_SERVICE_SCHEDULER_SERVER_H_
 #define GENFARM_SCHEDULER_SERVICE_SCHEDULER_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,8 @@ struct SchedulerServerOptions {
   PolicyConfig policy;
   ThumbnailStoreOptions thumbnails;  // the dashboard's in-memory frame previews
   absl::Duration tick = absl::Milliseconds(100);
+  // Told, on the core thread, how long each closure held it (the core-hold benchmark).
+  std::function<void(absl::Duration)> on_core_run;
 };
 
 class SchedulerServer {

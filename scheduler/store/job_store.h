@@ -33,6 +33,9 @@ struct JobRecord {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   std::string message;
+  // False while the job waits for model facts and has no tasks yet (PrepareJob,
+  // scheduler/core/job_builder.h); it is planned, and its tasks stored, when they come.
+  bool planned = true;
 };
 
 struct TaskRecord {

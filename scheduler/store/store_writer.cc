@@ -29,8 +29,16 @@ void StoreWriter::PutJob(JobRecord job) {
 void StoreWriter::PutTask(TaskRecord task) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
-  TaskId id = task.id;
-  pending_.tasks.insert_or_assign(id, std::move(task));
+  pending_.tasks.push_back(std::move(task));
+  ++enqueued_seq_;
+}
+
+void StoreWriter::PutNewTasks(std::vector<TaskRecord> tasks) {
+  if (tasks.empty()) return;
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  pending_.new_task_count += tasks.size();
+  pending_.new_tasks.push_back(std::move(tasks));
   ++enqueued_seq_;
 }
 
@@ -212,7 +220,20 @@ std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
     return *last;
   };
   for (auto& [id, job] : pending.jobs) room().jobs.push_back(std::move(job));
-  for (auto& [id, task] : pending.tasks) room().tasks.push_back(std::move(task));
+  // Tasks in the order they were put (new jobs' runs first: any PutTask of theirs is
+  // newer), each written once, as last put.
+  std::vector<TaskRecord*> order;
+  order.reserve(pending.new_task_count + pending.tasks.size());
+  for (std::vector<TaskRecord>& run : pending.new_tasks) {
+    for (TaskRecord& task : run) order.push_back(&task);
+  }
+  for (TaskRecord& task : pending.tasks) order.push_back(&task);
+  absl::flat_hash_map<TaskId, size_t> last;
+  last.reserve(order.size());
+  for (size_t i = 0; i < order.size(); ++i) last.insert_or_assign(order[i]->id, i);
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (last[order[i]->id] == i) room().tasks.push_back(std::move(*order[i]));
+  }
   for (LogRecord& log : pending.logs) room().logs.push_back(std::move(log));
   return batches;
 }
@@ -248,14 +269,17 @@ void StoreWriter::Requeue(std::vector<WriteBatch>& batches, size_t first) {
   for (size_t i = first; i < batches.size(); ++i) {
     WriteBatch& batch = batches[i];
     for (JobRecord& job : batch.jobs) merged.jobs.insert_or_assign(job.id, std::move(job));
-    for (TaskRecord& task : batch.tasks) merged.tasks.insert_or_assign(task.id, std::move(task));
+    for (TaskRecord& task : batch.tasks) merged.tasks.push_back(std::move(task));
     for (LogRecord& log : batch.logs) merged.logs.push_back(std::move(log));
     merged.attempt_high_water = std::max(merged.attempt_high_water, batch.attempt_high_water);
   }
   // What producers enqueued during the failed commit is newer: it wins for jobs and tasks,
   // and its logs come after the failed ones.
   for (auto& [id, job] : pending_.jobs) merged.jobs.insert_or_assign(id, std::move(job));
-  for (auto& [id, task] : pending_.tasks) merged.tasks.insert_or_assign(id, std::move(task));
+  for (std::vector<TaskRecord>& run : pending_.new_tasks) {
+    for (TaskRecord& task : run) merged.tasks.push_back(std::move(task));
+  }
+  for (TaskRecord& task : pending_.tasks) merged.tasks.push_back(std::move(task));
   merged.logs.reserve(merged.logs.size() + pending_.logs.size());
   for (LogRecord& log : pending_.logs) merged.logs.push_back(std::move(log));
   merged.attempt_high_water = std::max(merged.attempt_high_water, pending_.attempt_high_water);

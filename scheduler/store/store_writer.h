@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -82,6 +83,9 @@ class StoreWriter {
   // Enqueue a change. Cheap: a lock, a map insert, a notify. Never waits for a commit.
   void PutJob(JobRecord job);
   void PutTask(TaskRecord task);
+  // Tasks of a new job, taken whole (a move, whatever their number). Written before the
+  // PutTask records of the same commit, so a later PutTask of one of them wins.
+  void PutNewTasks(std::vector<TaskRecord> tasks);
   void AppendLog(LogRecord log);
   // Raises the pending attempt high water (never lowers it).
   void SetAttemptHighWater(int64_t high_water);
@@ -121,15 +125,21 @@ class StoreWriter {
   // Pending changes, taken whole by the writer thread.
   struct Pending {
     absl::flat_hash_map<JobId, JobRecord> jobs;
-    absl::flat_hash_map<TaskId, TaskRecord> tasks;
+    // Task puts in order. A deque, coalesced by id (latest wins) only when the writer takes
+    // them (Split): appending never moves what is there, so a million puts between two
+    // commits never cost the core thread a rehash of a million records.
+    std::deque<TaskRecord> tasks;
+    std::vector<std::vector<TaskRecord>> new_tasks;  // PutNewTasks runs, older than `tasks`
+    size_t new_task_count = 0;
     std::vector<LogRecord> logs;
     int64_t attempt_high_water = 0;
     bool holds_unit = false;  // an atomic unit's records are here: commit in one transaction
 
     bool empty() const {
-      return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0;
+      return jobs.empty() && tasks.empty() && new_tasks.empty() && logs.empty() &&
+             attempt_high_water == 0;
     }
-    size_t records() const { return jobs.size() + tasks.size() + logs.size(); }
+    size_t records() const { return jobs.size() + tasks.size() + new_task_count + logs.size(); }
   };
   struct DurableWaiter {
     uint64_t seq = 0;  // durable once committed_seq_ reaches it

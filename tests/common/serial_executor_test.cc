@@ -56,6 +56,23 @@ TEST(SerialExecutorTest, IdleHookRunsOncePerBurstNotOncePerClosure) {
   EXPECT_LE(idle_after, 2);
 }
 
+TEST(SerialExecutorTest, OnRunIsToldHowLongEachClosureAndIdleCallHeldTheThread) {
+  FakeClock clock;
+  std::vector<absl::Duration> held;  // executor thread only, read after Run
+  SerialExecutor::Options options;
+  options.idle = [&] { clock.Advance(absl::Milliseconds(1)); };
+  options.clock = &clock;
+  options.on_run = [&](absl::Duration d) { held.push_back(d); };
+  SerialExecutor executor(std::move(options));
+  executor.Post([&] { clock.Advance(absl::Milliseconds(250)); });
+  executor.Run([] { return 0; });
+  const std::vector<absl::Duration> seen = executor.Run([&] { return held; });
+  // The 250 ms closure, then (in the same batch or the next) the Run closures and idle calls.
+  ASSERT_GE(seen.size(), 3u);
+  EXPECT_EQ(seen[0], absl::Milliseconds(250));
+  EXPECT_THAT(seen, ::testing::Contains(absl::Milliseconds(1)));
+}
+
 TEST(SerialExecutorTest, DestructorRunsWhatIsQueuedAndStopDropsLaterPosts) {
   std::atomic<int> ran{0};
   {

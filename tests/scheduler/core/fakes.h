@@ -31,6 +31,22 @@ namespace genfarm::scheduler::testing {
 
 inline constexpr int64_t kGiB = int64_t{1} << 30;
 
+// upres over 1001-1003 (one frame a task), then grade reading upres frame by frame.
+inline constexpr char kTwoStageYaml[] = R"(name: job
+project: show
+stages:
+  - name: upres
+    model: esrgan
+    input: in/plate.####.exr
+    output: out/upres.####.exr
+    frames: "1001-1003"
+  - name: grade
+    model: esrgan
+    input: out/upres.####.exr
+    output: out/grade.####.exr
+    frames: "1001-1003"
+)";
+
 class RecordingSink : public StateSink {
  public:
   void PutJob(const JobRecord& job) override {
@@ -80,6 +96,7 @@ class RecordingSink : public StateSink {
     return snap;
   }
   const TaskRecord& task(int64_t job, int32_t index) const { return tasks_.at({job, index}); }
+  bool has_task(int64_t job, int32_t index) const { return tasks_.count({job, index}) > 0; }
   const JobRecord& job(int64_t id) const { return jobs_.at(id); }
   const std::vector<LogRecord>& logs() const { return logs_; }
   int64_t high_water() const { return high_water_; }

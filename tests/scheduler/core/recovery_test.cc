@@ -35,6 +35,7 @@ class RecoveryTest : public ::testing::Test {
   JobId Submit(SchedulerCore& core, const std::string& frames) {
     auto spec = ParseJobSpecYaml(Yaml(frames));
     EXPECT_TRUE(spec.ok()) << spec.status();
+    core.LearnModels({testing::Model("esrgan")});  // as if a worker had advertised it
     auto result = core.SubmitJob(*spec, "");
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? result->id : JobId(0);

@@ -54,6 +54,7 @@ class PreemptionTest : public ::testing::Test {
     CoreOptions options;
     options.lease_ttl = absl::Hours(1);  // the fake workers' heartbeats list no attempts
     core_ = std::make_unique<SchedulerCore>(clock_, sink_, *policy_, options);
+    core_->LearnModels({testing::Model("esrgan", 20 * kGiB)});  // as if a worker had advertised it
     for (const char* id : {"w0", "w1"}) {
       auto channel = std::make_shared<FakeChannel>();
       EXPECT_TRUE(

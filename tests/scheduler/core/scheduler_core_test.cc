@@ -64,8 +64,12 @@ class SchedulerCoreTest : public ::testing::Test {
  protected:
   SchedulerCoreTest() { core_ = NewCore(); }
 
+  // The catalog knows the tests' models as if a worker had advertised them before (a
+  // job whose model nobody advertised waits unplanned: see the Unplanned tests).
   std::unique_ptr<SchedulerCore> NewCore() {
-    return std::make_unique<SchedulerCore>(clock_, sink_, *policy_, options_);
+    auto core = std::make_unique<SchedulerCore>(clock_, sink_, *policy_, options_);
+    core->LearnModels({Model("esrgan"), Model("ghost-model"), Model("denoise")});
+    return core;
   }
 
   std::shared_ptr<FakeChannel> Connect(const std::string& id, int slots = 1,

@@ -56,7 +56,9 @@ stages:
 class SchedulerMetricsTest : public ::testing::Test {
  protected:
   SchedulerMetricsTest()
-      : metrics_(registry_), core_(clock_, sink_, policy_, CoreOptions{}, &metrics_) {}
+      : metrics_(registry_), core_(clock_, sink_, policy_, CoreOptions{}, &metrics_) {
+    core_.LearnModels({Model("esrgan")});  // as if a worker had advertised it before
+  }
 
   JobId Submit(const std::string& yaml) {
     absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(yaml);

@@ -45,6 +45,7 @@ inline std::string OneStageYaml(const std::string& frames, int chunk = 1) {
 class ServiceFixture : public ::testing::Test {
  protected:
   ServiceFixture() {
+    core_.LearnModels({Model("esrgan")});  // as if a worker had advertised it before
     grpc::ServerBuilder builder;
     builder.RegisterService(&job_service_);
     builder.RegisterService(&worker_service_);

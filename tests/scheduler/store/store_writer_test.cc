@@ -101,6 +101,30 @@ TEST(StoreWriterTest, UpdatesToOneTaskBetweenCommitsAreWrittenOnce) {
   EXPECT_THAT(LogTexts(*store.ReadLogs(TaskId{JobId(1), 0}, 0)), ElementsAre("a", "b"));
 }
 
+TEST(StoreWriterTest, ANewJobsTasksGoInWholeAndALaterPutOfOneWins) {
+  InMemoryJobStore store;
+  FakeClock clock;
+  StoreWriter writer(store, clock);
+  std::vector<TaskRecord> tasks;
+  for (int32_t i = 0; i < 1000; ++i) tasks.push_back(MakeTask(1, i));
+  writer.BeginUnit();
+  writer.PutJob(MakeJob(1));
+  writer.PutNewTasks(std::move(tasks));
+  TaskRecord updated = MakeTask(1, 7);
+  updated.frames_done = 42;
+  writer.PutTask(updated);
+  writer.EndUnit();
+  ASSERT_TRUE(writer.Flush().ok());
+
+  std::vector<InMemoryJobStore::CommitRecord> history = store.commit_history();
+  ASSERT_THAT(history, SizeIs(1));     // one unit, one transaction
+  EXPECT_EQ(history[0].tasks, 1000u);  // task 7 once, as last put
+  absl::StatusOr<StoreSnapshot> snapshot = store.Load();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_THAT(snapshot->tasks, SizeIs(1000));
+  ExpectTaskEq(snapshot->tasks[7], updated);
+}
+
 TEST(StoreWriterTest, FlushMakesEverythingDurableInSqlite) {
   ScopedTempDir dir;
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(dir.path());
