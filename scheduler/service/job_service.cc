@@ -19,23 +19,6 @@ absl::Status AsDurability(absl::Status durable) {
 
 namespace {
 
-// Folds a newer watch event into one still waiting in the queue: the job snapshot is
-// replaced, changed tasks are merged (newest wins per task).
-void MergeEvents(v1::JobEvent& queued, const v1::JobEvent& next) {
-  *queued.mutable_job() = next.job();
-  for (const v1::Task& task : next.changed_tasks()) {
-    bool replaced = false;
-    for (v1::Task& old : *queued.mutable_changed_tasks()) {
-      if (old.index() == task.index()) {
-        old = task;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) *queued.add_changed_tasks() = task;
-  }
-}
-
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
   WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job, std::atomic<int>& open)
@@ -46,7 +29,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
     auto cancelled = cancelled_;
     executor_.Post([&core, job, writer, watch_id, cancelled] {
       auto id = core.Watch(job, [writer](const v1::JobEvent& event, bool done) {
-        writer->Send(event, MergeEvents);
+        writer->Send(event, MergeJobEvents);
         if (done) writer->Close(grpc::Status::OK);
       });
       if (!id.ok()) {
@@ -126,14 +109,9 @@ grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ct
                                                  const v1::GetJobRequest* req,
                                                  v1::GetJobResponse* resp) {
   return Unary(ctx, [this, req, resp]() -> absl::Status {
-    auto job = core_.GetJob(JobId(req->job_id()));
-    if (!job.ok()) return job.status();
-    *resp->mutable_job() = *std::move(job);
-    if (req->include_tasks()) {
-      auto tasks = core_.GetTasks(JobId(req->job_id()));
-      if (!tasks.ok()) return tasks.status();
-      for (v1::Task& t : *tasks) *resp->add_tasks() = std::move(t);
-    }
+    auto reply = core_.GetJob(*req);
+    if (!reply.ok()) return reply.status();
+    *resp = *std::move(reply);
     return absl::OkStatus();
   });
 }
@@ -142,7 +120,20 @@ grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* 
                                                    const v1::ListJobsRequest* req,
                                                    v1::ListJobsResponse* resp) {
   return Unary(ctx, [this, req, resp]() -> absl::Status {
-    *resp = core_.ListJobs(*req);
+    auto reply = core_.CheckedListJobs(*req);
+    if (!reply.ok()) return reply.status();
+    *resp = *std::move(reply);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::ListTasks(grpc::CallbackServerContext* ctx,
+                                                    const v1::ListTasksRequest* req,
+                                                    v1::ListTasksResponse* resp) {
+  return Unary(ctx, [this, req, resp]() -> absl::Status {
+    auto reply = core_.ListTasks(*req);
+    if (!reply.ok()) return reply.status();
+    *resp = *std::move(reply);
     return absl::OkStatus();
   });
 }
