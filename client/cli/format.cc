@@ -235,11 +235,24 @@ std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tas
   if (!stuck.empty()) {
     absl::StrAppend(&out, "not placed:\n");
     std::set<v1::TaskState> stuck_states;
-    for (const v1::Task* task : stuck) {
-      stuck_states.insert(task->state());
-      absl::StrAppend(&out, "  task ", task->index(), " ", task->stage(), " frames ",
-                      TaskFrames(*task), " (", TaskStateName(task->state()), "): ", task->message(),
-                      "\n");
+    // Consecutive tasks waiting for the same reason (a stage nobody can run) share a line.
+    for (size_t i = 0; i < stuck.size();) {
+      const v1::Task& task = *stuck[i];
+      stuck_states.insert(task.state());
+      size_t end = i + 1;
+      std::vector<int64_t> frames(task.frames().begin(), task.frames().end());
+      while (end < stuck.size() && stuck[end]->index() == stuck[end - 1]->index() + 1 &&
+             stuck[end]->state() == task.state() && stuck[end]->stage() == task.stage() &&
+             stuck[end]->message() == task.message()) {
+        frames.insert(frames.end(), stuck[end]->frames().begin(), stuck[end]->frames().end());
+        ++end;
+      }
+      const std::string which =
+          end - i == 1 ? absl::StrCat("task ", task.index())
+                       : absl::StrCat("tasks ", task.index(), "-", stuck[end - 1]->index());
+      absl::StrAppend(&out, "  ", which, " ", task.stage(), " frames ", FrameSet::Format(frames),
+                      " (", TaskStateName(task.state()), "): ", task.message(), "\n");
+      i = end;
     }
     for (v1::TaskState state : stuck_states) {
       absl::StrAppend(&out, MoreTasks(CountTasks(job, state) - listed[state], state));
