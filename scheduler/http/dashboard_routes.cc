@@ -78,6 +78,21 @@ absl::StatusOr<int64_t> IntParam(const httplib::Request& req, const std::string&
   return ParseInt(name, req.get_param_value(name), min, max);
 }
 
+// The optional `state` parameter: nullopt when absent, 400 naming the choices when unknown.
+template <typename State>
+absl::StatusOr<std::optional<State>> StateParam(const httplib::Request& req,
+                                                std::optional<State> (*parse)(absl::string_view),
+                                                const std::vector<absl::string_view>& names) {
+  const std::string text = req.get_param_value("state");
+  if (text.empty()) return std::optional<State>();
+  std::optional<State> state = parse(text);
+  if (!state) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state '", text, "' is not one of ", absl::StrJoin(names, ", ")));
+  }
+  return state;
+}
+
 // The job and one page of its tasks as `request` (state, stage, page) asks.
 absl::StatusOr<JobAndTasks> LoadJob(Context& ctx, JobId id, v1::ListTasksRequest request) {
   request.set_job_id(id.value());
@@ -113,15 +128,10 @@ void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res)
   request.set_page_size(static_cast<int32_t>(*limit));
   request.set_project(req.get_param_value("project"));
   request.set_page_token(req.get_param_value("page_token"));
-  if (const std::string state = req.get_param_value("state"); !state.empty()) {
-    std::optional<v1::JobState> parsed = ParseJobState(state);
-    if (!parsed) {
-      return SendError(
-          res, absl::InvalidArgumentError(absl::StrCat("state '", state, "' is not one of ",
-                                                       absl::StrJoin(JobStateNames(), ", "))));
-    }
-    request.set_state(*parsed);
-  }
+  absl::StatusOr<std::optional<v1::JobState>> state =
+      StateParam(req, ParseJobState, JobStateNames());
+  if (!state.ok()) return SendError(res, state.status());
+  if (*state) request.set_state(**state);
   absl::StatusOr<v1::ListJobsResponse> jobs =
       ctx.executor.Run([&] { return ctx.core.CheckedListJobs(request); });
   if (!jobs.ok()) return SendError(res, jobs.status());
@@ -140,15 +150,10 @@ void GetJob(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   request.set_page_size(static_cast<int32_t>(*page_size));
   request.set_page_token(req.get_param_value("page_token"));
   request.set_stage(req.get_param_value("stage"));
-  if (const std::string state = req.get_param_value("state"); !state.empty()) {
-    std::optional<v1::TaskState> parsed = ParseTaskState(state);
-    if (!parsed) {
-      return SendError(
-          res, absl::InvalidArgumentError(absl::StrCat("state '", state, "' is not one of ",
-                                                       absl::StrJoin(TaskStateNames(), ", "))));
-    }
-    request.set_state(*parsed);
-  }
+  absl::StatusOr<std::optional<v1::TaskState>> state =
+      StateParam(req, ParseTaskState, TaskStateNames());
+  if (!state.ok()) return SendError(res, state.status());
+  if (*state) request.set_state(**state);
   absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id, request);
   if (!loaded.ok()) return SendError(res, loaded.status());
   SendJson(res, JobDetailJson(loaded->job, loaded->tasks, loaded->next_page_token, request,

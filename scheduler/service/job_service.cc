@@ -67,6 +67,14 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   std::atomic<int>& open_;  // the service's count of open watches
 };
 
+// A read's reply: the core's answer moved into the response, or its error.
+template <typename Response>
+absl::Status Reply(absl::StatusOr<Response> answer, Response* resp) {
+  if (!answer.ok()) return answer.status();
+  *resp = *std::move(answer);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 template <typename Fn>
@@ -108,34 +116,19 @@ grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx,
                                                  const v1::GetJobRequest* req,
                                                  v1::GetJobResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
-    auto reply = core_.GetJob(*req);
-    if (!reply.ok()) return reply.status();
-    *resp = *std::move(reply);
-    return absl::OkStatus();
-  });
+  return Unary(ctx, [this, req, resp] { return Reply(core_.GetJob(*req), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* ctx,
                                                    const v1::ListJobsRequest* req,
                                                    v1::ListJobsResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
-    auto reply = core_.CheckedListJobs(*req);
-    if (!reply.ok()) return reply.status();
-    *resp = *std::move(reply);
-    return absl::OkStatus();
-  });
+  return Unary(ctx, [this, req, resp] { return Reply(core_.CheckedListJobs(*req), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListTasks(grpc::CallbackServerContext* ctx,
                                                     const v1::ListTasksRequest* req,
                                                     v1::ListTasksResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
-    auto reply = core_.ListTasks(*req);
-    if (!reply.ok()) return reply.status();
-    *resp = *std::move(reply);
-    return absl::OkStatus();
-  });
+  return Unary(ctx, [this, req, resp] { return Reply(core_.ListTasks(*req), resp); });
 }
 
 grpc::ServerWriteReactor<v1::JobEvent>* GrpcJobService::WatchJob(grpc::CallbackServerContext* ctx,
