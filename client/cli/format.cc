@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,13 @@ std::string StateCounts(const std::map<std::string, int64_t>& counts) {
     }
   }
   return parts.empty() ? "no tasks" : absl::StrJoin(parts, ", ");
+}
+
+// "  ... 999980 more queued tasks\n" after a list cut short; "" when nothing was left out.
+std::string MoreTasks(int64_t more, v1::TaskState state) {
+  if (more <= 0) return "";
+  return absl::StrCat("  ... ", more, " more ", TaskStateName(state),
+                      more == 1 ? " task\n" : " tasks\n");
 }
 
 std::string FormatTime(int64_t ms, absl::TimeZone tz) {
@@ -198,24 +206,72 @@ std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tas
   absl::StrAppend(&out, "tasks: ", StateCounts(job_counts), "\n");
 
   std::vector<const v1::Task*> stuck;
+  std::vector<const v1::Task*> running;
+  std::map<v1::TaskState, int64_t> listed;
   for (const auto& task : tasks) {
+    ++listed[task.state()];
+    if (task.state() == v1::TASK_STATE_RUNNING) running.push_back(&task);
     if (!task.message().empty() &&
         (task.state() == v1::TASK_STATE_QUEUED || task.state() == v1::TASK_STATE_BLOCKED ||
          task.state() == v1::TASK_STATE_WAITING)) {
       stuck.push_back(&task);
     }
   }
-  if (std::string failed = FormatFailedTasks(tasks); !failed.empty()) {
+  if (std::string failed = FormatFailedTasks(tasks, CountTasks(job, v1::TASK_STATE_FAILED));
+      !failed.empty()) {
     absl::StrAppend(&out, "failed tasks:\n", failed);
+  }
+  if (!running.empty()) {
+    absl::StrAppend(&out, "running tasks:\n");
+    for (const v1::Task* task : running) {
+      absl::StrAppend(&out, "  task ", task->index(), " ", task->stage(), " frames ",
+                      TaskFrames(*task), " on ", task->worker().empty() ? "-" : task->worker(),
+                      ", ", task->frames_done(), "/", task->frames_size(), " frames done\n");
+    }
+    absl::StrAppend(
+        &out, MoreTasks(CountTasks(job, v1::TASK_STATE_RUNNING) - listed[v1::TASK_STATE_RUNNING],
+                        v1::TASK_STATE_RUNNING));
   }
   if (!stuck.empty()) {
     absl::StrAppend(&out, "not placed:\n");
-    for (const v1::Task* task : stuck) {
-      absl::StrAppend(&out, "  task ", task->index(), " ", task->stage(), " frames ",
-                      TaskFrames(*task), " (", TaskStateName(task->state()), "): ", task->message(),
-                      "\n");
+    std::set<v1::TaskState> stuck_states;
+    // Consecutive tasks waiting for the same reason (a stage nobody can run) share a line.
+    for (size_t i = 0; i < stuck.size();) {
+      const v1::Task& task = *stuck[i];
+      stuck_states.insert(task.state());
+      size_t end = i + 1;
+      std::vector<int64_t> frames(task.frames().begin(), task.frames().end());
+      while (end < stuck.size() && stuck[end]->index() == stuck[end - 1]->index() + 1 &&
+             stuck[end]->state() == task.state() && stuck[end]->stage() == task.stage() &&
+             stuck[end]->message() == task.message()) {
+        frames.insert(frames.end(), stuck[end]->frames().begin(), stuck[end]->frames().end());
+        ++end;
+      }
+      const std::string which =
+          end - i == 1 ? absl::StrCat("task ", task.index())
+                       : absl::StrCat("tasks ", task.index(), "-", stuck[end - 1]->index());
+      absl::StrAppend(&out, "  ", which, " ", task.stage(), " frames ", FrameSet::Format(frames),
+                      " (", TaskStateName(task.state()), "): ", task.message(), "\n");
+      i = end;
+    }
+    for (v1::TaskState state : stuck_states) {
+      absl::StrAppend(&out, MoreTasks(CountTasks(job, state) - listed[state], state));
     }
   }
+  return out;
+}
+
+int64_t CountTasks(const v1::Job& job, v1::TaskState state) {
+  int64_t total = 0;
+  for (const auto& stage : job.stages()) total += CountState(stage, TaskStateName(state));
+  return total;
+}
+
+std::string FormatFailedTasks(const std::vector<v1::Task>& tasks, int64_t failed_total) {
+  std::string out = FormatFailedTasks(tasks);
+  int64_t listed = 0;
+  for (const auto& task : tasks) listed += task.state() == v1::TASK_STATE_FAILED ? 1 : 0;
+  if (listed > 0) absl::StrAppend(&out, MoreTasks(failed_total - listed, v1::TASK_STATE_FAILED));
   return out;
 }
 

@@ -50,13 +50,23 @@ std::string FormatJobOutcome(const v1::Job& job);
 // `genfarm jobs`: one row per job, ages relative to `now`.
 std::string FormatJobsTable(const std::vector<v1::Job>& jobs, absl::Time now);
 
-// `genfarm status`: header, per-stage progress, task state counts, and the message of every
-// failed task and of every task that cannot be placed.
+// Tasks of each state `genfarm status` lists (it fetches no more: a job may have 1,000,000).
+inline constexpr int kStatusTasksPerState = 20;
+
+// `genfarm status`: header, per-stage progress, task state counts (all from the job's stage
+// counters), then the failed and running tasks among `tasks` and those that cannot be placed,
+// each list followed by "... N more" when the counters hold more tasks of that state than
+// `tasks` does. `tasks` is a sample (e.g. the first kStatusTasksPerState of each state).
 std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tasks, absl::Time now,
                             absl::TimeZone tz);
 
+// Tasks of `state` in the job's stage counters.
+int64_t CountTasks(const v1::Job& job, v1::TaskState state);
+
 // One indented line per failed task, with its frames, attempts, reason and message; "" if none.
 std::string FormatFailedTasks(const std::vector<v1::Task>& tasks);
+// The same, then "  ... N more failed tasks" when `failed_total` exceeds those listed.
+std::string FormatFailedTasks(const std::vector<v1::Task>& tasks, int64_t failed_total);
 
 // `genfarm workers`: id, state, devices with memory, slots, loaded models, running tasks.
 std::string FormatWorkersTable(const std::vector<v1::Worker>& workers);

@@ -52,9 +52,19 @@ absl::StatusOr<int> RunJobs(CommandContext& ctx, const JobsOptions& options) {
 }
 
 absl::StatusOr<int> RunStatus(CommandContext& ctx, int64_t job_id) {
-  absl::StatusOr<v1::GetJobResponse> fetched = FetchJob(ctx, job_id, /*include_tasks=*/true);
+  absl::StatusOr<v1::GetJobResponse> fetched = FetchJob(ctx, job_id, /*include_tasks=*/false);
   if (!fetched.ok()) return fetched.status();
-  std::vector<v1::Task> tasks(fetched->tasks().begin(), fetched->tasks().end());
+  // The counters come with the job; the tasks worth a line (failed, running, waiting with a
+  // reason) are fetched by state, a few of each, whatever the size of the job.
+  std::vector<v1::Task> tasks;
+  for (v1::TaskState state : {v1::TASK_STATE_FAILED, v1::TASK_STATE_RUNNING, v1::TASK_STATE_QUEUED,
+                              v1::TASK_STATE_BLOCKED, v1::TASK_STATE_WAITING}) {
+    if (CountTasks(fetched->job(), state) == 0) continue;
+    absl::StatusOr<std::vector<v1::Task>> some =
+        FetchTasks(ctx, job_id, state, kStatusTasksPerState);
+    if (!some.ok()) return some.status();
+    tasks.insert(tasks.end(), some->begin(), some->end());
+  }
   *ctx.out << FormatJobStatus(fetched->job(), tasks, ctx.clock->Now(), ctx.tz) << std::flush;
   return kExitOk;
 }

@@ -1,6 +1,9 @@
 #include "client/cli/job_follow.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +15,7 @@ namespace genfarm::client {
 namespace {
 
 constexpr int kMaxReconnects = 5;
+constexpr int64_t kMaxTasksPerCall = 10'000;  // ListTasks' largest page
 
 // 1, 2, 4, 8, 16 s: long enough to ride out a scheduler restart. No jitter: a few people
 // watching jobs do not stampede a scheduler the way a farm of workers would, and the
@@ -37,6 +41,28 @@ absl::StatusOr<v1::GetJobResponse> FetchJob(CommandContext& ctx, int64_t job_id,
   grpc::Status status = ctx.scheduler->jobs().GetJob(&context, request, &response);
   if (!status.ok()) return ctx.scheduler->ToStatus(status);
   return response;
+}
+
+absl::StatusOr<std::vector<v1::Task>> FetchTasks(CommandContext& ctx, int64_t job_id,
+                                                 v1::TaskState state, int64_t limit) {
+  std::vector<v1::Task> tasks;
+  v1::ListTasksRequest request;
+  request.set_job_id(job_id);
+  request.set_state(state);
+  while (static_cast<int64_t>(tasks.size()) < limit) {
+    request.set_page_size(static_cast<int32_t>(
+        std::min<int64_t>(kMaxTasksPerCall, limit - static_cast<int64_t>(tasks.size()))));
+    grpc::ClientContext context;
+    ctx.scheduler->SetDeadline(context);
+    v1::ListTasksResponse response;
+    grpc::Status status = ctx.scheduler->jobs().ListTasks(&context, request, &response);
+    if (!status.ok()) return ctx.scheduler->ToStatus(status);
+    for (v1::Task& task : *response.mutable_tasks()) tasks.push_back(std::move(task));
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  if (static_cast<int64_t>(tasks.size()) > limit) tasks.resize(limit);
+  return tasks;
 }
 
 absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostream& progress,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/cli/commands.h"
@@ -14,9 +15,16 @@
 
 namespace genfarm::client {
 
-// GetJob with the call deadline.
+// GetJob with the call deadline. With include_tasks a job of more than 10,000 tasks is
+// refused by the scheduler: use FetchTasks.
 absl::StatusOr<v1::GetJobResponse> FetchJob(CommandContext& ctx, int64_t job_id,
                                             bool include_tasks);
+
+// Up to `limit` tasks of the job in `state` (TASK_STATE_UNSPECIFIED: any), in index order:
+// pages ListTasks (each call bounded by the scheduler) until it has `limit` or the pages
+// end. Each call has the call deadline.
+absl::StatusOr<std::vector<v1::Task>> FetchTasks(CommandContext& ctx, int64_t job_id,
+                                                 v1::TaskState state, int64_t limit);
 
 // Follows WatchJob until the job ends and returns its final state. Draws the progress line on
 // `progress`: rewritten in place when `tty`, else one line per change. Rides out a scheduler

@@ -11,10 +11,13 @@ nlohmann::json JobSummaryJson(const v1::Job& job, const std::vector<v1::Task>& t
   // Frames of failed tasks that were not written, per stage.
   std::map<std::string, int64_t> failed_frames;
   nlohmann::json failed_tasks = nlohmann::json::array();
+  int64_t failed_total = 0;
   for (const auto& task : tasks) {
     if (task.state() != v1::TASK_STATE_FAILED) continue;
     int64_t missing = task.frames_size() - task.frames_done();
     failed_frames[task.stage()] += missing > 0 ? missing : 0;
+    ++failed_total;
+    if (failed_tasks.size() >= kSummaryMaxFailedTasks) continue;
     failed_tasks.push_back({
         {"index", task.index()},
         {"stage", task.stage()},
@@ -71,6 +74,7 @@ nlohmann::json JobSummaryJson(const v1::Job& job, const std::vector<v1::Task>& t
       {"frames_failed", total_failed},
       {"stages", stages},
       {"failed_tasks", failed_tasks},
+      {"failed_tasks_total", failed_total},
       {"outputs", outputs},
       {"message", job.message()},
   };

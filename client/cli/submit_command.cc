@@ -2,6 +2,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 
@@ -24,10 +25,18 @@ std::string CurrentUser() {
 }
 
 absl::Status PrintSummary(CommandContext& ctx, int64_t job_id) {
-  absl::StatusOr<v1::GetJobResponse> fetched = FetchJob(ctx, job_id, /*include_tasks=*/true);
+  absl::StatusOr<v1::GetJobResponse> fetched = FetchJob(ctx, job_id, /*include_tasks=*/false);
   if (!fetched.ok()) return fetched.status();
-  std::vector<v1::Task> tasks(fetched->tasks().begin(), fetched->tasks().end());
-  *ctx.out << JobSummaryJson(fetched->job(), tasks).dump(2) << "\n" << std::flush;
+  // Every failed task (paged), for the frames they did not write; the JSON lists a bounded
+  // number of them.
+  std::vector<v1::Task> failed;
+  if (CountTasks(fetched->job(), v1::TASK_STATE_FAILED) > 0) {
+    absl::StatusOr<std::vector<v1::Task>> tasks =
+        FetchTasks(ctx, job_id, v1::TASK_STATE_FAILED, INT64_MAX);
+    if (!tasks.ok()) return tasks.status();
+    failed = *std::move(tasks);
+  }
+  *ctx.out << JobSummaryJson(fetched->job(), failed).dump(2) << "\n" << std::flush;
   return absl::OkStatus();
 }
 
@@ -72,9 +81,10 @@ absl::StatusOr<int> RunSubmit(CommandContext& ctx, const SubmitOptions& options)
     exit_code = ExitCodeFor(*job);
     human << FormatJobOutcome(*job) << "\n";
     if (exit_code != kExitOk && !options.json) {
-      absl::StatusOr<v1::GetJobResponse> fetched = FetchJob(ctx, response.job_id(), true);
-      if (fetched.ok()) {
-        human << FormatFailedTasks({fetched->tasks().begin(), fetched->tasks().end()});
+      absl::StatusOr<std::vector<v1::Task>> failed =
+          FetchTasks(ctx, response.job_id(), v1::TASK_STATE_FAILED, kStatusTasksPerState);
+      if (failed.ok()) {
+        human << FormatFailedTasks(*failed, CountTasks(*job, v1::TASK_STATE_FAILED));
       }
     }
     human << std::flush;

@@ -112,10 +112,24 @@ class SchedulerCore {
   // Where jobs that waited for model facts are planned (default: inline, on the core thread).
   void SetPlanRunner(PlanRunner runner) { commands_.set_plan_runner(std::move(runner)); }
   absl::StatusOr<v1::Job> GetJob(JobId id) const;
+  // Every task (in-process callers only: a reply to a client pages, see ListTasks).
   absl::StatusOr<std::vector<v1::Task>> GetTasks(JobId id) const;
-  // Newest first. page_token is the last id of the previous page.
+  // Newest first. page_token is the last id of the previous page. Unchecked: a request
+  // CheckedListJobs refuses gets an empty page.
   v1::ListJobsResponse ListJobs(const v1::ListJobsRequest& request) const {
+    return views_.ListJobs(request).value_or(v1::ListJobsResponse{});
+  }
+  // The bounded views that gRPC and the dashboard answer with (CoreViews): GetJob's tasks
+  // only for jobs of at most kGetJobMaxTasks, job summaries, one page of tasks per call.
+  // Each refuses a malformed field with INVALID_ARGUMENT naming it.
+  absl::StatusOr<v1::GetJobResponse> GetJob(const v1::GetJobRequest& request) const {
+    return views_.GetJob(request);
+  }
+  absl::StatusOr<v1::ListJobsResponse> CheckedListJobs(const v1::ListJobsRequest& request) const {
     return views_.ListJobs(request);
+  }
+  absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request) const {
+    return views_.ListTasks(request);
   }
   absl::StatusOr<v1::Job> CancelJob(JobId id) {
     StateSink::Unit unit(sink_);

@@ -113,7 +113,8 @@ json TaskJson(const v1::Task& task) {
   };
 }
 
-json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_t max_tasks,
+json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& page,
+                   const std::string& next_page_token, const v1::ListTasksRequest& filter,
                    int64_t now_ms) {
   json out = JobJson(job);
   json labels = json::object();
@@ -129,15 +130,33 @@ json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks, size_
     stage["chunk"] = spec.chunk();
     stage["retries"] = spec.retries();
   }
+  int64_t total = 0;
+  int64_t matching = 0;
+  const std::string state_name = filter.state() == v1::TASK_STATE_UNSPECIFIED
+                                     ? std::string()
+                                     : std::string(TaskStateName(filter.state()));
+  for (const v1::StageStatus& stage : job.stages()) {
+    total += stage.tasks_total();
+    if (!filter.stage().empty() && stage.name() != filter.stage()) continue;
+    if (state_name.empty()) {
+      matching += stage.tasks_total();
+    } else if (auto it = stage.tasks_by_state().find(state_name);
+               it != stage.tasks_by_state().end()) {
+      matching += it->second;
+    }
+  }
   json task_list = json::array();
-  for (size_t i = 0; i < tasks.size() && i < max_tasks; ++i)
-    task_list.push_back(TaskJson(tasks[i]));
+  for (const v1::Task& task : page) task_list.push_back(TaskJson(task));
   return {
       {"server_time_ms", now_ms},
       {"job", std::move(out)},
       {"tasks", std::move(task_list)},
-      {"tasks_total", tasks.size()},
-      {"tasks_truncated", tasks.size() > max_tasks},
+      {"tasks_total", total},
+      {"tasks_matching", matching},
+      {"task_filter", {{"state", state_name}, {"stage", filter.stage()}}},
+      {"next_page_token", next_page_token},
+      // Kept for older pages: true when more tasks follow this page.
+      {"tasks_truncated", !next_page_token.empty()},
   };
 }
 

@@ -29,9 +29,15 @@ nlohmann::json JobJson(const v1::Job& job);
 nlohmann::json JobListJson(const v1::ListJobsResponse& jobs, int64_t now_ms);
 // One task: an element of GET /api/jobs/{id} "tasks".
 nlohmann::json TaskJson(const v1::Task& task);
-// GET /api/jobs/{id}: the job, its stage specs and up to `max_tasks` tasks (index order).
-nlohmann::json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& tasks,
-                             size_t max_tasks, int64_t now_ms);
+// GET /api/jobs/{id}: the job, its stage specs and one page of its tasks (index order),
+// as `filter` asked for them (its state and stage; the page's size and token are the
+// handler's business). `tasks_total` counts every task of the job and `tasks_matching` those
+// the filter matches, both from the stage counters, so a page of a 1,000,000-task job says
+// how many there are without listing them; `next_page_token` ("" at the end) fetches the
+// next page.
+nlohmann::json JobDetailJson(const v1::Job& job, const std::vector<v1::Task>& page,
+                             const std::string& next_page_token, const v1::ListTasksRequest& filter,
+                             int64_t now_ms);
 // GET /api/workers.
 nlohmann::json WorkersJson(const std::vector<v1::Worker>& workers, int64_t now_ms);
 // GET /api/farm.

@@ -34,7 +34,13 @@ struct Context {
 struct JobAndTasks {
   v1::Job job;
   std::vector<v1::Task> tasks;
+  std::string next_page_token;
 };
+
+// A filtered page may come back short with a token (the core looks at a bounded number of
+// tasks per call): follow it this many more times, each a call of its own on the core's
+// executor, so the page fills without holding the core thread.
+constexpr int kMaxFollowCalls = 16;
 
 void SendJson(httplib::Response& res, const json& doc, int status = 200) {
   res.status = status;
@@ -72,14 +78,47 @@ absl::StatusOr<int64_t> IntParam(const httplib::Request& req, const std::string&
   return ParseInt(name, req.get_param_value(name), min, max);
 }
 
-absl::StatusOr<JobAndTasks> LoadJob(Context& ctx, JobId id) {
-  return ctx.executor.Run([&ctx, id]() -> absl::StatusOr<JobAndTasks> {
-    absl::StatusOr<v1::Job> job = ctx.core.GetJob(id);
-    if (!job.ok()) return job.status();
-    absl::StatusOr<std::vector<v1::Task>> tasks = ctx.core.GetTasks(id);
-    if (!tasks.ok()) return tasks.status();
-    return JobAndTasks{*std::move(job), *std::move(tasks)};
-  });
+// The optional `state` parameter: nullopt when absent, 400 naming the choices when unknown.
+template <typename State>
+absl::StatusOr<std::optional<State>> StateParam(const httplib::Request& req,
+                                                std::optional<State> (*parse)(absl::string_view),
+                                                const std::vector<absl::string_view>& names) {
+  const std::string text = req.get_param_value("state");
+  if (text.empty()) return std::optional<State>();
+  std::optional<State> state = parse(text);
+  if (!state) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state '", text, "' is not one of ", absl::StrJoin(names, ", ")));
+  }
+  return state;
+}
+
+// The job and one page of its tasks as `request` (state, stage, page) asks.
+absl::StatusOr<JobAndTasks> LoadJob(Context& ctx, JobId id, v1::ListTasksRequest request) {
+  request.set_job_id(id.value());
+  absl::StatusOr<JobAndTasks> loaded =
+      ctx.executor.Run([&ctx, id, &request]() -> absl::StatusOr<JobAndTasks> {
+        absl::StatusOr<v1::Job> job = ctx.core.GetJob(id);
+        if (!job.ok()) return job.status();
+        absl::StatusOr<v1::ListTasksResponse> page = ctx.core.ListTasks(request);
+        if (!page.ok()) return page.status();
+        return JobAndTasks{
+            *std::move(job), {page->tasks().begin(), page->tasks().end()}, page->next_page_token()};
+      });
+  if (!loaded.ok()) return loaded;
+  const size_t wanted = static_cast<size_t>(request.page_size());
+  for (int call = 0;
+       call < kMaxFollowCalls && loaded->tasks.size() < wanted && !loaded->next_page_token.empty();
+       ++call) {
+    request.set_page_token(loaded->next_page_token);
+    request.set_page_size(static_cast<int32_t>(wanted - loaded->tasks.size()));
+    absl::StatusOr<v1::ListTasksResponse> more =
+        ctx.executor.Run([&ctx, &request] { return ctx.core.ListTasks(request); });
+    if (!more.ok()) return more.status();
+    loaded->tasks.insert(loaded->tasks.end(), more->tasks().begin(), more->tasks().end());
+    loaded->next_page_token = more->next_page_token();
+  }
+  return loaded;
 }
 
 void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -89,25 +128,36 @@ void ListJobs(Context& ctx, const httplib::Request& req, httplib::Response& res)
   request.set_page_size(static_cast<int32_t>(*limit));
   request.set_project(req.get_param_value("project"));
   request.set_page_token(req.get_param_value("page_token"));
-  if (const std::string state = req.get_param_value("state"); !state.empty()) {
-    std::optional<v1::JobState> parsed = ParseJobState(state);
-    if (!parsed) {
-      return SendError(
-          res, absl::InvalidArgumentError(absl::StrCat("state '", state, "' is not one of ",
-                                                       absl::StrJoin(JobStateNames(), ", "))));
-    }
-    request.set_state(*parsed);
-  }
-  v1::ListJobsResponse jobs = ctx.executor.Run([&] { return ctx.core.ListJobs(request); });
-  SendJson(res, JobListJson(jobs, ctx.NowMs()));
+  absl::StatusOr<std::optional<v1::JobState>> state =
+      StateParam(req, ParseJobState, JobStateNames());
+  if (!state.ok()) return SendError(res, state.status());
+  if (*state) request.set_state(**state);
+  absl::StatusOr<v1::ListJobsResponse> jobs =
+      ctx.executor.Run([&] { return ctx.core.CheckedListJobs(request); });
+  if (!jobs.ok()) return SendError(res, jobs.status());
+  SendJson(res, JobListJson(*jobs, ctx.NowMs()));
 }
 
+// ?page_size=&page_token=&state=&stage=: one page of the job's tasks (see docs/dashboard-api.md).
 void GetJob(Context& ctx, const httplib::Request& req, httplib::Response& res) {
   absl::StatusOr<JobId> id = ParseJobId(req.matches[1]);
   if (!id.ok()) return SendError(res, id.status());
-  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id);
+  const int64_t max_page = static_cast<int64_t>(std::max<size_t>(1, ctx.options.max_tasks));
+  absl::StatusOr<int64_t> page_size =
+      IntParam(req, "page_size", std::min<int64_t>(kDefaultTaskPageSize, max_page), 1, max_page);
+  if (!page_size.ok()) return SendError(res, page_size.status());
+  v1::ListTasksRequest request;
+  request.set_page_size(static_cast<int32_t>(*page_size));
+  request.set_page_token(req.get_param_value("page_token"));
+  request.set_stage(req.get_param_value("stage"));
+  absl::StatusOr<std::optional<v1::TaskState>> state =
+      StateParam(req, ParseTaskState, TaskStateNames());
+  if (!state.ok()) return SendError(res, state.status());
+  if (*state) request.set_state(**state);
+  absl::StatusOr<JobAndTasks> loaded = LoadJob(ctx, *id, request);
   if (!loaded.ok()) return SendError(res, loaded.status());
-  SendJson(res, JobDetailJson(loaded->job, loaded->tasks, ctx.options.max_tasks, ctx.NowMs()));
+  SendJson(res, JobDetailJson(loaded->job, loaded->tasks, loaded->next_page_token, request,
+                              ctx.NowMs()));
 }
 
 // The previews the store holds for each stage, newest first: what workers sent with

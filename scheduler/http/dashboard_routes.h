@@ -1,7 +1,9 @@
 // Dashboard routes: the read-only web dashboard (static files from a web root) and its
 // JSON API under /api/ on the scheduler's HTTP server. Handlers run on httplib's
 // threads; they read the single-threaded SchedulerCore only through its
-// SerialExecutor (executor.Run). Frame previews come from the ThumbnailStore, filled
+// SerialExecutor (executor.Run), and only through its bounded views: a job's tasks come a
+// page at a time (CoreViews::ListTasks), so a 1,000,000-task job's page costs what a small
+// one's does. Frame previews come from the ThumbnailStore, filled
 // from workers' results: no handler opens a file named by a job or a request. The API
 // is documented in the README ("Dashboard and JSON API").
 //
@@ -28,9 +30,12 @@
 
 namespace genfarm::scheduler {
 
+// Tasks on one page of /api/jobs/{id} unless `page_size` asks otherwise.
+inline constexpr int64_t kDefaultTaskPageSize = 100;
+
 struct DashboardOptions {
   std::string web_root;          // folder with index.html; empty serves the JSON API only
-  size_t max_tasks = 5000;       // tasks listed by /api/jobs/{id} (the rest are counted)
+  size_t max_tasks = 1000;       // the largest page_size of /api/jobs/{id} (tasks are paged)
   int thumbnails_per_stage = 6;  // default frames per stage in /api/jobs/{id}/thumbnails
 };
 

@@ -19,23 +19,6 @@ absl::Status AsDurability(absl::Status durable) {
 
 namespace {
 
-// Folds a newer watch event into one still waiting in the queue: the job snapshot is
-// replaced, changed tasks are merged (newest wins per task).
-void MergeEvents(v1::JobEvent& queued, const v1::JobEvent& next) {
-  *queued.mutable_job() = next.job();
-  for (const v1::Task& task : next.changed_tasks()) {
-    bool replaced = false;
-    for (v1::Task& old : *queued.mutable_changed_tasks()) {
-      if (old.index() == task.index()) {
-        old = task;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) *queued.add_changed_tasks() = task;
-  }
-}
-
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
   WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job, std::atomic<int>& open)
@@ -46,7 +29,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
     auto cancelled = cancelled_;
     executor_.Post([&core, job, writer, watch_id, cancelled] {
       auto id = core.Watch(job, [writer](const v1::JobEvent& event, bool done) {
-        writer->Send(event, MergeEvents);
+        writer->Send(event, MergeJobEvents);
         if (done) writer->Close(grpc::Status::OK);
       });
       if (!id.ok()) {
@@ -83,6 +66,14 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
   std::atomic<int>& open_;  // the service's count of open watches
 };
+
+// A read's reply: the core's answer moved into the response, or its error.
+template <typename Response>
+absl::Status Reply(absl::StatusOr<Response> answer, Response* resp) {
+  if (!answer.ok()) return answer.status();
+  *resp = *std::move(answer);
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -152,26 +143,19 @@ grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx,
                                                  const v1::GetJobRequest* req,
                                                  v1::GetJobResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
-    auto job = core_.GetJob(JobId(req->job_id()));
-    if (!job.ok()) return job.status();
-    *resp->mutable_job() = *std::move(job);
-    if (req->include_tasks()) {
-      auto tasks = core_.GetTasks(JobId(req->job_id()));
-      if (!tasks.ok()) return tasks.status();
-      for (v1::Task& t : *tasks) *resp->add_tasks() = std::move(t);
-    }
-    return absl::OkStatus();
-  });
+  return Unary(ctx, [this, req, resp] { return Reply(core_.GetJob(*req), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* ctx,
                                                    const v1::ListJobsRequest* req,
                                                    v1::ListJobsResponse* resp) {
-  return Unary(ctx, [this, req, resp]() -> absl::Status {
-    *resp = core_.ListJobs(*req);
-    return absl::OkStatus();
-  });
+  return Unary(ctx, [this, req, resp] { return Reply(core_.CheckedListJobs(*req), resp); });
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::ListTasks(grpc::CallbackServerContext* ctx,
+                                                    const v1::ListTasksRequest* req,
+                                                    v1::ListTasksResponse* resp) {
+  return Unary(ctx, [this, req, resp] { return Reply(core_.ListTasks(*req), resp); });
 }
 
 grpc::ServerWriteReactor<v1::JobEvent>* GrpcJobService::WatchJob(grpc::CallbackServerContext* ctx,

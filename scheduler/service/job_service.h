@@ -1,5 +1,8 @@
 // GrpcJobService: JobService over gRPC's callback API. Each call is translated and
-// posted to the core's executor; no call blocks a gRPC thread.
+// posted to the core's executor; no call blocks a gRPC thread. Replies are the core's
+// bounded views (CoreViews, WatchHub): every message fits gRPC's default 4 MiB limit
+// whatever the size of the job, and a slow watcher's pending events are merged within the
+// same bounds (MergeJobEvents) rather than queued.
 #ifndef GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
 #define GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
 
@@ -37,6 +40,9 @@ class GrpcJobService : public v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* ctx,
                                      const v1::ListJobsRequest* req,
                                      v1::ListJobsResponse* resp) override;
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* ctx,
+                                      const v1::ListTasksRequest* req,
+                                      v1::ListTasksResponse* resp) override;
   grpc::ServerWriteReactor<v1::JobEvent>* WatchJob(grpc::CallbackServerContext* ctx,
                                                    const v1::WatchJobRequest* req) override;
   grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,

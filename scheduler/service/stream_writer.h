@@ -28,7 +28,9 @@ class StreamWriter {
 
   // Queues a message. With `merge`, a queued message not yet being written is
   // replaced by merge(old, new) instead of growing the queue (slow readers of watch
-  // streams get the latest state, not a backlog).
+  // streams get the latest state, not a backlog). So a stream holds at most two messages
+  // (one being written, one pending), as big as `merge` lets one grow: MergeJobEvents
+  // keeps a watch event within one event's bounds.
   void Send(const Message& message,
             const std::function<void(Message& queued, const Message& next)>& merge = nullptr) {
     absl::MutexLock lock(&mu_);

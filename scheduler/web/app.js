@@ -4,6 +4,8 @@
 "use strict";
 
 const REFRESH_MS = 1500;
+const TASK_PAGE_SIZE = 100;
+const TASK_STATES = ["waiting", "blocked", "queued", "running", "succeeded", "failed", "canceled"];
 
 // ---------- small helpers ----------
 
@@ -213,8 +215,28 @@ function jobPage(id) {
   const stagesBody = h("tbody", {});
   const thumbs = h("div", { id: "thumbnails" });
   const tasksBody = h("tbody", {});
-  const tasksNote = h("p", { class: "muted" });
+  const tasksNote = h("p", { class: "muted", id: "tasks-note" });
   let thumbKey = "";
+  // Tasks come a page at a time (a job may have 1,000,000): `tokens` holds the page token
+  // of every page visited, the last one is on screen; `nextToken` is the page after it.
+  let tokens = [""];
+  let nextToken = "";
+  let stateFilter = "";
+  const stateSelect = h("select", { id: "task-state", "aria-label": "task state filter" },
+    h("option", { value: "" }, "all states"),
+    TASK_STATES.map((s) => h("option", { value: s }, s)));
+  const firstButton = h("button", { id: "tasks-first", type: "button" }, "\u00ab first");
+  const prevButton = h("button", { id: "tasks-prev", type: "button" }, "\u2039 previous");
+  const nextButton = h("button", { id: "tasks-next", type: "button" }, "next \u203a");
+  const pager = h("div", { class: "pager" }, stateSelect, firstButton, prevButton, nextButton);
+  function goTo(newTokens) {
+    tokens = newTokens;
+    tick();
+  }
+  stateSelect.addEventListener("change", () => { stateFilter = stateSelect.value; goTo([""]); });
+  firstButton.addEventListener("click", () => goTo([""]));
+  prevButton.addEventListener("click", () => { if (tokens.length > 1) goTo(tokens.slice(0, -1)); });
+  nextButton.addEventListener("click", () => { if (nextToken) goTo([...tokens, nextToken]); });
 
   const root = h("section", { id: "job-page", "data-job-id": id },
     h("p", {}, h("a", { href: "#/" }, "\u2190 all jobs")),
@@ -228,6 +250,7 @@ function jobPage(id) {
     h("h2", {}, "Latest frames"),
     thumbs,
     h("h2", {}, "Tasks"),
+    pager,
     tasksNote,
     h("table", { id: "tasks" },
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "#"), h("th", {}, "Stage"), h("th", {}, "Frames"),
@@ -275,8 +298,18 @@ function jobPage(id) {
       error.replaceChildren(errorBanner(e.status === 404 ? new Error(`job ${id} does not exist`) : e));
     },
     async refresh() {
-      const [data, thumbData] = await Promise.all([
-        getJson(`/api/jobs/${id}`), getJson(`/api/jobs/${id}/thumbnails`)]);
+      const query = new URLSearchParams({ page_size: String(TASK_PAGE_SIZE), page_token: tokens[tokens.length - 1] });
+      if (stateFilter) query.set("state", stateFilter);
+      let data;
+      let thumbData;
+      try {
+        [data, thumbData] = await Promise.all([
+          getJson(`/api/jobs/${id}?${query}`), getJson(`/api/jobs/${id}/thumbnails`)]);
+      } catch (e) {
+        // A token the scheduler no longer takes (it restarted): back to the first page.
+        if (e.status === 400 && tokens.length > 1) tokens = [""];
+        throw e;
+      }
       error.replaceChildren();
       const job = data.job;
       const now = data.server_time_ms;
@@ -291,9 +324,17 @@ function jobPage(id) {
         h("td", {}, progressBar(s, { big: true })),
         h("td", {}, taskCounts(s.tasks_by_state || {})))));
       renderThumbs(thumbData);
-      const failed = data.tasks.filter((t) => t.state === "failed").length;
+      nextToken = data.next_page_token || "";
+      const failed = job.stages.reduce((n, s) => n + ((s.tasks_by_state || {}).failed || 0), 0);
+      const shown = data.tasks.length
+        ? `showing tasks ${data.tasks[0].index}\u2013${data.tasks[data.tasks.length - 1].index}`
+        : "no tasks on this page";
       tasksNote.textContent = `${data.tasks_total} tasks` + (failed ? `, ${failed} failed` : "") +
-        (data.tasks_truncated ? ` (first ${data.tasks.length} shown)` : "");
+        (stateFilter ? `, ${data.tasks_matching} ${stateFilter}` : "") +
+        ` \u2014 page ${tokens.length}, ${shown}` + (nextToken ? "" : " (last page)");
+      firstButton.disabled = tokens.length <= 1;
+      prevButton.disabled = tokens.length <= 1;
+      nextButton.disabled = !nextToken;
       tasksBody.replaceChildren(...data.tasks.map((t) => h("tr", { class: t.state === "failed" ? "failed" : "" },
         h("td", { class: "num" }, t.index),
         h("td", {}, t.stage),

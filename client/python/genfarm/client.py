@@ -8,7 +8,7 @@
         print(event.job.state, event.job.frames_done, "/", event.job.frames_total)
     job = farm.wait(job.id)
     if not job.succeeded:
-        for task in farm.tasks(job.id, failed_only=True):
+        for task in farm.iter_tasks(job.id, state="failed"):   # paged: any job size
             print(task.index, task.frames, task.message)
 
 Every call but ``watch``/``wait`` has a deadline (``timeout`` seconds, default 10).
@@ -149,9 +149,13 @@ class Task:
 
 @dataclasses.dataclass(frozen=True)
 class JobEvent:
-    """One update from ``Client.watch``: the whole job and the tasks that changed."""
+    """One update from ``Client.watch``: the job (a summary: no labels or stage specs, with
+    exact stage counters) and the tasks that changed, at most 1000 of them (the first event:
+    the job's first tasks). ``tasks_truncated`` says more tasks changed (or exist) than the
+    event lists: use ``Client.iter_tasks`` for all of them."""
     job: Job
     changed_tasks: Tuple[Task, ...]
+    tasks_truncated: bool = False
 
 
 class Client:
@@ -236,14 +240,35 @@ class Client:
         return Job.from_proto(self._call("GetJob", job_service_pb2.GetJobRequest(
             job_id=job_id)).job)
 
-    def tasks(self, job_id, failed_only=False) -> List[Task]:
-        response = self._call("GetJob", job_service_pb2.GetJobRequest(
-            job_id=job_id, include_tasks=True))
-        tasks = [Task.from_proto(t) for t in response.tasks]
-        return [t for t in tasks if t.state == "failed"] if failed_only else tasks
+    def iter_tasks(self, job_id, state=None, stage=None, page_size=1000) -> Iterator[Task]:
+        """Yields the job's tasks in index order, a page (one ListTasks call) at a time.
+
+        ``state`` (e.g. ``"failed"``) and ``stage`` (a stage name) filter on the scheduler,
+        so even a 1,000,000-task job is read in bounded replies.
+        """
+        request = job_service_pb2.ListTasksRequest(job_id=job_id, page_size=page_size,
+                                                   stage=stage or "")
+        if state:
+            try:
+                request.state = types_pb2.TaskState.Value(f"TASK_STATE_{state.upper()}")
+            except ValueError:
+                raise ValueError(f"unknown task state '{state}'") from None
+        while True:
+            response = self._call("ListTasks", request)
+            for task in response.tasks:
+                yield Task.from_proto(task)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def tasks(self, job_id, failed_only=False, state=None, stage=None) -> List[Task]:
+        """Every task of the job (paged with ListTasks), or only the failed ones."""
+        return list(self.iter_tasks(job_id, state="failed" if failed_only else state,
+                                    stage=stage))
 
     def jobs(self, project=None, state=None, limit=100) -> List[Job]:
-        """Most recent jobs first (the scheduler's order), optionally filtered."""
+        """Most recent jobs first (the scheduler's order), optionally filtered. Summaries:
+        ``Job.proto.spec`` has no labels or stage specs (``get`` has the whole spec)."""
         request = job_service_pb2.ListJobsRequest(project=project or "")
         if state:
             try:
@@ -266,7 +291,8 @@ class Client:
             for event in self._jobs.WatchJob(job_service_pb2.WatchJobRequest(job_id=job_id),
                                              timeout=timeout):
                 job_event = JobEvent(Job.from_proto(event.job),
-                                     tuple(Task.from_proto(t) for t in event.changed_tasks))
+                                     tuple(Task.from_proto(t) for t in event.changed_tasks),
+                                     event.tasks_truncated)
                 yield job_event
                 if job_event.job.finished:
                     return

@@ -95,6 +95,46 @@ TEST(FormatTest, StatusShowsStagesCountsAndWhyTasksFailOrWait) {
   EXPECT_THAT(status, Not(HasSubstr("task 3 ")));
 }
 
+// `genfarm status` of a big job: the counters say more than the sample of tasks it fetched.
+TEST(FormatTest, StatusOfABigJobListsASampleAndSaysHowManyMore) {
+  v1::Job job = ActiveJob();
+  v1::StageStatus& upres = *job.mutable_stages(0);
+  (*upres.mutable_tasks_by_state())["failed"] = 31;
+  (*upres.mutable_tasks_by_state())["running"] = 3;
+  (*upres.mutable_tasks_by_state())["queued"] = 999'000;
+  std::vector<v1::Task> sample = SomeTasks();  // 1 failed, 1 queued (task 12)
+  v1::Task running = ParseText<v1::Task>(R"pb(
+    index: 5
+    stage: "upres"
+    state: TASK_STATE_RUNNING
+    frames: [ 1041, 1042 ]
+    worker: "gpu02"
+    frames_done: 1
+  )pb");
+  sample.push_back(running);
+  for (int i = 13; i < 16; ++i) {  // tasks 12-15 queued for the same reason: one line
+    v1::Task queued = sample[2];
+    queued.set_index(i);
+    queued.clear_frames();
+    queued.add_frames(1097 + 2 * (i - 12));
+    queued.add_frames(1098 + 2 * (i - 12));
+    sample.push_back(queued);
+  }
+  std::string status = FormatJobStatus(job, sample, kNow, absl::UTCTimeZone());
+  EXPECT_THAT(status, HasSubstr("  ... 30 more failed tasks\n"));
+  EXPECT_THAT(status, HasSubstr("running tasks:\n  task 5 upres frames 1041-1042 on gpu02, "
+                                "1/2 frames done\n  ... 2 more running tasks\n"));
+  EXPECT_THAT(status, HasSubstr("not placed:\n  tasks 12-15 upres frames 1097-1104 (queued): no "
+                                "worker has 24.0GiB free VRAM (largest: gpu02 16.0GiB)\n"
+                                "  ... 998996 more queued tasks\n"));
+}
+
+TEST(FormatTest, FailedTasksWithATotalSayHowManyWereLeftOut) {
+  EXPECT_THAT(FormatFailedTasks(SomeTasks(), 5), HasSubstr("  ... 4 more failed tasks\n"));
+  EXPECT_THAT(FormatFailedTasks(SomeTasks(), 1), Not(HasSubstr("more")));
+  EXPECT_EQ(FormatFailedTasks({}, 7), "");
+}
+
 TEST(FormatTest, WorkersTable) {
   v1::Worker worker = ParseText<v1::Worker>(R"pb(
     id: "gpu04"

@@ -109,19 +109,20 @@ TEST(JobJsonTest, CarriesPerStageProgressAndTotals) {
   EXPECT_EQ(job["stages"][1]["kind"], "dailies");
 }
 
-TEST(JobDetailJsonTest, ListsTasksWithFailuresAndTruncates) {
+TEST(JobDetailJsonTest, ListsOnePageOfTasksWithCountsAndTheNextToken) {
   v1::Task failed = MakeTask(1, {3, 4}, v1::TASK_STATE_FAILED);
   failed.set_attempts(3);
   failed.set_worker("w1");
   failed.set_failure_reason(v1::FAILURE_REASON_INPUT_MISSING);
   failed.set_message("frame 3: input file /in/p.0003.exr not found");
-  std::vector<v1::Task> tasks = {MakeTask(0, {1, 2}, v1::TASK_STATE_SUCCEEDED, 3000), failed,
-                                 MakeTask(2, {5, 6}, v1::TASK_STATE_QUEUED)};
-  nlohmann::json doc = JobDetailJson(MakeJob(), tasks, /*max_tasks=*/2, 9000);
+  std::vector<v1::Task> page = {MakeTask(0, {1, 2}, v1::TASK_STATE_SUCCEEDED, 3000), failed};
+  nlohmann::json doc = JobDetailJson(MakeJob(), page, "7:2", v1::ListTasksRequest{}, 9000);
   EXPECT_EQ(doc["job"]["labels"]["dept"], "comp");
   EXPECT_EQ(doc["job"]["stages"][0]["output"], "/out/up.####.exr");
   EXPECT_EQ(doc["job"]["stages"][0]["chunk"], 2);
-  EXPECT_EQ(doc["tasks_total"], 3);
+  EXPECT_EQ(doc["tasks_total"], 7);     // every stage's tasks, from the counters
+  EXPECT_EQ(doc["tasks_matching"], 7);  // no filter
+  EXPECT_EQ(doc["next_page_token"], "7:2");
   EXPECT_EQ(doc["tasks_truncated"], true);
   ASSERT_EQ(doc["tasks"].size(), 2u);
   const nlohmann::json& t = doc["tasks"][1];
@@ -132,6 +133,22 @@ TEST(JobDetailJsonTest, ListsTasksWithFailuresAndTruncates) {
   EXPECT_EQ(t["worker"], "w1");
   EXPECT_EQ(t["failure_reason"], "input_missing");
   EXPECT_EQ(t["message"], "frame 3: input file /in/p.0003.exr not found");
+}
+
+TEST(JobDetailJsonTest, CountsWhatTheFilterMatchesAndSaysWhenThePagesEnd) {
+  v1::ListTasksRequest filter;
+  filter.set_state(v1::TASK_STATE_QUEUED);
+  filter.set_stage("upres");
+  nlohmann::json doc =
+      JobDetailJson(MakeJob(), {MakeTask(2, {5, 6}, v1::TASK_STATE_QUEUED)}, "", filter, 9000);
+  EXPECT_EQ(doc["tasks_total"], 7);
+  EXPECT_EQ(doc["tasks_matching"], 3);
+  EXPECT_EQ(doc["task_filter"]["state"], "queued");
+  EXPECT_EQ(doc["task_filter"]["stage"], "upres");
+  EXPECT_EQ(doc["next_page_token"], "");
+  EXPECT_EQ(doc["tasks_truncated"], false);
+  filter.set_stage("dailies");
+  EXPECT_EQ(JobDetailJson(MakeJob(), {}, "", filter, 9000)["tasks_matching"], 0);
 }
 
 TEST(WorkersJsonTest, ShowsDevicesSlotsLoadedModelsAndDrain) {

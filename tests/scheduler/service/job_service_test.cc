@@ -3,7 +3,10 @@
 #include "scheduler/service/job_service.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -150,6 +153,89 @@ TEST_F(JobServiceTest, AChangeThatWasNotMadeDurableIsAnsweredUnavailable) {
   answered.WaitForNotification();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(status.error_message().find("not made durable"), std::string::npos);
+}
+
+// --- The API at the caps: paged and bounded replies over gRPC ---
+
+TEST_F(JobServiceTest, ListTasksPagesAndRefusesBadFieldsByName) {
+  const JobId job = Submit(OneStageYaml("1-25"));
+  v1::ListTasksRequest request;
+  request.set_job_id(job.value());
+  request.set_page_size(10);
+  std::vector<int32_t> seen;
+  for (int call = 0; call < 10; ++call) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    v1::ListTasksResponse response;
+    ASSERT_TRUE(job_stub_->ListTasks(&context, request, &response).ok());
+    for (const v1::Task& t : response.tasks()) seen.push_back(t.index());
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(seen.size(), 25u);
+  EXPECT_EQ(seen.back(), 24);
+
+  auto refused = [&](v1::ListTasksRequest bad) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    v1::ListTasksResponse response;
+    return job_stub_->ListTasks(&context, bad, &response);
+  };
+  request.set_page_token("1:x");
+  grpc::Status token = refused(request);
+  EXPECT_EQ(token.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(token.error_message().rfind("page_token: ", 0), 0u) << token.error_message();
+  request.clear_page_token();
+  request.set_state(static_cast<v1::TaskState>(1234));
+  grpc::Status state = refused(request);
+  EXPECT_EQ(state.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(state.error_message().rfind("state: ", 0), 0u) << state.error_message();
+  request.set_job_id(999);
+  EXPECT_EQ(refused(request).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(JobServiceTest, GetJobWithTasksOfABigJobPointsAtListTasks) {
+  const JobId job = Submit(OneStageYaml(absl::StrCat("1-", kGetJobMaxTasks + 1)));
+  v1::GetJobRequest request;
+  request.set_job_id(job.value());
+  request.set_include_tasks(true);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::GetJobResponse response;
+  grpc::Status status = job_stub_->GetJob(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("ListTasks"), std::string::npos);
+}
+
+TEST_F(JobServiceTest, ListJobsRefusesATokenItDidNotIssue) {
+  Submit(OneStageYaml("1"));
+  v1::ListJobsRequest request;
+  request.set_page_token("abc");
+  grpc::ClientContext context;
+  SetDeadline(context);
+  v1::ListJobsResponse response;
+  grpc::Status status = job_stub_->ListJobs(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().rfind("page_token: ", 0), 0u) << status.error_message();
+}
+
+TEST_F(JobServiceTest, TheFirstWatchEventOfABigJobIsBounded) {
+  const JobId job = Submit(OneStageYaml(absl::StrCat("1-", kMaxWatchEventTasks * 4)));
+  grpc::ClientContext context;
+  auto reader = Watch(context, job);
+  v1::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.changed_tasks_size(), kMaxWatchEventTasks);
+  EXPECT_TRUE(event.tasks_truncated());
+  EXPECT_EQ(event.job().stages(0).tasks_total(), kMaxWatchEventTasks * 4);
+  ASSERT_TRUE(CancelJob(job).ok());
+  v1::JobEvent last;
+  while (reader->Read(&event)) {
+    EXPECT_LE(event.changed_tasks_size(), kMaxWatchEventTasks);
+    last = event;
+  }
+  EXPECT_EQ(last.job().state(), v1::JOB_STATE_CANCELED);
+  EXPECT_TRUE(reader->Finish().ok());
 }
 
 }  // namespace
