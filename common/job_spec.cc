@@ -188,9 +188,9 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   for (const std::string* key : label_keys) {
     if (key->empty()) return FieldError("labels", "empty label name");
     if (!CheckIdentifier("labels", *key, kMaxLabelKeyLength, /*required=*/true).ok()) {
-      return FieldError("labels", absl::StrCat("label name ", EchoForError(*key), " must be 1 to ",
-                                               kMaxLabelKeyLength,
-                                               " letters, digits, '_', '.' or '-'"));
+      return FieldError("labels",
+                        absl::StrCat("label name ", EchoForError(*key), " must be 1 to ",
+                                     kMaxLabelKeyLength, " letters, digits, '_', '.' or '-'"));
     }
     GENFARM_RETURN_IF_ERROR(
         CheckText(absl::StrCat("labels.", *key), spec.labels().at(*key), kMaxLabelValueLength));

@@ -26,7 +26,8 @@ template <typename Set>
 absl::Status ParseIntParams(const ParamMap& params, absl::string_view path, absl::string_view kind,
                             std::initializer_list<IntParam> known, Set set) {
   // The count first: the sort below is then bounded.
-  GENFARM_RETURN_IF_ERROR(CheckCount(path, static_cast<int64_t>(params.size()), kMaxParamsPerStage));
+  GENFARM_RETURN_IF_ERROR(
+      CheckCount(path, static_cast<int64_t>(params.size()), kMaxParamsPerStage));
   // Sorted keys, so the first error is the same whatever the map's order.
   std::vector<const std::string*> keys;
   keys.reserve(params.size());
@@ -49,9 +50,8 @@ absl::Status ParseIntParams(const ParamMap& params, absl::string_view path, absl
     const std::string expected =
         absl::StrCat("must be an integer in [", it->min, ", ", it->max, "], got ");
     if (value.size() > static_cast<size_t>(kMaxParamValueLength)) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": must be at most ",
-                                                     kMaxParamValueLength, " characters, got ",
-                                                     value.size()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": must be at most ", kMaxParamValueLength, " characters, got ", value.size()));
     }
     int64_t number = 0;
     if (!absl::SimpleAtoi(value, &number)) {

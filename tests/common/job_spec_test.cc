@@ -574,8 +574,8 @@ TEST(JobSpecLimitsTest, TenThousandStagesAreRefusedBeforeAnyPairwiseCheck) {
   EXPECT_EQ(ProtoError(spec), "stages: a job may have at most 64 stages, got 10000");
   std::string yaml = "name: a\nproject: b\nstages:\n";
   for (int i = 0; i < 10000; ++i) {
-    absl::StrAppend(&yaml, "  - {name: s", i, ", model: m, input: in", i, ".####.exr, output: o",
-                    i, ".####.exr, frames: 1}\n");
+    absl::StrAppend(&yaml, "  - {name: s", i, ", model: m, input: in", i, ".####.exr, output: o", i,
+                    ".####.exr, frames: 1}\n");
   }
   EXPECT_THAT(ErrorOf(yaml), StartsWith("stages: a job may have at most 64 stages, got 10000"));
 }
@@ -614,7 +614,8 @@ TEST(JobSpecLimitsTest, LabelsAreBoundedInCountKeyAndValue) {
 
 TEST(JobSpecLimitsTest, PerStageCountsAreBounded) {
   v1::JobSpec spec = MustParse(kValid);
-  for (int i = 0; i <= kMaxTagsPerStage; ++i) spec.mutable_stages(1)->add_tags(absl::StrCat("t", i));
+  for (int i = 0; i <= kMaxTagsPerStage; ++i)
+    spec.mutable_stages(1)->add_tags(absl::StrCat("t", i));
   EXPECT_EQ(ProtoError(spec), "stages[1].tags: at most 32 entries, got 33");
   spec = MustParse(kValid);
   spec.mutable_stages(1)->add_tags(std::string(129, 't'));
@@ -640,7 +641,8 @@ TEST(JobSpecLimitsTest, PerStageCountsAreBounded) {
 TEST(JobSpecLimitsTest, ParamsAreTypedAndRangedForTheirKind) {
   v1::JobSpec spec = MustParse(kValid);
   (*spec.mutable_stages(1)->mutable_params())["factor"] = "2147483647";
-  EXPECT_EQ(ProtoError(spec), "stages[1].params.factor: must be an integer in [2, 16], got 2147483647");
+  EXPECT_EQ(ProtoError(spec),
+            "stages[1].params.factor: must be an integer in [2, 16], got 2147483647");
   (*spec.mutable_stages(1)->mutable_params())["factor"] = "2.5";
   EXPECT_EQ(ProtoError(spec), "stages[1].params.factor: must be an integer in [2, 16], got '2.5'");
   spec.mutable_stages(1)->mutable_params()->clear();
@@ -674,7 +676,8 @@ TEST(JobSpecLimitsTest, ControlCharactersAreRefusedInEveryNameAndPath) {
     c.edit(spec);
     const std::string error = ProtoError(spec);
     EXPECT_THAT(error, StartsWith(c.field + ": ")) << c.field;
-    for (char ch : error) EXPECT_FALSE(absl::ascii_iscntrl(static_cast<unsigned char>(ch))) << error;
+    for (char ch : error)
+      EXPECT_FALSE(absl::ascii_iscntrl(static_cast<unsigned char>(ch))) << error;
   }
 }
 
