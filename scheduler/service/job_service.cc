@@ -3,7 +3,9 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_text.h"
 #include "scheduler/service/grpc_status.h"
 #include "scheduler/service/stream_writer.h"
 
@@ -142,6 +144,18 @@ grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* 
                                                    const v1::ListJobsRequest* req,
                                                    v1::ListJobsResponse* resp) {
   return Unary(ctx, [this, req, resp]() -> absl::Status {
+    // Filters and tokens are checked before any job is looked at (issue 10).
+    if (!v1::JobState_IsValid(req->state())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state: unknown job state ", static_cast<int>(req->state())));
+    }
+    int64_t before = 0;
+    if (!req->page_token().empty() &&
+        (!absl::SimpleAtoi(req->page_token(), &before) || before <= 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page_token: ", EchoForError(req->page_token()),
+                       " is not a next_page_token from a ListJobs reply"));
+    }
     *resp = core_.ListJobs(*req);
     return absl::OkStatus();
   });
