@@ -305,46 +305,32 @@ class BadInputTest(unittest.TestCase):
                     self.assertLess(time.monotonic() - started, 2.0, name)
 
     def test_2_queries(self):
-        jobs, job = self.jobs, self.job_id
-        cases = [
-            ("ListJobs page_token 'abc'",
-             lambda: jobs.ListJobs(job_service_pb2.ListJobsRequest(page_token="abc"), timeout=lib.RPC_TIMEOUT),
+        pb, job = job_service_pb2, self.job_id
+        cases = [  # (name, JobService method, request, code, field)
+            ("ListJobs page_token 'abc'", "ListJobs", pb.ListJobsRequest(page_token="abc"), INVALID,
+             "page_token"),
+            ("ListJobs page_token '-5'", "ListJobs", pb.ListJobsRequest(page_token="-5"), INVALID,
+             "page_token"),
+            ("ListJobs page_token with ESC", "ListJobs", pb.ListJobsRequest(page_token="1\x1b[2J"),
              INVALID, "page_token"),
-            ("ListJobs page_token '-5'",
-             lambda: jobs.ListJobs(job_service_pb2.ListJobsRequest(page_token="-5"), timeout=lib.RPC_TIMEOUT),
-             INVALID, "page_token"),
-            ("ListJobs page_token with ESC",
-             lambda: jobs.ListJobs(job_service_pb2.ListJobsRequest(page_token="1\x1b[2J"),
-                                   timeout=lib.RPC_TIMEOUT),
-             INVALID, "page_token"),
-            ("ListJobs state 99",
-             lambda: jobs.ListJobs(job_service_pb2.ListJobsRequest(state=99), timeout=lib.RPC_TIMEOUT),
-             INVALID, "state"),
-            ("GetTaskLog task_index 1000000",
-             lambda: jobs.GetTaskLog(job_service_pb2.GetTaskLogRequest(job_id=job, task_index=1000000),
-                                     timeout=lib.RPC_TIMEOUT),
+            ("ListJobs state 99", "ListJobs", pb.ListJobsRequest(state=99), INVALID, "state"),
+            ("GetTaskLog task_index 1000000", "GetTaskLog",
+             pb.GetTaskLogRequest(job_id=job, task_index=1000000), INVALID, "task_index"),
+            ("GetTaskLog task_index -2", "GetTaskLog", pb.GetTaskLogRequest(job_id=job, task_index=-2),
              INVALID, "task_index"),
-            ("GetTaskLog task_index -2",
-             lambda: jobs.GetTaskLog(job_service_pb2.GetTaskLogRequest(job_id=job, task_index=-2),
-                                     timeout=lib.RPC_TIMEOUT),
-             INVALID, "task_index"),
-            ("GetTaskLog of an unknown job",
-             lambda: jobs.GetTaskLog(job_service_pb2.GetTaskLogRequest(job_id=999999, task_index=0),
-                                     timeout=lib.RPC_TIMEOUT),
-             NOT_FOUND, "job 999999"),
-            ("GetJob of an unknown job",
-             lambda: jobs.GetJob(job_service_pb2.GetJobRequest(job_id=999999), timeout=lib.RPC_TIMEOUT),
-             NOT_FOUND, "job 999999"),
-            ("CancelJob of an unknown job",
-             lambda: jobs.CancelJob(job_service_pb2.JobRequest(job_id=999999), timeout=lib.RPC_TIMEOUT),
-             NOT_FOUND, "job 999999"),
+            ("GetTaskLog of an unknown job", "GetTaskLog",
+             pb.GetTaskLogRequest(job_id=999999, task_index=0), NOT_FOUND, "job 999999"),
+            ("GetJob of an unknown job", "GetJob", pb.GetJobRequest(job_id=999999), NOT_FOUND,
+             "job 999999"),
+            ("CancelJob of an unknown job", "CancelJob", pb.JobRequest(job_id=999999), NOT_FOUND,
+             "job 999999"),
         ]
-        for name, build, code, field in LIST_TASKS_CASES:
-            cases.append((name, lambda build=build: jobs.ListTasks(build(job), timeout=lib.RPC_TIMEOUT),
-                          code, field))
-        for name, call, code, field in cases:
+        cases += [(name, "ListTasks", build(job), code, field)
+                  for name, build, code, field in LIST_TASKS_CASES]
+        for name, method, request, code, field in cases:
             with self.subTest(name):
-                self.assert_refused(name, call, code, field)
+                call = getattr(self.jobs, method)
+                self.assert_refused(name, lambda: call(request, timeout=lib.RPC_TIMEOUT), code, field)
 
     def test_3_worker_hello(self):
         hello = scripted_worker.hello_message

@@ -34,6 +34,19 @@ class WorkerServiceTest : public testing::ServiceFixture {
     return stream;
   }
 
+  // Opens a stream, says `hello`, and returns how the scheduler ended the stream.
+  grpc::Status EndOfStreamAfter(const v1::Hello& hello) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    std::unique_ptr<WorkerStream> stream = worker_stub_->Connect(&context);
+    v1::WorkerMessage message;
+    *message.mutable_hello() = hello;
+    EXPECT_TRUE(stream->Write(message));
+    v1::SchedulerMessage reply;
+    EXPECT_FALSE(stream->Read(&reply));  // no welcome
+    return stream->Finish();
+  }
+
   v1::WorkerState WorkerStateOf(const std::string& id) {
     return RunOnCore([&] {
       for (const v1::Worker& w : core_.ListWorkers(true)) {
@@ -118,15 +131,7 @@ TEST_F(WorkerServiceTest, AStreamThatEndsTellsTheCoreTheWorkerIsGone) {
 }
 
 TEST_F(WorkerServiceTest, ABadWorkerIdEndsTheStreamNamingTheField) {
-  grpc::ClientContext context;
-  SetDeadline(context);
-  std::unique_ptr<WorkerStream> stream = worker_stub_->Connect(&context);
-  v1::WorkerMessage hello;
-  *hello.mutable_hello() = MakeHello("gpu 07\n", {CpuDevice()}, {Model("esrgan")});
-  ASSERT_TRUE(stream->Write(hello));
-  v1::SchedulerMessage message;
-  EXPECT_FALSE(stream->Read(&message));
-  grpc::Status status = stream->Finish();
+  grpc::Status status = EndOfStreamAfter(MakeHello("gpu 07\n", {CpuDevice()}, {Model("esrgan")}));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), ::testing::StartsWith("hello.worker_id: 'gpu 07?'"));
   EXPECT_TRUE(RunOnCore([&] { return core_.ListWorkers(true).empty(); }));
@@ -151,16 +156,9 @@ TEST_F(WorkerServiceTest, ASecondHelloOnOneStreamEndsItWithFailedPrecondition) {
 TEST_F(WorkerServiceTest, ADuplicateIdFromAnotherHostIsRefusedAndTheFirstStaysOnline) {
   grpc::ClientContext first_context;
   std::unique_ptr<WorkerStream> first = ConnectWorker(first_context, "w1");
-  grpc::ClientContext context;
-  SetDeadline(context);
-  std::unique_ptr<WorkerStream> second = worker_stub_->Connect(&context);
-  v1::WorkerMessage hello;
-  *hello.mutable_hello() = MakeHello("w1", {CpuDevice()}, {Model("esrgan")});
-  hello.mutable_hello()->set_hostname("another-host");
-  ASSERT_TRUE(second->Write(hello));
-  v1::SchedulerMessage message;
-  EXPECT_FALSE(second->Read(&message));
-  grpc::Status status = second->Finish();
+  v1::Hello hello = MakeHello("w1", {CpuDevice()}, {Model("esrgan")});
+  hello.set_hostname("another-host");
+  grpc::Status status = EndOfStreamAfter(hello);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_THAT(status.error_message(), ::testing::StartsWith("hello.worker_id: worker 'w1'"));
   EXPECT_EQ(WorkerStateOf("w1"), v1::WORKER_STATE_ONLINE);
