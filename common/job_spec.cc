@@ -297,21 +297,30 @@ void ApplyJobSpecDefaults(v1::JobSpec* spec) {
   for (v1::StageSpec& stage : *spec->mutable_stages()) {
     if (stage.kind() == v1::STAGE_KIND_UNSPECIFIED) stage.set_kind(v1::STAGE_KIND_MODEL);
   }
-  // The implicit-dependency pass is pairwise; a spec over the stage cap is refused by
+  // The implicit-dependency pass is pairwise; a spec over the caps is refused by
   // ValidateJobSpec anyway, so do not spend quadratic time on it first.
-  if (spec->stages_size() > kMaxStagesPerJob) return;
+  if (spec->stages_size() > kMaxStagesPerJob ||
+      spec->ByteSizeLong() > static_cast<size_t>(kMaxJobSpecBytes)) {
+    return;
+  }
+  std::vector<std::optional<FramePattern>> outputs(spec->stages_size());
+  for (int j = 0; j < spec->stages_size(); ++j) {
+    const v1::StageSpec& stage = spec->stages(j);
+    if (IsDailies(stage) || stage.name().empty()) continue;
+    absl::StatusOr<FramePattern> output = FramePattern::Parse(stage.output());
+    if (output.ok()) outputs[j] = *std::move(output);
+  }
   for (int i = 0; i < spec->stages_size(); ++i) {
     v1::StageSpec* stage = spec->mutable_stages(i);
+    if (stage->after_size() > kMaxAfterPerStage) continue;  // refused by ValidateJobSpec
     absl::StatusOr<FramePattern> input = FramePattern::Parse(stage->input());
     if (!input.ok()) continue;  // ValidateJobSpec reports it.
     for (int j = 0; j < i; ++j) {
-      const v1::StageSpec& upstream = spec->stages(j);
-      if (IsDailies(upstream) || upstream.name().empty()) continue;
-      absl::StatusOr<FramePattern> output = FramePattern::Parse(upstream.output());
-      if (!output.ok() || *output != *input) continue;
+      if (!outputs[j] || *outputs[j] != *input) continue;
+      const std::string& upstream = spec->stages(j).name();
       const auto& after = stage->after();
-      if (std::find(after.begin(), after.end(), upstream.name()) == after.end()) {
-        stage->add_after(upstream.name());
+      if (std::find(after.begin(), after.end(), upstream) == after.end()) {
+        stage->add_after(upstream);
       }
     }
   }
