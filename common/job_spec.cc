@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/field_text.h"
 #include "common/frame_pattern.h"
 #include "common/frame_set.h"
 #include "common/job_spec_rules.h"
@@ -30,7 +32,6 @@ using job_spec_internal::FieldError;
 using job_spec_internal::kChunkRange;
 using job_spec_internal::kGpusRange;
 using job_spec_internal::kJobIdRange;
-using job_spec_internal::kMaxLabelValueLength;
 using job_spec_internal::kMaxNameLength;
 using job_spec_internal::kPriorityRange;
 using job_spec_internal::kRetriesRange;
@@ -38,83 +39,8 @@ using job_spec_internal::kTimeoutRange;
 using job_spec_internal::kVramRange;
 using job_spec_internal::kWindowRange;
 
-bool IsNameChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-}
-
-// Names that end up in paths, metrics labels and CLI output: [A-Za-z0-9_.-]+.
 absl::Status CheckName(absl::string_view path, absl::string_view name, bool required) {
-  if (name.empty()) {
-    return required ? FieldError(path, "required") : absl::OkStatus();
-  }
-  if (name.size() > kMaxNameLength) {
-    return FieldError(
-        path, absl::StrCat("must be at most ", kMaxNameLength, " characters, got ", name.size()));
-  }
-  for (char c : name) {
-    if (!IsNameChar(c)) {
-      return FieldError(path, absl::StrCat("'", name,
-                                           "' may only contain letters, digits, "
-                                           "'_', '.' and '-'"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF). Proto3
-// `string` fields must hold UTF-8: protobuf refuses to parse anything else, so a YAML
-// spec with, say, Latin-1 bytes in a label would validate here and then fail on the wire.
-bool IsValidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    int extra = 0;
-    uint32_t code = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1, code = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2, code = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3, code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (text.size() - i <= static_cast<size_t>(extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
-        (extra == 3 && (code < 0x10000 || code > 0x10FFFF))) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
-absl::Status CheckUtf8(absl::string_view path, absl::string_view text) {
-  if (IsValidUtf8(text)) return absl::OkStatus();
-  return FieldError(path, "must be UTF-8 text (is the file saved in another encoding?)");
-}
-
-// Free text (models, submitters, params): UTF-8, no control characters, bounded length.
-absl::Status CheckText(absl::string_view path, absl::string_view text, int max_length) {
-  if (static_cast<int64_t>(text.size()) > max_length) {
-    return FieldError(
-        path, absl::StrCat("must be at most ", max_length, " characters, got ", text.size()));
-  }
-  GENFARM_RETURN_IF_ERROR(CheckUtf8(path, text));
-  for (char c : text) {
-    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
-      return FieldError(path, "must not contain control characters");
-    }
-  }
-  return absl::OkStatus();
+  return CheckIdentifier(path, name, kMaxNameLength, required);
 }
 
 bool IsDailies(const v1::StageSpec& stage) { return stage.kind() == v1::STAGE_KIND_DAILIES; }
@@ -145,8 +71,8 @@ absl::Status ValidateStage(const v1::StageSpec& stage, const std::string& p) {
   }
   if (IsDailies(stage)) {
     if (!stage.model().empty()) {
-      return FieldError(p + ".model",
-                        absl::StrCat("a dailies stage runs no model, got '", stage.model(), "'"));
+      return FieldError(p + ".model", absl::StrCat("a dailies stage runs no model, got ",
+                                                   EchoForError(stage.model())));
     }
   } else {
     if (stage.model().empty()) return FieldError(p + ".model", "required for a model stage");
@@ -157,8 +83,9 @@ absl::Status ValidateStage(const v1::StageSpec& stage, const std::string& p) {
   }
 
   if (stage.input().empty()) return FieldError(p + ".input", "required (a frame pattern)");
-  GENFARM_RETURN_IF_ERROR(CheckUtf8(p + ".input", stage.input()));
-  GENFARM_RETURN_IF_ERROR(CheckUtf8(p + ".output", stage.output()));
+  // Paths reach the worker's filesystem calls and every log line: no control characters.
+  GENFARM_RETURN_IF_ERROR(CheckText(p + ".input", stage.input(), kMaxPathLength));
+  GENFARM_RETURN_IF_ERROR(CheckText(p + ".output", stage.output(), kMaxPathLength));
   absl::StatusOr<FramePattern> input = FramePattern::Parse(stage.input());
   if (!input.ok()) return FieldError(p + ".input", input.status().message());
 
@@ -186,6 +113,7 @@ absl::Status ValidateStage(const v1::StageSpec& stage, const std::string& p) {
   }
 
   if (stage.frames().empty()) return FieldError(p + ".frames", "required (e.g. 1001-1100)");
+  GENFARM_RETURN_IF_ERROR(CheckText(p + ".frames", stage.frames(), kMaxFrameSetLength));
   GENFARM_RETURN_IF_ERROR(CheckRange(p + ".chunk", stage.chunk(), kChunkRange));
   GENFARM_RETURN_IF_ERROR(CheckRange(p + ".retries", stage.retries(), kRetriesRange));
   GENFARM_RETURN_IF_ERROR(CheckRange(p + ".timeout", stage.timeout_seconds(), kTimeoutRange));
@@ -194,12 +122,15 @@ absl::Status ValidateStage(const v1::StageSpec& stage, const std::string& p) {
   GENFARM_RETURN_IF_ERROR(CheckRange(p + ".window.before", stage.window_before(), kWindowRange));
   GENFARM_RETURN_IF_ERROR(CheckRange(p + ".window.after", stage.window_after(), kWindowRange));
 
+  // Counts before the loops over them.
+  GENFARM_RETURN_IF_ERROR(CheckCount(p + ".tags", stage.tags_size(), kMaxTagsPerStage));
+  GENFARM_RETURN_IF_ERROR(CheckCount(p + ".after", stage.after_size(), kMaxAfterPerStage));
   absl::flat_hash_set<std::string> tags;
   for (int i = 0; i < stage.tags_size(); ++i) {
     const std::string path = absl::StrCat(p, ".tags[", i, "]");
     GENFARM_RETURN_IF_ERROR(CheckName(path, stage.tags(i), /*required=*/true));
     if (!tags.insert(stage.tags(i)).second) {
-      return FieldError(path, absl::StrCat("duplicate tag '", stage.tags(i), "'"));
+      return FieldError(path, absl::StrCat("duplicate tag ", EchoForError(stage.tags(i))));
     }
   }
   // Typed by stage kind (stage_params.h): unknown keys, wrong types and out-of-range values
@@ -225,6 +156,21 @@ absl::Status CheckRetimeOutputs(const v1::StageSpec& stage, const FrameSet& fram
 }  // namespace
 
 absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
+  // Sizes and counts first: every later pass is then bounded by them.
+  const size_t bytes = spec.ByteSizeLong();
+  if (bytes > static_cast<size_t>(kMaxJobSpecBytes)) {
+    return FieldError("spec", absl::StrCat("a job spec may be at most ", kMaxJobSpecBytes,
+                                           " bytes serialized, got ", bytes));
+  }
+  if (spec.stages_size() == 0) return FieldError("stages", "a job needs at least one stage");
+  if (spec.stages_size() > kMaxStagesPerJob) {
+    return FieldError("stages", absl::StrCat("a job may have at most ", kMaxStagesPerJob,
+                                             " stages, got ", spec.stages_size()));
+  }
+  GENFARM_RETURN_IF_ERROR(CheckCount("labels", spec.labels_size(), kMaxLabelsPerJob));
+  GENFARM_RETURN_IF_ERROR(
+      CheckCount("depends_on_jobs", spec.depends_on_jobs_size(), kMaxJobDependencies));
+
   GENFARM_RETURN_IF_ERROR(CheckName("name", spec.name(), /*required=*/true));
   GENFARM_RETURN_IF_ERROR(CheckName("project", spec.project(), /*required=*/true));
   GENFARM_RETURN_IF_ERROR(CheckName("shot", spec.shot(), /*required=*/false));
@@ -233,10 +179,21 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
     return FieldError("tier", absl::StrCat("unknown tier ", spec.tier()));
   }
   GENFARM_RETURN_IF_ERROR(CheckText("submitter", spec.submitter(), kMaxNameLength));
-  for (const auto& [key, value] : spec.labels()) {
-    if (key.empty()) return FieldError("labels", "empty label name");
-    GENFARM_RETURN_IF_ERROR(CheckName(absl::StrCat("labels.", key), key, /*required=*/true));
-    GENFARM_RETURN_IF_ERROR(CheckText(absl::StrCat("labels.", key), value, kMaxLabelValueLength));
+  // Map order is unspecified: check in key order so the first error is always the same.
+  std::vector<const std::string*> label_keys;
+  label_keys.reserve(spec.labels_size());
+  for (const auto& entry : spec.labels()) label_keys.push_back(&entry.first);
+  std::sort(label_keys.begin(), label_keys.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* key : label_keys) {
+    if (key->empty()) return FieldError("labels", "empty label name");
+    if (!CheckIdentifier("labels", *key, kMaxLabelKeyLength, /*required=*/true).ok()) {
+      return FieldError("labels",
+                        absl::StrCat("label name ", EchoForError(*key), " must be 1 to ",
+                                     kMaxLabelKeyLength, " letters, digits, '_', '.' or '-'"));
+    }
+    GENFARM_RETURN_IF_ERROR(
+        CheckText(absl::StrCat("labels.", *key), spec.labels().at(*key), kMaxLabelValueLength));
   }
   absl::flat_hash_set<int64_t> job_deps;
   for (int i = 0; i < spec.depends_on_jobs_size(); ++i) {
@@ -247,13 +204,9 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
     }
   }
 
-  if (spec.stages_size() == 0) return FieldError("stages", "a job needs at least one stage");
-  if (spec.stages_size() > kMaxStagesPerJob) {
-    return FieldError("stages", absl::StrCat("a job may have at most ", kMaxStagesPerJob,
-                                             " stages, got ", spec.stages_size()));
-  }
-
   absl::flat_hash_map<std::string, int> stage_index;
+  // Parsed output patterns of model stages (dailies write a path prefix, not frames).
+  std::vector<std::optional<FramePattern>> outputs(spec.stages_size());
   int64_t total_frames = 0;
   for (int i = 0; i < spec.stages_size(); ++i) {
     const v1::StageSpec& stage = spec.stages(i);
@@ -266,10 +219,9 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
     }
     // Two model stages writing the same files would overwrite each other's frames.
     if (!IsDailies(stage)) {
-      FramePattern output = *FramePattern::Parse(stage.output());
+      outputs[i] = *FramePattern::Parse(stage.output());
       for (int j = 0; j < i; ++j) {
-        const v1::StageSpec& other = spec.stages(j);
-        if (!IsDailies(other) && *FramePattern::Parse(other.output()) == output) {
+        if (outputs[j] && *outputs[j] == *outputs[i]) {
           return FieldError(p + ".output",
                             absl::StrCat("'", stage.output(), "' names the same files as stages[",
                                          j, "].output"));
@@ -289,15 +241,34 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
     }
   }
 
+  // A dependency through files runs from an earlier stage's output to a later stage's
+  // input (ApplyJobSpecDefaults adds it to `after`). A stage reading what a later stage
+  // writes would wait for frames that are only made after it: a cycle through files.
+  for (int i = 0; i < spec.stages_size(); ++i) {
+    const FramePattern input = *FramePattern::Parse(spec.stages(i).input());
+    for (int j = i + 1; j < spec.stages_size(); ++j) {
+      if (outputs[j] && *outputs[j] == input) {
+        return FieldError(
+            absl::StrCat("stages[", i, "].input"),
+            absl::StrCat("'", spec.stages(i).input(), "' names the files stages[", j, "] '",
+                         spec.stages(j).name(),
+                         "' writes, a later stage: a stage may only read what earlier stages "
+                         "write (move it after stages[",
+                         j, "])"));
+      }
+    }
+  }
+
   std::vector<std::vector<int>> edges(spec.stages_size());
   for (int i = 0; i < spec.stages_size(); ++i) {
     const v1::StageSpec& stage = spec.stages(i);
-    const std::string path = absl::StrCat("stages[", i, "].after");
     absl::flat_hash_set<std::string> seen;
-    for (const std::string& upstream : stage.after()) {
+    for (int k = 0; k < stage.after_size(); ++k) {
+      const std::string& upstream = stage.after(k);
+      const std::string path = absl::StrCat("stages[", i, "].after[", k, "]");
       auto it = stage_index.find(upstream);
       if (it == stage_index.end()) {
-        return FieldError(path, absl::StrCat("unknown stage '", upstream, "'"));
+        return FieldError(path, absl::StrCat("unknown stage ", EchoForError(upstream)));
       }
       if (it->second == i) return FieldError(path, "a stage cannot depend on itself");
       if (!seen.insert(upstream).second) {
@@ -326,21 +297,30 @@ void ApplyJobSpecDefaults(v1::JobSpec* spec) {
   for (v1::StageSpec& stage : *spec->mutable_stages()) {
     if (stage.kind() == v1::STAGE_KIND_UNSPECIFIED) stage.set_kind(v1::STAGE_KIND_MODEL);
   }
-  // The implicit-dependency pass is pairwise; a spec over the stage cap is refused by
+  // The implicit-dependency pass is pairwise; a spec over the caps is refused by
   // ValidateJobSpec anyway, so do not spend quadratic time on it first.
-  if (spec->stages_size() > kMaxStagesPerJob) return;
+  if (spec->stages_size() > kMaxStagesPerJob ||
+      spec->ByteSizeLong() > static_cast<size_t>(kMaxJobSpecBytes)) {
+    return;
+  }
+  std::vector<std::optional<FramePattern>> outputs(spec->stages_size());
+  for (int j = 0; j < spec->stages_size(); ++j) {
+    const v1::StageSpec& stage = spec->stages(j);
+    if (IsDailies(stage) || stage.name().empty()) continue;
+    absl::StatusOr<FramePattern> output = FramePattern::Parse(stage.output());
+    if (output.ok()) outputs[j] = *std::move(output);
+  }
   for (int i = 0; i < spec->stages_size(); ++i) {
     v1::StageSpec* stage = spec->mutable_stages(i);
+    if (stage->after_size() > kMaxAfterPerStage) continue;  // refused by ValidateJobSpec
     absl::StatusOr<FramePattern> input = FramePattern::Parse(stage->input());
     if (!input.ok()) continue;  // ValidateJobSpec reports it.
     for (int j = 0; j < i; ++j) {
-      const v1::StageSpec& upstream = spec->stages(j);
-      if (IsDailies(upstream) || upstream.name().empty()) continue;
-      absl::StatusOr<FramePattern> output = FramePattern::Parse(upstream.output());
-      if (!output.ok() || *output != *input) continue;
+      if (!outputs[j] || *outputs[j] != *input) continue;
+      const std::string& upstream = spec->stages(j).name();
       const auto& after = stage->after();
-      if (std::find(after.begin(), after.end(), upstream.name()) == after.end()) {
-        stage->add_after(upstream.name());
+      if (std::find(after.begin(), after.end(), upstream) == after.end()) {
+        stage->add_after(upstream);
       }
     }
   }

@@ -68,10 +68,31 @@
 
 namespace genfarm {
 
+// LIMITS. Every request is bounded before any work is done on it: the size first, then
+// each count before the loop over it, then each string before it is parsed. README.md
+// ("Job specs", Limits) lists them for users; the messages name the field and the cap.
+//
+// A whole spec, serialized (what SubmitJob carries) or as YAML text: checked first, so no
+// later pass over a field can cost more than a pass over one MiB.
+inline constexpr int64_t kMaxJobSpecBytes = 1 << 20;
 // Limit on the frames of all stages of one job (each stage: kMaxFramesPerStage).
 inline constexpr int64_t kMaxFramesPerJob = 10'000'000;
-// Limit on the stages of one job.
+// Limit on the stages of one job, checked before any check that compares stages pairwise.
 inline constexpr int kMaxStagesPerJob = 64;
+// Labels of one job: a job list carries them for every job, so they stay small.
+inline constexpr int kMaxLabelsPerJob = 64;
+inline constexpr int kMaxLabelKeyLength = 63;
+inline constexpr int kMaxLabelValueLength = 256;
+// Jobs one job waits for.
+inline constexpr int kMaxJobDependencies = 256;
+// Per stage: worker tags and explicit `after` entries (a stage can only name the others).
+// The caps on params are kMaxParamsPerStage and friends in stage_params.h.
+inline constexpr int kMaxTagsPerStage = 32;
+inline constexpr int kMaxAfterPerStage = kMaxStagesPerJob;
+// Input and output paths (PATH_MAX on Linux).
+inline constexpr int kMaxPathLength = 4096;
+// Frame set text ("1001-1100x2,1200"): long enough for thousands of single frames.
+inline constexpr int kMaxFrameSetLength = 64 * 1024;
 
 struct JobSpecOptions {
   // Folder that relative input/output paths resolve against; empty leaves them as written.

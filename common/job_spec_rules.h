@@ -30,8 +30,8 @@ inline constexpr IntRange kJobIdRange{1, INT64_MAX};
 inline constexpr IntRange kInt64Range{INT64_MIN, INT64_MAX};
 inline constexpr IntRange kVramRange{0, INT64_MAX};
 
+// Names: job, project, shot, stage, tag, model, submitter.
 inline constexpr int kMaxNameLength = 128;
-inline constexpr int kMaxLabelValueLength = 256;
 inline constexpr int kDefaultPriority = 50;
 inline constexpr int kDefaultChunk = 1;
 inline constexpr int kDefaultRetries = 2;

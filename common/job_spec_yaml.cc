@@ -436,6 +436,11 @@ absl::StatusOr<v1::JobSpec> YamlJobSpecReader::Read(const YAML::Node& root) {
       if (!value.IsSequence()) {
         return Error(path, absl::StrCat("must be a list of stages, got ", Describe(value)));
       }
+      // Before reading any: ValidateJobSpec says the same, but only after all were read.
+      if (value.size() > static_cast<size_t>(kMaxStagesPerJob)) {
+        return Error(path, absl::StrCat("a job may have at most ", kMaxStagesPerJob,
+                                        " stages, got ", value.size()));
+      }
       for (size_t i = 0; i < value.size(); ++i) {
         GENFARM_RETURN_IF_ERROR(
             ReadStage(value[i], absl::StrCat("stages[", i, "]"), spec.add_stages()));
@@ -448,6 +453,10 @@ absl::StatusOr<v1::JobSpec> YamlJobSpecReader::Read(const YAML::Node& root) {
 }  // namespace
 
 absl::StatusOr<v1::JobSpec> ParseJobSpecYaml(std::string_view yaml, const JobSpecOptions& options) {
+  if (yaml.size() > static_cast<size_t>(kMaxJobSpecBytes)) {
+    return FieldError("spec", absl::StrCat("a job spec may be at most ", kMaxJobSpecBytes,
+                                           " bytes of YAML, got ", yaml.size()));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));

@@ -8,13 +8,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/field_text.h"
 #include "common/status_macros.h"
 
 namespace genfarm {
 namespace {
-
-// Longest value echoed back in an error, so a megabyte of junk is not copied into it.
-constexpr size_t kMaxEchoedValue = 64;
 
 struct IntParam {
   absl::string_view name;
@@ -22,20 +20,14 @@ struct IntParam {
   int32_t max;
 };
 
-std::string Echo(absl::string_view value) {
-  std::string shown(value.substr(0, kMaxEchoedValue));
-  for (char& c : shown) {
-    if (absl::ascii_iscntrl(static_cast<unsigned char>(c))) c = '?';
-  }
-  if (value.size() > kMaxEchoedValue) shown += "...";
-  return absl::StrCat("'", shown, "'");
-}
-
 // Key by key: every key must be one of `known`; the known ones are integers in range.
 // Calls `set(name, value)` for each present key, in map order.
 template <typename Set>
 absl::Status ParseIntParams(const ParamMap& params, absl::string_view path, absl::string_view kind,
                             std::initializer_list<IntParam> known, Set set) {
+  // The count first: the sort below is then bounded.
+  GENFARM_RETURN_IF_ERROR(
+      CheckCount(path, static_cast<int64_t>(params.size()), kMaxParamsPerStage));
   // Sorted keys, so the first error is the same whatever the map's order.
   std::vector<const std::string*> keys;
   keys.reserve(params.size());
@@ -43,22 +35,27 @@ absl::Status ParseIntParams(const ParamMap& params, absl::string_view path, absl
   std::sort(keys.begin(), keys.end(), [](const auto* a, const auto* b) { return *a < *b; });
   for (const std::string* key : keys) {
     const std::string& value = params.at(*key);
-    const std::string field = absl::StrCat(path, ".", key->empty() ? "\"\"" : *key);
+    // A key is part of the field path only when it is a plain name (a known key always is).
+    const bool plain = CheckIdentifier(path, *key, kMaxParamKeyLength, /*required=*/true).ok();
+    const std::string field = absl::StrCat(path, ".", plain ? *key : EchoForError(*key));
     auto it =
         std::find_if(known.begin(), known.end(), [&](const IntParam& p) { return p.name == *key; });
     if (it == known.end()) {
       std::vector<absl::string_view> names;
       for (const IntParam& p : known) names.push_back(p.name);
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ".", key->size() > kMaxEchoedValue ? Echo(*key) : *key,
-          ": unknown parameter for a ", kind,
+          field, ": unknown parameter for a ", kind,
           " stage (it takes: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
     }
     const std::string expected =
         absl::StrCat("must be an integer in [", it->min, ", ", it->max, "], got ");
+    if (value.size() > static_cast<size_t>(kMaxParamValueLength)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": must be at most ", kMaxParamValueLength, " characters, got ", value.size()));
+    }
     int64_t number = 0;
     if (!absl::SimpleAtoi(value, &number)) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": ", expected, Echo(value)));
+      return absl::InvalidArgumentError(absl::StrCat(field, ": ", expected, EchoForError(value)));
     }
     if (number < it->min || number > it->max) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": ", expected, number));

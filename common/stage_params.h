@@ -25,6 +25,7 @@
 //   "stages[1].params.factor: must be an integer in [2, 16], got 2147483647"
 //   "stages[1].params.factor: must be an integer in [2, 16], got 'two'"
 //   "stages[0].params.strength: unknown parameter for a model stage (it takes: factor)"
+//   "stages[0].params: at most 16 entries, got 20000"
 //
 // Pure functions, thread-safe.
 #ifndef GENFARM_COMMON_STAGE_PARAMS_H_
@@ -49,6 +50,11 @@ inline constexpr int32_t kMinDailiesFps = 1;
 inline constexpr int32_t kMaxDailiesFps = 240;
 inline constexpr int32_t kMinSheetColumns = 1;
 inline constexpr int32_t kMaxSheetColumns = 64;
+// Bounds on the map itself, checked before any key is looked at: a kind takes at most a
+// few params, each a short name and a number.
+inline constexpr int kMaxParamsPerStage = 16;
+inline constexpr int kMaxParamKeyLength = 64;
+inline constexpr int kMaxParamValueLength = 64;
 
 using ParamMap = google::protobuf::Map<std::string, std::string>;
 

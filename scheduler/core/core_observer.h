@@ -26,6 +26,10 @@ class CoreObserver {
   virtual void OnTaskFailed(const std::string& project, const std::string& model, int64_t frames) {}
   // A connected worker was lost ("stream closed", "missed heartbeats").
   virtual void OnWorkerLost(const std::string& why) {}
+  // A worker message was ignored or corrected: `kind` is progress, result, heartbeat or log;
+  // `reason` says why (stale_attempt, wrong_task, not_current_stream, out_of_range,
+  // truncated).
+  virtual void OnWorkerMessageIgnored(const std::string& kind, const std::string& reason) {}
 };
 
 class NullCoreObserver : public CoreObserver {

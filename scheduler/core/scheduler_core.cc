@@ -49,7 +49,8 @@ SchedulerCore::SchedulerCore(Clock& clock, StateSink& sink, PlacementPolicy& pol
       dispatcher_({clock, signals_, jobs_, attempts_, workers_, lifecycle_, policy, usage_}),
       commands_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_},
                 catalog_),
-      worker_events_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_}),
+      worker_events_({{clock, options_, signals_, jobs_, attempts_, workers_}, lifecycle_, views_},
+                     observer_),
       watch_hub_(jobs_, views_) {
   jobs_.set_sweep_slice(options_.sweep_slice_tasks);
 }

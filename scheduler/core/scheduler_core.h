@@ -178,6 +178,20 @@ class SchedulerCore {
     StateSink::Unit unit(sink_);  // the task's end and the dependents it releases
     return worker_events_.Result(worker, result);
   }
+  // The same, fenced by the stream the message came on too: a message from a stream that is
+  // not the worker's current one (refused, replaced or lost) is ignored (see WorkerEvents).
+  void WorkerHeartbeat(const WorkerId& worker, const WorkerChannel* stream,
+                       const v1::Heartbeat& heartbeat) {
+    worker_events_.Heartbeat(worker, heartbeat, stream);
+  }
+  void WorkerProgress(const WorkerId& worker, const WorkerChannel* stream,
+                      const v1::Progress& progress) {
+    worker_events_.Progress(worker, progress, stream);
+  }
+  bool WorkerResult(const WorkerId& worker, const WorkerChannel* stream, const v1::Result& result) {
+    StateSink::Unit unit(sink_);
+    return worker_events_.Result(worker, result, stream);
+  }
   absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain) {
     return worker_events_.SetDrain(worker, drain);
   }

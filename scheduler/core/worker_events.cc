@@ -1,21 +1,188 @@
 #include "scheduler/core/worker_events.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_text.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace genfarm::scheduler {
+namespace {
+
+absl::Status FieldError(absl::string_view path, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+}
+
+absl::Status CheckBetween(absl::string_view path, int64_t value, int64_t min, int64_t max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return FieldError(path, absl::StrCat("must be between ", min, " and ", max, ", got ", value));
+}
+
+absl::Status CheckDevices(absl::string_view path,
+                          const google::protobuf::RepeatedPtrField<v1::Device>& devices) {
+  GENFARM_RETURN_IF_ERROR(CheckCount(path, devices.size(), kMaxWorkerDevices));
+  for (int i = 0; i < devices.size(); ++i) {
+    const v1::Device& d = devices[i];
+    const std::string p = absl::StrCat(path, "[", i, "]");
+    GENFARM_RETURN_IF_ERROR(CheckText(p + ".name", d.name(), kMaxWorkerTextLength));
+    GENFARM_RETURN_IF_ERROR(CheckIdentifier(p + ".kind", d.kind(), kMaxWorkerTextLength, false));
+    GENFARM_RETURN_IF_ERROR(CheckBetween(p + ".index", d.index(), -1, kMaxWorkerDevices - 1));
+    GENFARM_RETURN_IF_ERROR(
+        CheckBetween(p + ".memory_total_bytes", d.memory_total_bytes(), 0, INT64_MAX));
+    GENFARM_RETURN_IF_ERROR(
+        CheckBetween(p + ".memory_used_bytes", d.memory_used_bytes(), 0, INT64_MAX));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAttemptIds(absl::string_view path,
+                             const google::protobuf::RepeatedField<int64_t>& ids) {
+  GENFARM_RETURN_IF_ERROR(CheckCount(path, ids.size(), kMaxReportedAttempts));
+  for (int i = 0; i < ids.size(); ++i) {
+    GENFARM_RETURN_IF_ERROR(CheckBetween(absl::StrCat(path, "[", i, "]"), ids[i], 1, INT64_MAX));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNames(absl::string_view path,
+                        const google::protobuf::RepeatedPtrField<std::string>& names,
+                        int max_count) {
+  GENFARM_RETURN_IF_ERROR(CheckCount(path, names.size(), max_count));
+  for (int i = 0; i < names.size(); ++i) {
+    GENFARM_RETURN_IF_ERROR(CheckIdentifier(absl::StrCat(path, "[", i, "]"), names[i],
+                                            kMaxWorkerIdLength, /*required=*/true));
+  }
+  return absl::OkStatus();
+}
+
+// `text` cut to at most `max_bytes` at a UTF-8 character boundary.
+std::string Truncated(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(text.substr(0, cut), "... [", text.size() - cut, " bytes cut]");
+}
+
+}  // namespace
+
+absl::Status ValidateHello(const v1::Hello& hello) {
+  GENFARM_RETURN_IF_ERROR(
+      CheckIdentifier("hello.worker_id", hello.worker_id(), kMaxWorkerIdLength, true));
+  GENFARM_RETURN_IF_ERROR(
+      CheckIdentifier("hello.hostname", hello.hostname(), kMaxHostnameLength, false));
+  GENFARM_RETURN_IF_ERROR(CheckBetween("hello.slots", hello.slots(), 0, kMaxWorkerSlots));
+  GENFARM_RETURN_IF_ERROR(CheckDevices("hello.devices", hello.devices()));
+  GENFARM_RETURN_IF_ERROR(CheckNames("hello.tags", hello.tags(), kMaxWorkerTags));
+  GENFARM_RETURN_IF_ERROR(CheckCount("hello.models", hello.models_size(), kMaxWorkerModels));
+  for (int i = 0; i < hello.models_size(); ++i) {
+    const v1::ModelInfo& m = hello.models(i);
+    const std::string p = absl::StrCat("hello.models[", i, "]");
+    GENFARM_RETURN_IF_ERROR(CheckIdentifier(p + ".name", m.name(), kMaxWorkerIdLength, true));
+    GENFARM_RETURN_IF_ERROR(CheckText(p + ".version", m.version(), kMaxWorkerTextLength));
+    GENFARM_RETURN_IF_ERROR(CheckText(p + ".sha256", m.sha256(), kMaxWorkerTextLength));
+    GENFARM_RETURN_IF_ERROR(CheckText(p + ".kind", m.kind(), kMaxWorkerTextLength));
+    GENFARM_RETURN_IF_ERROR(CheckBetween(p + ".scale", m.scale(), 0, 64));
+    GENFARM_RETURN_IF_ERROR(
+        CheckBetween(p + ".window_before", m.window_before(), 0, kMaxWorkerModelWindow));
+    GENFARM_RETURN_IF_ERROR(
+        CheckBetween(p + ".window_after", m.window_after(), 0, kMaxWorkerModelWindow));
+    GENFARM_RETURN_IF_ERROR(CheckBetween(p + ".memory_bytes", m.memory_bytes(), 0, INT64_MAX));
+    GENFARM_RETURN_IF_ERROR(CheckBetween(p + ".batch_size", m.batch_size(), 0, 4096));
+  }
+  GENFARM_RETURN_IF_ERROR(CheckAttemptIds("hello.running_attempts", hello.running_attempts()));
+  GENFARM_RETURN_IF_ERROR(
+      CheckText("hello.http_address", hello.http_address(), kMaxWorkerTextLength));
+  return CheckText("hello.version", hello.version(), kMaxWorkerTextLength);
+}
+
+absl::Status ValidateWorkerMessage(const v1::WorkerMessage& message) {
+  switch (message.body_case()) {
+    case v1::WorkerMessage::kHello:
+      return ValidateHello(message.hello());
+    case v1::WorkerMessage::kHeartbeat: {
+      const v1::Heartbeat& hb = message.heartbeat();
+      GENFARM_RETURN_IF_ERROR(CheckAttemptIds("heartbeat.running_attempts", hb.running_attempts()));
+      GENFARM_RETURN_IF_ERROR(CheckDevices("heartbeat.devices", hb.devices()));
+      return CheckNames("heartbeat.loaded_models", hb.loaded_models(), kMaxWorkerModels);
+    }
+    case v1::WorkerMessage::kProgress:
+      return CheckBetween("progress.attempt_id", message.progress().attempt_id(), 1, INT64_MAX);
+    case v1::WorkerMessage::kResult: {
+      const v1::Result& r = message.result();
+      GENFARM_RETURN_IF_ERROR(CheckBetween("result.attempt_id", r.attempt_id(), 1, INT64_MAX));
+      GENFARM_RETURN_IF_ERROR(
+          CheckCount("result.frames_done", r.frames_done_size(), kMaxReportedFrames));
+      if (!v1::FailureReason_IsValid(r.failure_reason())) {
+        return FieldError("result.failure_reason",
+                          absl::StrCat("unknown failure reason ", r.failure_reason()));
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::OkStatus();  // nothing, or a newer worker's message: ignored
+  }
+}
+
+WorkerEvents::WorkerEvents(Parts parts) : p_(parts), observer_(null_observer_) {}
+
+void WorkerEvents::Ignored(const char* kind, const char* reason) {
+  observer_.OnWorkerMessageIgnored(kind, reason);
+}
+
+LiveWorker* WorkerEvents::FromStream(const WorkerId& id, const WorkerChannel* stream) {
+  LiveWorker* worker = p_.workers.Find(id);
+  if (worker == nullptr || (stream != nullptr && worker->channel.get() != stream)) return nullptr;
+  return worker;
+}
+
+void WorkerEvents::AppendLogLines(LiveJob& job, int32_t index, AttemptId attempt,
+                                  const google::protobuf::RepeatedPtrField<std::string>& lines) {
+  const int kept = std::min(lines.size(), kMaxLogLinesPerMessage);
+  bool cut = kept < lines.size();
+  for (int i = 0; i < kept; ++i) {
+    if (lines[i].size() > static_cast<size_t>(kMaxLogLineBytes)) cut = true;
+    p_.lifecycle.AppendLog(job, index, attempt, Truncated(lines[i], kMaxLogLineBytes));
+  }
+  if (kept < lines.size()) {
+    p_.lifecycle.AppendLog(job, index, attempt,
+                           absl::StrCat("[", lines.size() - kept, " more lines dropped: at most ",
+                                        kMaxLogLinesPerMessage, " per message]"));
+  }
+  if (cut) Ignored("log", "truncated");
+}
 
 absl::Status WorkerEvents::Hello(const v1::Hello& hello, std::shared_ptr<WorkerChannel> channel) {
-  if (hello.worker_id().empty())
-    return absl::InvalidArgumentError("hello.worker_id: must not be empty");
-  if (hello.slots() < 0) return absl::InvalidArgumentError("hello.slots: must not be negative");
+  GENFARM_RETURN_IF_ERROR(ValidateHello(hello));
   const WorkerId id(hello.worker_id());
+  if (const LiveWorker* known = p_.workers.Find(id); known != nullptr && known->channel) {
+    if (known->channel == channel) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "hello: this stream already said hello as '", id.value(), "'; reconnect to start over"));
+    }
+    if (known->hello.hostname() != hello.hostname()) {
+      spdlog::warn("refusing a second worker '{}' from host '{}': it is connected from '{}'",
+                   id.value(), hello.hostname(), known->hello.hostname());
+      return absl::AlreadyExistsError(absl::StrCat(
+          "hello.worker_id: worker '", id.value(), "' is already connected from host '",
+          known->hello.hostname(), "' (this hello is from '", hello.hostname(),
+          "'); give each worker its own id (genfarm-worker --id)"));
+    }
+  }
   LiveWorker& worker = p_.workers.Upsert(id);
-  if (worker.channel && worker.channel != channel) worker.channel->Close();
+  if (worker.channel && worker.channel != channel) {
+    // The same machine again: its old stream is dead or dying (a reboot, a network cut
+    // the old TCP connection has not noticed yet). The newer stream wins.
+    spdlog::warn("worker {} connected again from {}: closing its previous stream", id.value(),
+                 hello.hostname());
+    worker.channel->CloseWithReason(absl::AbortedError(
+        absl::StrCat("hello.worker_id: worker '", id.value(),
+                     "' connected again on a newer stream, which replaces this one")));
+  }
   // Attempts we think it runs but it no longer claims are lost; attempts it claims that
   // we do not know (or gave to someone else since) must stop.
   const absl::flat_hash_set<int64_t> claimed(hello.running_attempts().begin(),
@@ -61,9 +228,13 @@ void WorkerEvents::Gone(const WorkerId& id, const WorkerChannel* channel) {
   p_.lifecycle.LoseWorker(id, "stream closed");
 }
 
-void WorkerEvents::Heartbeat(const WorkerId& id, const v1::Heartbeat& heartbeat) {
-  LiveWorker* worker = p_.workers.Find(id);
-  if (worker == nullptr || !worker->online()) return;
+void WorkerEvents::Heartbeat(const WorkerId& id, const v1::Heartbeat& heartbeat,
+                             const WorkerChannel* stream) {
+  LiveWorker* worker = FromStream(id, stream);
+  if (worker == nullptr || !worker->online()) {
+    if (stream != nullptr) Ignored("heartbeat", "not_current_stream");
+    return;
+  }
   const int64_t now = NowMs();
   worker->last_seen_ms = now;
   if (heartbeat.devices_size() > 0)
@@ -89,26 +260,60 @@ void WorkerEvents::Heartbeat(const WorkerId& id, const v1::Heartbeat& heartbeat)
   }
 }
 
-void WorkerEvents::Progress(const WorkerId& id, const v1::Progress& progress) {
+void WorkerEvents::Progress(const WorkerId& id, const v1::Progress& progress,
+                            const WorkerChannel* stream) {
+  LiveWorker* worker = FromStream(id, stream);
+  if (worker == nullptr) return Ignored("progress", "not_current_stream");
   const LiveAttempt* attempt = p_.attempts.Find(progress.attempt_id());
-  if (attempt == nullptr || attempt->worker != id) return;
-  if (LiveWorker* worker = p_.workers.Find(id)) worker->last_seen_ms = NowMs();
+  if (attempt == nullptr || attempt->worker != id) {
+    spdlog::debug("ignoring progress of attempt {} from worker {}: not its attempt",
+                  progress.attempt_id(), id.value());
+    return Ignored("progress", "stale_attempt");
+  }
+  worker->last_seen_ms = NowMs();
   LiveJob* job = p_.jobs.Find(attempt->task.job);
   if (job == nullptr) return;
   const int32_t index = attempt->task.index;
+  if (progress.job_id() != 0 &&
+      (progress.job_id() != attempt->task.job.value() || progress.task_index() != index)) {
+    return Ignored("progress", "wrong_task");
+  }
   LiveTask& task = job->tasks[index];
-  task.rec.frames_done = task.kept_frames + progress.frames_done();
-  for (const std::string& line : progress.log_lines())
-    p_.lifecycle.AppendLog(*job, index, task.rec.attempt, line);
+  // Clamped to the task: the frames this attempt was given (the chunk minus the frames a
+  // preempted attempt kept), and a last frame among them. A worker's miscount never moves
+  // the stage counters past the truth or a kept-frame offset out of the chunk.
+  const int64_t given = static_cast<int64_t>(task.rec.frames.size()) - task.kept_frames;
+  const int64_t done = std::clamp<int64_t>(progress.frames_done(), 0, std::max<int64_t>(given, 0));
+  const bool last_known =
+      progress.frames_done() <= 0 || std::find(task.rec.frames.begin(), task.rec.frames.end(),
+                                               progress.last_frame()) != task.rec.frames.end();
+  if (done != progress.frames_done() || !last_known) {
+    spdlog::debug(
+        "worker {}: progress of attempt {} out of range ({} frames done, last {}) for "
+        "task {} of {} frames",
+        id.value(), progress.attempt_id(), progress.frames_done(), progress.last_frame(),
+        attempt->task.ToString(), task.rec.frames.size());
+    Ignored("progress", "out_of_range");
+  }
+  task.rec.frames_done = task.kept_frames + done;
+  AppendLogLines(*job, index, task.rec.attempt, progress.log_lines());
   p_.jobs.MarkChanged(*job, index);
   p_.jobs.PersistTask(*job, index);
 }
 
-bool WorkerEvents::Result(const WorkerId& id, const v1::Result& result) {
+bool WorkerEvents::Result(const WorkerId& id, const v1::Result& result,
+                          const WorkerChannel* stream) {
+  if (FromStream(id, stream) == nullptr) {
+    spdlog::info("ignoring result of attempt {}: not from worker {}'s current stream",
+                 result.attempt_id(), id.value());
+    Ignored("result", "not_current_stream");
+    return false;
+  }
   const LiveAttempt* attempt = p_.attempts.Find(result.attempt_id());
   if (attempt == nullptr || attempt->worker != id) {
     spdlog::info("ignoring result of stale attempt {} from worker {}", result.attempt_id(),
                  id.value());
+    Ignored("result", "stale_attempt");
     return false;
   }
   const TaskId task_id = attempt->task;
@@ -120,10 +325,10 @@ bool WorkerEvents::Result(const WorkerId& id, const v1::Result& result) {
       task.rec.attempt.value() != result.attempt_id() || task.rec.state != v1::TASK_STATE_RUNNING) {
     spdlog::info("ignoring result of attempt {}: task {} moved on", result.attempt_id(),
                  task_id.ToString());
+    Ignored("result", "wrong_task");
     return false;
   }
-  for (const std::string& line : result.log_lines())
-    p_.lifecycle.AppendLog(*job, task_id.index, task.rec.attempt, line);
+  AppendLogLines(*job, task_id.index, task.rec.attempt, result.log_lines());
   if (result.success()) {
     p_.lifecycle.Succeed(result.attempt_id());
     return true;
@@ -144,7 +349,10 @@ bool WorkerEvents::Result(const WorkerId& id, const v1::Result& result) {
       spdlog::info("worker {} is shutting down: no new work for it", id.value());
     }
   }
-  p_.lifecycle.Fail(result.attempt_id(), reason, result.message());
+  if (result.message().size() > static_cast<size_t>(kMaxResultMessageBytes))
+    Ignored("result", "truncated");
+  p_.lifecycle.Fail(result.attempt_id(), reason,
+                    Truncated(result.message(), kMaxResultMessageBytes));
   return true;
 }
 

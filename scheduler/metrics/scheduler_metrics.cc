@@ -135,6 +135,13 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
               .Name(kWorkersLostMetric)
               .Help("Connected workers lost, by reason (stream_closed, missed_heartbeats).")
               .Register(registry)),
+      worker_messages_ignored_(
+          BuildCounter()
+              .Name(kWorkerMessagesIgnoredMetric)
+              .Help("Worker messages ignored or cut to size, by kind (progress, result, "
+                    "heartbeat, log) and reason (stale_attempt, wrong_task, "
+                    "not_current_stream, out_of_range, truncated).")
+              .Register(registry)),
       store_commit_(BuildHistogram()
                         .Name(kStoreCommitMetric)
                         .Help("Duration of store group commits (successful or not).")
@@ -196,6 +203,11 @@ void SchedulerMetrics::OnTaskFailed(const std::string& project, const std::strin
 
 void SchedulerMetrics::OnWorkerLost(const std::string& why) {
   workers_lost_.Add({{"reason", ReasonLabel(why)}}).Increment();
+}
+
+void SchedulerMetrics::OnWorkerMessageIgnored(const std::string& kind, const std::string& reason) {
+  // Both come from fixed sets in WorkerEvents: bounded labels.
+  worker_messages_ignored_.Add({{"kind", kind}, {"reason", reason}}).Increment();
 }
 
 void SchedulerMetrics::OnCommit(const CommitStats& stats) {

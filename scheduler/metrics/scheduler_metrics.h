@@ -56,6 +56,8 @@ inline constexpr char kFramesFailedMetric[] = "genfarm_scheduler_frames_failed_t
 inline constexpr char kRequeuesMetric[] = "genfarm_scheduler_requeues_total";
 inline constexpr char kRetriesMetric[] = "genfarm_scheduler_retries_total";
 inline constexpr char kWorkersLostMetric[] = "genfarm_scheduler_workers_lost_total";
+inline constexpr char kWorkerMessagesIgnoredMetric[] =
+    "genfarm_scheduler_worker_messages_ignored_total";
 inline constexpr char kStoreCommitMetric[] = "genfarm_scheduler_store_commit_seconds";
 inline constexpr char kCoreRunMetric[] = "genfarm_scheduler_core_run_seconds";
 inline constexpr char kStoreCommitFailuresMetric[] =
@@ -92,6 +94,7 @@ class SchedulerMetrics : public CoreObserver {
   void OnRetry(const std::string& reason) override;
   void OnTaskFailed(const std::string& project, const std::string& model, int64_t frames) override;
   void OnWorkerLost(const std::string& why) override;
+  void OnWorkerMessageIgnored(const std::string& kind, const std::string& reason) override;
 
   // StoreWriter::Options::on_commit (called on the writer thread).
   void OnCommit(const CommitStats& stats);
@@ -119,6 +122,7 @@ class SchedulerMetrics : public CoreObserver {
   prometheus::Family<prometheus::Counter>& requeues_;
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& workers_lost_;
+  prometheus::Family<prometheus::Counter>& worker_messages_ignored_;
   prometheus::Histogram& store_commit_;
   prometheus::Histogram& core_run_;
   prometheus::Counter& store_commit_failures_;

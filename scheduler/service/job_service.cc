@@ -3,7 +3,9 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_text.h"
 #include "scheduler/service/grpc_status.h"
 #include "scheduler/service/stream_writer.h"
 

@@ -49,6 +49,7 @@ class StreamChannel : public WorkerChannel {
   explicit StreamChannel(Reactor* reactor) : writer_(reactor) {}
   void Send(const v1::SchedulerMessage& message) override { writer_.Send(message); }
   void Close() override { writer_.Close(grpc::Status::OK); }
+  void CloseWithReason(const absl::Status& reason) override { writer_.Close(ToGrpcStatus(reason)); }
   void Close(const grpc::Status& status) { writer_.Close(status); }
   Writer& writer() { return writer_; }
 
@@ -90,10 +91,30 @@ class WorkerStream : public Reactor {
   }
 
  private:
-  // Runs on gRPC's reactor thread: translate and post, never block.
+  // Ends the stream with `status`; later messages on it are dropped unread.
+  void Refuse(const grpc::Status& status) {
+    spdlog::warn("worker stream{}{}: {}", worker_id_.empty() ? "" : " of ", worker_id_,
+                 status.error_message());
+    refused_ = true;
+    channel_->Close(status);
+  }
+
+  // Runs on gRPC's reactor thread: check, translate and post, never block. The checks are
+  // pure and bounded by the message's size.
   void Handle(const v1::WorkerMessage& message) {
+    if (refused_) return;
+    if (absl::Status valid = ValidateWorkerMessage(message); !valid.ok()) {
+      Refuse(ToGrpcStatus(valid));
+      return;
+    }
     SchedulerCore& core = core_;
     if (message.has_hello()) {
+      if (!worker_id_.empty()) {
+        Refuse(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "hello: this stream already said hello as '" + worker_id_ +
+                                "'; a stream carries one hello (reconnect to start over)"));
+        return;
+      }
       worker_id_ = message.hello().worker_id();
       std::shared_ptr<StreamChannel> channel = channel_;
       executor_.Post([&core, hello = message.hello(), channel] {
@@ -106,26 +127,34 @@ class WorkerStream : public Reactor {
       return;
     }
     if (worker_id_.empty()) {
-      channel_->Close(
+      Refuse(
           grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
       return;
     }
     WorkerId id(worker_id_);
+    // Each message carries its stream: the core ignores what comes on a stream that is not
+    // the worker's current one (a refused duplicate, a replaced stream).
+    std::shared_ptr<StreamChannel> channel = channel_;
     switch (message.body_case()) {
       case v1::WorkerMessage::kHeartbeat:
-        executor_.Post([&core, id, hb = message.heartbeat()] { core.WorkerHeartbeat(id, hb); });
+        executor_.Post([&core, id, channel, hb = message.heartbeat()] {
+          core.WorkerHeartbeat(id, channel.get(), hb);
+        });
         break;
       case v1::WorkerMessage::kProgress:
-        executor_.Post([&core, id, p = message.progress()] { core.WorkerProgress(id, p); });
+        executor_.Post([&core, id, channel, p = message.progress()] {
+          core.WorkerProgress(id, channel.get(), p);
+        });
         break;
       case v1::WorkerMessage::kResult:
-        executor_.Post([&core, thumbnails = thumbnails_, id, r = message.result()]() mutable {
-          const bool accepted = core.WorkerResult(id, r);
-          if (accepted && thumbnails != nullptr && r.success() && r.has_thumbnail() &&
-              r.job_id() != 0) {
-            KeepThumbnail(core, *thumbnails, id, r);
-          }
-        });
+        executor_.Post(
+            [&core, thumbnails = thumbnails_, id, channel, r = message.result()]() mutable {
+              const bool accepted = core.WorkerResult(id, channel.get(), r);
+              if (accepted && thumbnails != nullptr && r.success() && r.has_thumbnail() &&
+                  r.job_id() != 0) {
+                KeepThumbnail(core, *thumbnails, id, r);
+              }
+            });
         break;
       default:
         break;
@@ -138,6 +167,7 @@ class WorkerStream : public Reactor {
   std::shared_ptr<StreamChannel> channel_;
   v1::WorkerMessage in_;
   std::string worker_id_;  // set by the hello; reactor thread only
+  bool refused_ = false;   // the stream is being ended for a bad message; reactor thread only
 };
 
 }  // namespace

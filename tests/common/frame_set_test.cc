@@ -42,6 +42,14 @@ TEST(FrameSetTest, ListIsSortedAndDeduplicated) {
   EXPECT_THAT(Frames("10-12,1,5,11,1"), ElementsAre(1, 5, 10, 11, 12));
 }
 
+// Tokens in ascending order skip the sort; touching or overlapping ones still merge.
+TEST(FrameSetTest, AscendingTokensAndTouchingTokensGiveTheSameSet) {
+  EXPECT_THAT(Frames("1-3,5,7-9x2"), ElementsAre(1, 2, 3, 5, 7, 9));
+  EXPECT_THAT(Frames("1-3,3-4"), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(Frames("1-10x4,9"), ElementsAre(1, 5, 9));
+  EXPECT_THAT(Frames("5,1-2"), ElementsAre(1, 2, 5));
+}
+
 TEST(FrameSetTest, WhitespaceAroundCommasIsTolerated) {
   EXPECT_THAT(Frames("  1 , 5 ,\t10-12 "), ElementsAre(1, 5, 10, 11, 12));
 }

@@ -2,10 +2,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/stage_params.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -402,10 +406,10 @@ TEST(JobSpecTest, DuplicateStageNames) {
 
 TEST(JobSpecTest, UnknownAfterStage) {
   std::string error = ErrorOf(Edit("    chunk: 8", "    after: [foo]"));
-  EXPECT_THAT(error, StartsWith("stages[0].after: unknown stage 'foo'"));
+  EXPECT_THAT(error, StartsWith("stages[0].after[0]: unknown stage 'foo'"));
   EXPECT_THAT(error, EndsWith("(line 9)"));
   EXPECT_THAT(ErrorOf(Edit("    chunk: 8", "    after: [upres]")),
-              StartsWith("stages[0].after: a stage cannot depend on itself"));
+              StartsWith("stages[0].after[0]: a stage cannot depend on itself"));
 }
 
 TEST(JobSpecTest, DependencyCycle) {
@@ -445,7 +449,7 @@ TEST(JobSpecTest, ValidateJobSpecChecksProtosFromOtherClients) {
 
   bad = spec;
   bad.mutable_stages(0)->add_after("nope");
-  EXPECT_EQ(ValidateJobSpec(bad).message(), "stages[0].after: unknown stage 'nope'");
+  EXPECT_EQ(ValidateJobSpec(bad).message(), "stages[0].after[0]: unknown stage 'nope'");
 
   bad = spec;
   bad.mutable_stages(0)->set_frames("20-10");
@@ -545,6 +549,165 @@ TEST(JobSpecTest, TextMustBeUtf8) {
   const v1::JobSpec ok = MustParse(Edit(
       "project: feature_x", "project: feature_x\nlabels: {dept: caf\xc3\xa9 \xf0\x9f\x8e\xac}"));
   EXPECT_EQ(ok.labels().at("dept"), "caf\xc3\xa9 \xf0\x9f\x8e\xac");
+}
+
+// --- Bounds before work (issue 10) ---
+
+std::string ProtoError(const v1::JobSpec& spec) {
+  absl::Status status = ValidateJobSpec(spec);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  return std::string(status.message());
+}
+
+TEST(JobSpecLimitsTest, TenThousandStagesAreRefusedBeforeAnyPairwiseCheck) {
+  v1::JobSpec spec = MustParse(kValid);
+  const v1::StageSpec stage = spec.stages(0);
+  spec.clear_stages();
+  for (int i = 0; i < 10000; ++i) {
+    v1::StageSpec* s = spec.add_stages();
+    *s = stage;
+    s->set_name(absl::StrCat("s", i));
+    s->set_input(absl::StrCat("in/", i, ".####.exr"));
+    s->set_output(absl::StrCat("out/", i, ".####.exr"));
+  }
+  ApplyJobSpecDefaults(&spec);  // what Submit runs first: must not go quadratic either
+  EXPECT_EQ(ProtoError(spec), "stages: a job may have at most 64 stages, got 10000");
+  std::string yaml = "name: a\nproject: b\nstages:\n";
+  for (int i = 0; i < 10000; ++i) {
+    absl::StrAppend(&yaml, "  - {name: s", i, ", model: m, input: in", i, ".####.exr, output: o", i,
+                    ".####.exr, frames: 1}\n");
+  }
+  EXPECT_THAT(ErrorOf(yaml), StartsWith("stages: a job may have at most 64 stages, got 10000"));
+}
+
+TEST(JobSpecLimitsTest, TheWholeSpecIsBoundedFirst) {
+  v1::JobSpec spec = MustParse(kValid);
+  spec.mutable_stages(0)->set_frames(std::string(kMaxJobSpecBytes, '1'));
+  spec.set_name("");  // would be the first error without the size check
+  EXPECT_THAT(ProtoError(spec), StartsWith("spec: a job spec may be at most 1048576 bytes"));
+  const std::string yaml = std::string(kValid) + "#" + std::string(kMaxJobSpecBytes, 'x') + "\n";
+  EXPECT_THAT(ErrorOf(yaml), StartsWith("spec: a job spec may be at most 1048576 bytes of YAML"));
+}
+
+TEST(JobSpecLimitsTest, LabelsAreBoundedInCountKeyAndValue) {
+  v1::JobSpec spec = MustParse(kValid);
+  for (int i = 0; i <= kMaxLabelsPerJob; ++i) (*spec.mutable_labels())[absl::StrCat("k", i)] = "v";
+  EXPECT_EQ(ProtoError(spec), "labels: at most 64 entries, got 65");
+
+  spec = MustParse(kValid);
+  (*spec.mutable_labels())[std::string(64, 'k')] = "v";
+  EXPECT_THAT(ProtoError(spec), StartsWith("labels: label name 'kkkk"));
+  spec = MustParse(kValid);
+  (*spec.mutable_labels())["dept\ncomp"] = "v";
+  EXPECT_EQ(ProtoError(spec),
+            "labels: label name 'dept?comp' must be 1 to 63 letters, digits, '_', '.' or '-'");
+  spec = MustParse(kValid);
+  (*spec.mutable_labels())["dept"] = std::string(257, 'v');
+  EXPECT_EQ(ProtoError(spec), "labels.dept: must be at most 256 characters, got 257");
+  spec = MustParse(kValid);
+  (*spec.mutable_labels())["dept"] = "comp\x1b[31m";
+  EXPECT_THAT(ProtoError(spec), StartsWith("labels.dept: must not contain control characters"));
+  (*spec.mutable_labels())["dept"] = std::string(256, 'v');
+  (*spec.mutable_labels())[std::string(63, 'k')] = "v";
+  EXPECT_TRUE(ValidateJobSpec(spec).ok());
+}
+
+TEST(JobSpecLimitsTest, PerStageCountsAreBounded) {
+  v1::JobSpec spec = MustParse(kValid);
+  for (int i = 0; i <= kMaxTagsPerStage; ++i)
+    spec.mutable_stages(1)->add_tags(absl::StrCat("t", i));
+  EXPECT_EQ(ProtoError(spec), "stages[1].tags: at most 32 entries, got 33");
+  spec = MustParse(kValid);
+  spec.mutable_stages(1)->add_tags(std::string(129, 't'));
+  EXPECT_EQ(ProtoError(spec), "stages[1].tags[0]: must be at most 128 characters, got 129");
+  spec = MustParse(kValid);
+  for (int i = 0; i <= kMaxAfterPerStage; ++i) spec.mutable_stages(1)->add_after("upres");
+  EXPECT_EQ(ProtoError(spec), "stages[1].after: at most 64 entries, got 66");
+  spec = MustParse(kValid);
+  for (int i = 0; i <= kMaxParamsPerStage; ++i)
+    (*spec.mutable_stages(1)->mutable_params())[absl::StrCat("p", i)] = "2";
+  EXPECT_EQ(ProtoError(spec), "stages[1].params: at most 16 entries, got 17");
+  spec = MustParse(kValid);
+  for (int i = 0; i <= kMaxJobDependencies; ++i) spec.add_depends_on_jobs(i + 1);
+  EXPECT_EQ(ProtoError(spec), "depends_on_jobs: at most 256 entries, got 257");
+  spec = MustParse(kValid);
+  spec.mutable_stages(0)->set_frames(std::string(kMaxFrameSetLength + 1, '1'));
+  EXPECT_EQ(ProtoError(spec), "stages[0].frames: must be at most 65536 characters, got 65537");
+  spec = MustParse(kValid);
+  spec.mutable_stages(0)->set_input(std::string(kMaxPathLength, 'a') + ".####.exr");
+  EXPECT_EQ(ProtoError(spec), "stages[0].input: must be at most 4096 characters, got 4105");
+}
+
+TEST(JobSpecLimitsTest, ParamsAreTypedAndRangedForTheirKind) {
+  v1::JobSpec spec = MustParse(kValid);
+  (*spec.mutable_stages(1)->mutable_params())["factor"] = "2147483647";
+  EXPECT_EQ(ProtoError(spec),
+            "stages[1].params.factor: must be an integer in [2, 16], got 2147483647");
+  (*spec.mutable_stages(1)->mutable_params())["factor"] = "2.5";
+  EXPECT_EQ(ProtoError(spec), "stages[1].params.factor: must be an integer in [2, 16], got '2.5'");
+  spec.mutable_stages(1)->mutable_params()->clear();
+  (*spec.mutable_stages(1)->mutable_params())["strength"] = "1";
+  EXPECT_EQ(ProtoError(spec),
+            "stages[1].params.strength: unknown parameter for a model stage (it takes: factor)");
+}
+
+TEST(JobSpecLimitsTest, ControlCharactersAreRefusedInEveryNameAndPath) {
+  struct Case {
+    std::function<void(v1::JobSpec&)> edit;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](v1::JobSpec& s) { s.set_name("sh010\n"); }, "name"},
+      {[](v1::JobSpec& s) { s.set_project("p\t"); }, "project"},
+      {[](v1::JobSpec& s) { s.set_shot("sh\x01"); }, "shot"},
+      {[](v1::JobSpec& s) { s.set_submitter("jdoe\r"); }, "submitter"},
+      {[](v1::JobSpec& s) { s.mutable_stages(0)->set_name("up\x7f"); }, "stages[0].name"},
+      {[](v1::JobSpec& s) { s.mutable_stages(0)->set_model("esrgan\n"); }, "stages[0].model"},
+      {[](v1::JobSpec& s) { s.mutable_stages(0)->set_input("plates/\n.####.exr"); },
+       "stages[0].input"},
+      {[](v1::JobSpec& s) { s.mutable_stages(1)->set_output("out/\x1b.####.exr"); },
+       "stages[1].output"},
+      {[](v1::JobSpec& s) { s.mutable_stages(1)->add_tags("gpu\n"); }, "stages[1].tags[0]"},
+      {[](v1::JobSpec& s) { s.mutable_stages(1)->add_after("up\nres"); }, "stages[1].after[1]"},
+      {[](v1::JobSpec& s) { s.mutable_stages(0)->set_frames("1-\n10"); }, "stages[0].frames"},
+  };
+  for (const Case& c : cases) {
+    v1::JobSpec spec = MustParse(kValid);
+    c.edit(spec);
+    const std::string error = ProtoError(spec);
+    EXPECT_THAT(error, StartsWith(c.field + ": ")) << c.field;
+    for (char ch : error)
+      EXPECT_FALSE(absl::ascii_iscntrl(static_cast<unsigned char>(ch))) << error;
+  }
+}
+
+TEST(JobSpecLimitsTest, AStageMayNotReadALaterStagesOutput) {
+  // Stage 0 reads what stage 1 writes: a cycle through files.
+  const std::string yaml = R"(name: a
+project: b
+stages:
+  - {name: grade, model: m, input: up/sh.####.exr, output: grade/sh.####.exr, frames: 1-10}
+  - {name: up, model: m, input: plate/sh.####.exr, output: up/sh.%04d.exr, frames: 1-10}
+)";
+  EXPECT_THAT(ErrorOf(yaml),
+              StartsWith("stages[0].input: 'up/sh.####.exr' names the files stages[1] 'up' "
+                         "writes, a later stage"));
+  // In the order of the data flow it is fine.
+  const std::string ordered = R"(name: a
+project: b
+stages:
+  - {name: up, model: m, input: plate/sh.####.exr, output: up/sh.%04d.exr, frames: 1-10}
+  - {name: grade, model: m, input: up/sh.####.exr, output: grade/sh.####.exr, frames: 1-10}
+)";
+  EXPECT_THAT(MustParse(ordered).stages(1).after(), ElementsAre("up"));
+  // A dailies stage reading a later stage's frames is refused the same way.
+  const std::string dailies_first = R"(name: a
+project: b
+stages:
+  - {name: d, kind: dailies, input: up/sh.####.exr, output: d/sh, frames: 1-10}
+  - {name: up, model: m, input: plate/sh.####.exr, output: up/sh.####.exr, frames: 1-10}
+)";
+  EXPECT_THAT(ErrorOf(dailies_first), StartsWith("stages[0].input: "));
 }
 
 }  // namespace

@@ -78,11 +78,28 @@ TEST(ModelParamsTest, FactorOfTheWrongTypeIsRefused) {
         std::string("stages[1].params.factor: must be an integer in [2, 16], got '") + bad + "'")
         << bad;
   }
-  // A long or binary value is shortened and made printable in the message.
+  // A long value is refused by its size; a binary one is made printable in the message.
   const std::string junk = std::string(1000, 'x') + "\n";
-  const std::string error = ModelError(Params({{"factor", junk}}));
-  EXPECT_LT(error.size(), 200u);
-  EXPECT_THAT(error, HasSubstr("xxx...'"));
+  EXPECT_EQ(ModelError(Params({{"factor", junk}})),
+            "stages[1].params.factor: must be at most 64 characters, got 1001");
+  EXPECT_EQ(ModelError(Params({{"factor", "2\x1b[2J"}})),
+            "stages[1].params.factor: must be an integer in [2, 16], got '2?[2J'");
+}
+
+TEST(ModelParamsTest, TheMapIsBoundedBeforeAnyKeyIsRead) {
+  ParamMap params;
+  for (int i = 0; i < 20000; ++i) params["k" + std::to_string(i)] = "1";
+  EXPECT_EQ(ModelError(params), "stages[1].params: at most 16 entries, got 20000");
+}
+
+TEST(ModelParamsTest, OddKeysAreQuotedAndMadePrintable) {
+  EXPECT_EQ(ModelError(Params({{"", "2"}})),
+            "stages[1].params.'': unknown parameter for a model stage (it takes: factor)");
+  EXPECT_EQ(ModelError(Params({{"fac\ntor", "2"}})),
+            "stages[1].params.'fac?tor': unknown parameter for a model stage (it takes: factor)");
+  EXPECT_THAT(ModelError(Params({{std::string(500, 'k'), "2"}})),
+              StartsWith("stages[1].params.'kkkk"));
+  EXPECT_LT(ModelError(Params({{std::string(500, 'k'), "2"}})).size(), 200u);
 }
 
 TEST(ModelParamsTest, UnknownKeysAreRefusedNamingThem) {

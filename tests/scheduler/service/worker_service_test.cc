@@ -34,6 +34,19 @@ class WorkerServiceTest : public testing::ServiceFixture {
     return stream;
   }
 
+  // Opens a stream, says `hello`, and returns how the scheduler ended the stream.
+  grpc::Status EndOfStreamAfter(const v1::Hello& hello) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    std::unique_ptr<WorkerStream> stream = worker_stub_->Connect(&context);
+    v1::WorkerMessage message;
+    *message.mutable_hello() = hello;
+    EXPECT_TRUE(stream->Write(message));
+    v1::SchedulerMessage reply;
+    EXPECT_FALSE(stream->Read(&reply));  // no welcome
+    return stream->Finish();
+  }
+
   v1::WorkerState WorkerStateOf(const std::string& id) {
     return RunOnCore([&] {
       for (const v1::Worker& w : core_.ListWorkers(true)) {
@@ -115,6 +128,58 @@ TEST_F(WorkerServiceTest, AStreamThatEndsTellsTheCoreTheWorkerIsGone) {
     }
     return true;  // forgotten altogether is gone too
   }));
+}
+
+TEST_F(WorkerServiceTest, ABadWorkerIdEndsTheStreamNamingTheField) {
+  grpc::Status status = EndOfStreamAfter(MakeHello("gpu 07\n", {CpuDevice()}, {Model("esrgan")}));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("hello.worker_id: 'gpu 07?'"));
+  EXPECT_TRUE(RunOnCore([&] { return core_.ListWorkers(true).empty(); }));
+}
+
+TEST_F(WorkerServiceTest, ASecondHelloOnOneStreamEndsItWithFailedPrecondition) {
+  grpc::ClientContext context;
+  std::unique_ptr<WorkerStream> stream = ConnectWorker(context, "w1");
+  v1::WorkerMessage hello;
+  *hello.mutable_hello() = MakeHello("w2", {CpuDevice()}, {Model("esrgan")});
+  ASSERT_TRUE(stream->Write(hello));
+  v1::SchedulerMessage message;
+  while (stream->Read(&message)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(),
+              ::testing::StartsWith("hello: this stream already said hello as 'w1'"));
+  EXPECT_EQ(WorkerStateOf("w2"), v1::WORKER_STATE_UNSPECIFIED);  // never registered
+}
+
+TEST_F(WorkerServiceTest, ADuplicateIdFromAnotherHostIsRefusedAndTheFirstStaysOnline) {
+  grpc::ClientContext first_context;
+  std::unique_ptr<WorkerStream> first = ConnectWorker(first_context, "w1");
+  v1::Hello hello = MakeHello("w1", {CpuDevice()}, {Model("esrgan")});
+  hello.set_hostname("another-host");
+  grpc::Status status = EndOfStreamAfter(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("hello.worker_id: worker 'w1'"));
+  EXPECT_EQ(WorkerStateOf("w1"), v1::WORKER_STATE_ONLINE);
+  first->WritesDone();
+  EXPECT_TRUE(first->Finish().ok());
+}
+
+TEST_F(WorkerServiceTest, TheSameHostReconnectingEndsTheOldStreamWithAborted) {
+  grpc::ClientContext old_context;
+  std::unique_ptr<WorkerStream> old_stream = ConnectWorker(old_context, "w1");
+  grpc::ClientContext new_context;
+  std::unique_ptr<WorkerStream> new_stream = ConnectWorker(new_context, "w1");
+  v1::SchedulerMessage message;
+  while (old_stream->Read(&message)) {
+  }
+  grpc::Status status = old_stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("connected again on a newer stream"));
+  EXPECT_EQ(WorkerStateOf("w1"), v1::WORKER_STATE_ONLINE);  // the old stream's end is no loss
+  new_stream->WritesDone();
+  EXPECT_TRUE(new_stream->Finish().ok());
 }
 
 }  // namespace
