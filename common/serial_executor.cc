@@ -1,8 +1,20 @@
 #include "common/serial_executor.h"
 
+#include <time.h>
+
 #include <utility>
 
 namespace genfarm {
+namespace {
+
+// CPU time this thread has used (not wall time: no Clock can stand in for it).
+absl::Duration ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+}  // namespace
 
 SerialExecutor::SerialExecutor(std::function<void()> idle)
     : SerialExecutor(Options{std::move(idle), nullptr, nullptr}) {}
@@ -16,8 +28,9 @@ void SerialExecutor::Timed(const std::function<void()>& fn) {
     return;
   }
   const absl::Time start = options_.clock->Now();
+  const absl::Duration cpu_start = ThreadCpuTime();
   fn();
-  options_.on_run(options_.clock->Now() - start);
+  options_.on_run(options_.clock->Now() - start, ThreadCpuTime() - cpu_start);
 }
 
 SerialExecutor::~SerialExecutor() { Stop(); }

@@ -27,10 +27,11 @@ class SerialExecutor {
  public:
   struct Options {
     std::function<void()> idle;  // after each batch (see above)
-    // Told how long each closure (and each idle call) held the thread, timed on `clock`:
-    // how the scheduler sees that no request holds its core for long. Optional.
+    // Told how long each closure (and each idle call) held the thread: wall time on
+    // `clock`, and the thread's CPU time (on a loaded machine wall time includes waiting
+    // for a core). How the scheduler sees that no request holds its core for long. Optional.
     const Clock* clock = nullptr;
-    std::function<void(absl::Duration)> on_run;
+    std::function<void(absl::Duration wall, absl::Duration cpu)> on_run;
   };
   explicit SerialExecutor(std::function<void()> idle = nullptr);
   explicit SerialExecutor(Options options);

@@ -1,11 +1,13 @@
 #include "scheduler/bench/core_hold_bench.h"
 
 #include <grpcpp/grpcpp.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,18 +28,28 @@ class HoldRecorder {
  public:
   static constexpr absl::Duration kBusy = absl::Milliseconds(2);
 
-  void Record(absl::Duration held) {
-    const int64_t ns = absl::ToInt64Nanoseconds(held);
-    int64_t seen = longest_ns_.load();
-    while (ns > seen && !longest_ns_.compare_exchange_weak(seen, ns)) {
-    }
-    if (held > kBusy) last_busy_ns_.store(absl::ToUnixNanos(RealClock::Get().Now()));
+  void Record(absl::Duration wall, absl::Duration cpu) {
+    Raise(longest_ns_, wall);
+    Raise(longest_cpu_ns_, cpu);
+    if (wall > kBusy) last_busy_ns_.store(absl::ToUnixNanos(RealClock::Get().Now()));
   }
-  absl::Duration Take() { return absl::Nanoseconds(longest_ns_.exchange(0)); }
+  // The longest wall and CPU time since the last Take().
+  std::pair<absl::Duration, absl::Duration> Take() {
+    return {absl::Nanoseconds(longest_ns_.exchange(0)),
+            absl::Nanoseconds(longest_cpu_ns_.exchange(0))};
+  }
   absl::Time last_busy() const { return absl::FromUnixNanos(last_busy_ns_.load()); }
 
  private:
+  static void Raise(std::atomic<int64_t>& longest, absl::Duration d) {
+    const int64_t ns = absl::ToInt64Nanoseconds(d);
+    int64_t seen = longest.load();
+    while (ns > seen && !longest.compare_exchange_weak(seen, ns)) {
+    }
+  }
+
   std::atomic<int64_t> longest_ns_{0};
+  std::atomic<int64_t> longest_cpu_ns_{0};
   std::atomic<int64_t> last_busy_ns_{0};
 };
 
@@ -97,7 +109,7 @@ class Bench {
     }
     GENFARM_RETURN_IF_ERROR(Quiet());
     figure.settled = RealClock::Get().Now() - start;
-    figure.longest_hold = recorder_.Take();
+    std::tie(figure.longest_hold, figure.longest_cpu) = recorder_.Take();
     return figure;
   }
 
@@ -333,6 +345,12 @@ absl::Duration CoreHoldReport::Longest() const {
   return longest;
 }
 
+absl::Duration CoreHoldReport::LongestCpu() const {
+  absl::Duration longest = baseline.longest_cpu;
+  for (const HoldFigure& f : figures) longest = std::max(longest, f.longest_cpu);
+  return longest;
+}
+
 absl::StatusOr<CoreHoldReport> RunCoreHoldBench(const CoreHoldOptions& options) {
   HoldRecorder recorder;
   SchedulerServerOptions server_options;
@@ -340,13 +358,18 @@ absl::StatusOr<CoreHoldReport> RunCoreHoldBench(const CoreHoldOptions& options) 
   server_options.http_address = "";
   server_options.data_dir = options.dir + "/scheduler";
   server_options.core.lease_ttl = absl::Hours(1);  // the bench's worker never heartbeats
-  server_options.on_core_run = [&recorder](absl::Duration held) { recorder.Record(held); };
+  server_options.on_core_run = [&recorder](absl::Duration wall, absl::Duration cpu) {
+    recorder.Record(wall, cpu);
+  };
   GENFARM_ASSIGN_OR_RETURN(std::unique_ptr<SchedulerServer> server,
                            SchedulerServer::Start(server_options));
   CoreHoldReport report;
   report.tasks = options.tasks;
+  double load[1] = {0};
+  if (getloadavg(load, 1) == 1) report.load_before = load[0];
   Bench bench(options, recorder, server->grpc_port());
   absl::Status status = RunAll(bench, options, report);
+  if (getloadavg(load, 1) == 1) report.load_after = load[0];
   bench.CloseWorker();
   server->Shutdown();
   if (!status.ok()) return status;
@@ -355,13 +378,15 @@ absl::StatusOr<CoreHoldReport> RunCoreHoldBench(const CoreHoldOptions& options) 
 
 std::string FormatCoreHoldReport(const CoreHoldReport& report) {
   std::string out = absl::StrFormat(
-      "genfarm-core-hold-bench: the longest time one request held the core thread\n\n"
-      "%-44s %12s %10s %10s %10s\n",
-      "request", "longest ms", "ratio", "reply s", "settled s");
-  const double base = std::max(1e-6, absl::ToDoubleMilliseconds(report.baseline.longest_hold));
+      "genfarm-core-hold-bench: the longest time one request held the core thread "
+      "(load average %.1f before, %.1f after)\n\n%-44s %9s %9s %9s %9s %9s\n",
+      report.load_before, report.load_after, "request", "cpu ms", "wall ms", "cpu ratio", "reply s",
+      "settled s");
+  const double base = std::max(1e-3, absl::ToDoubleMilliseconds(report.baseline.longest_cpu));
   auto row = [&](const HoldFigure& f) {
-    const double ms = absl::ToDoubleMilliseconds(f.longest_hold);
-    absl::StrAppendFormat(&out, "%-44s %12.2f %9.1fx %10.3f %10.3f%s\n", f.request, ms, ms / base,
+    const double cpu = absl::ToDoubleMilliseconds(f.longest_cpu);
+    absl::StrAppendFormat(&out, "%-44s %9.2f %9.2f %8.1fx %9.3f %9.3f%s\n", f.request, cpu,
+                          absl::ToDoubleMilliseconds(f.longest_hold), cpu / base,
                           absl::ToDoubleSeconds(f.reply), absl::ToDoubleSeconds(f.settled),
                           f.error.empty() ? "" : absl::StrCat("  FAILED: ", f.error));
   };
@@ -369,7 +394,10 @@ std::string FormatCoreHoldReport(const CoreHoldReport& report) {
   for (const HoldFigure& f : report.figures) row(f);
   int failed = report.baseline.error.empty() ? 0 : 1;
   for (const HoldFigure& f : report.figures) failed += f.error.empty() ? 0 : 1;
-  absl::StrAppendFormat(&out, "\nlongest hold of any request: %.2f ms (bound: 100 ms); %d failed\n",
+  absl::StrAppendFormat(&out,
+                        "\nlongest hold of any request: %.2f ms of CPU, %.2f ms wall "
+                        "(bound: 100 ms); %d failed\n",
+                        absl::ToDoubleMilliseconds(report.LongestCpu()),
                         absl::ToDoubleMilliseconds(report.Longest()), failed);
   return out;
 }

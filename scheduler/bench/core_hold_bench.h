@@ -2,7 +2,9 @@
 // requests at the API's caps (a 1,000,000-task job submitted, read, watched, paused,
 // resumed, canceled and retried; a retime writing the most frames a stage may; a worker
 // hello with the most models). A real SchedulerServer (SQLite store, gRPC on loopback)
-// times every closure its core thread runs (SchedulerServerOptions::on_core_run); each
+// times every closure its core thread runs, in wall and in the thread's CPU time
+// (SchedulerServerOptions::on_core_run; on a loaded machine wall time includes waiting for
+// a core, so CPU time is what the request cost the core thread); each
 // request is sent alone and followed until its effects settled (background sweeps
 // included), and the longest closure in that window is its figure. A one-task submit in
 // the same run is the baseline. Figures only, never asserted (docs/benchmarks.md).
@@ -32,7 +34,8 @@ struct CoreHoldOptions {
 
 struct HoldFigure {
   std::string request;
-  absl::Duration longest_hold;  // longest closure on the core thread while it ran
+  absl::Duration longest_hold;  // longest closure on the core thread while it ran (wall)
+  absl::Duration longest_cpu;   // ... in the core thread's CPU time (load does not inflate it)
   absl::Duration reply;         // request sent .. reply (or first event) received
   absl::Duration settled;       // request sent .. its effects done (sweeps included)
   std::string error;            // why the request failed (empty: it did not)
@@ -42,7 +45,10 @@ struct CoreHoldReport {
   int64_t tasks = 0;
   HoldFigure baseline;  // a one-task submit
   std::vector<HoldFigure> figures;
-  absl::Duration Longest() const;
+  double load_before = 0;  // the machine's 1-minute load average around the run
+  double load_after = 0;
+  absl::Duration Longest() const;     // wall
+  absl::Duration LongestCpu() const;  // CPU
 };
 
 absl::StatusOr<CoreHoldReport> RunCoreHoldBench(const CoreHoldOptions& options);

@@ -20,7 +20,7 @@ struct CoreOptions {
   int64_t max_tasks_per_job = 1'000'000;
   // Tasks one slice of a sweep visits (a change to every task of a big job, done a slice
   // per turn of the core thread so no request holds it long; JobTable::StartSweep).
-  int64_t sweep_slice_tasks = 20'000;
+  int64_t sweep_slice_tasks = 5'000;
   int max_log_lines_per_task = 1000;
   // How often Tick() asks the policy again although nothing changed: time-based rules
   // (waiting for a warm worker, preemption limits) change their answer with time alone.

@@ -199,7 +199,7 @@ class JobTable {
   std::atomic<int64_t> next_job_id_{1};
   int64_t total_tasks_ = 0;
   std::deque<Sweep> sweeps_;  // in the order they run, one per job
-  int64_t sweep_slice_ = 20'000;
+  int64_t sweep_slice_ = 5'000;
 };
 
 }  // namespace genfarm::scheduler

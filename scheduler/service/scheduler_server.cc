@@ -115,9 +115,9 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     if (p->core->HasBackgroundWork()) p->executor->Post([p] { p->core->RunBackgroundWork(); });
   };
   core_thread.clock = &RealClock::Get();
-  core_thread.on_run = [p](absl::Duration held) {
-    p->metrics->OnCoreRun(held);
-    if (p->options.on_core_run) p->options.on_core_run(held);
+  core_thread.on_run = [p](absl::Duration wall, absl::Duration cpu) {
+    p->metrics->OnCoreRun(wall);
+    if (p->options.on_core_run) p->options.on_core_run(wall, cpu);
   };
   parts->executor = std::make_unique<SerialExecutor>(std::move(core_thread));
   SerialExecutor* executor = parts->executor.get();

@@ -32,8 +32,9 @@ struct SchedulerServerOptions {
   PolicyConfig policy;
   ThumbnailStoreOptions thumbnails;  // the dashboard's in-memory frame previews
   absl::Duration tick = absl::Milliseconds(100);
-  // Told, on the core thread, how long each closure held it (the core-hold benchmark).
-  std::function<void(absl::Duration)> on_core_run;
+  // Told, on the core thread, how long each closure held it, wall and CPU time (the
+  // core-hold benchmark).
+  std::function<void(absl::Duration wall, absl::Duration cpu)> on_core_run;
 };
 
 class SchedulerServer {

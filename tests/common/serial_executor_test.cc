@@ -62,7 +62,10 @@ TEST(SerialExecutorTest, OnRunIsToldHowLongEachClosureAndIdleCallHeldTheThread) 
   SerialExecutor::Options options;
   options.idle = [&] { clock.Advance(absl::Milliseconds(1)); };
   options.clock = &clock;
-  options.on_run = [&](absl::Duration d) { held.push_back(d); };
+  options.on_run = [&](absl::Duration wall, absl::Duration cpu) {
+    held.push_back(wall);
+    EXPECT_GE(cpu, absl::ZeroDuration());
+  };
   SerialExecutor executor(std::move(options));
   executor.Post([&] { clock.Advance(absl::Milliseconds(250)); });
   executor.Run([] { return 0; });

@@ -173,12 +173,22 @@ SPEC_CASES = [
     ("unknown job dependency", lambda s: s.depends_on_jobs.append(987654), "depends_on_jobs"),
 ]
 
-# ListTasks (paging, state filter) lands on another branch. After the merge, add its bad-input
-# cases HERE as (name, request builder taking the baseline job id, status code, field), e.g.
-#   ("ListTasks bad page_token",
-#    lambda job: job_service_pb2.ListTasksRequest(job_id=job, page_token="x"), INVALID, "page_token"),
-# and run them in test_queries below like the ListJobs ones (via self.jobs.ListTasks).
-LIST_TASKS_CASES = []
+# ListTasks: (name, request builder taking the baseline job id, status code, field).
+LIST_TASKS_CASES = [
+    ("ListTasks page_token 'x'",
+     lambda job: job_service_pb2.ListTasksRequest(job_id=job, page_token="x"), INVALID, "page_token"),
+    ("ListTasks page_token of another job",
+     lambda job: job_service_pb2.ListTasksRequest(job_id=job, page_token="job-99999-0"), INVALID,
+     "page_token"),
+    ("ListTasks state 42", lambda job: job_service_pb2.ListTasksRequest(job_id=job, state=42),
+     INVALID, "state"),
+    ("ListTasks unknown stage", lambda job: job_service_pb2.ListTasksRequest(job_id=job, stage="nope"),
+     INVALID, "stage"),
+    ("ListTasks negative page_size",
+     lambda job: job_service_pb2.ListTasksRequest(job_id=job, page_size=-1), INVALID, "page_size"),
+    ("ListTasks of an unknown job", lambda job: job_service_pb2.ListTasksRequest(job_id=999999),
+     grpc.StatusCode.NOT_FOUND, "job 999999"),
+]
 
 
 class BadInputTest(unittest.TestCase):

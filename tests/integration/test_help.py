@@ -27,6 +27,7 @@ ABSL_BINARIES = {
     "worker/genfarm-worker": ["worker/main.cc"],
     "scheduler/sim/genfarm-sim": ["scheduler/sim/main.cc"],
     "scheduler/bench/genfarm-core-bench": ["scheduler/bench/main.cc"],
+    "scheduler/bench/genfarm-core-hold-bench": ["scheduler/bench/hold_main.cc"],
     "worker/bench/genfarm-worker-bench": ["worker/bench/main.cc"],
 }
 FLAG_RE = re.compile(r"ABSL_FLAG\(\s*[\w:<>]+\s*,\s*(\w+)\s*,", re.S)

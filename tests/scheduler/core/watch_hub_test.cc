@@ -24,6 +24,8 @@ using ::testing::SizeIs;
 
 class WatchHubTest : public ::testing::Test {
  protected:
+  WatchHubTest() { core_.LearnModels({testing::Model("esrgan")}); }
+
   JobId Submit(int tasks) {
     absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(absl::StrCat(
         "name: job\nproject: show\nlabels:\n  dept: comp\nstages:\n  - name: upres\n"
