@@ -11,6 +11,11 @@ SchedulerConnection::SchedulerConnection(std::string address, absl::Duration dea
                           grpc::CreateChannel(address, grpc::InsecureChannelCredentials())) {}
 
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
+                                         std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : SchedulerConnection(address, deadline, grpc::CreateChannel(address, std::move(credentials))) {
+}
+
+SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
                                          std::shared_ptr<grpc::Channel> channel)
     : address_(std::move(address)),
       deadline_(deadline),

@@ -25,6 +25,9 @@ namespace genfarm::client {
 class SchedulerConnection {
  public:
   SchedulerConnection(std::string address, absl::Duration deadline);
+  // With TLS and call credentials (common/tls/grpc_credentials.h).
+  SchedulerConnection(std::string address, absl::Duration deadline,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials);
   // Over a channel the caller made (tests: a server's InProcessChannel); `address` only
   // names the scheduler in messages.
   SchedulerConnection(std::string address, absl::Duration deadline,

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "scheduler/auth/security_options.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/http/thumbnail_store.h"
 #include "scheduler/policy/genfarm_policy.h"
@@ -31,6 +32,9 @@ struct SchedulerServerOptions {
   PolicyConfig policy;
   ThumbnailStoreOptions thumbnails;  // the dashboard's in-memory frame previews
   absl::Duration tick = absl::Milliseconds(100);
+  // TLS, authentication and --insecure (docs/security.md); the default is plaintext, open,
+  // and loopback only.
+  auth::SecurityOptions security;
 };
 
 class SchedulerServer {
