@@ -12,8 +12,9 @@ std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()
 
 class DoorProcessorImpl : public grpc::AuthMetadataProcessor {
  public:
-  DoorProcessorImpl(const Authenticator* authenticator, const Authorizer& authorizer)
-      : authenticator_(authenticator), authorizer_(authorizer) {}
+  DoorProcessorImpl(const Authenticator* authenticator, const Authorizer& authorizer,
+                    AuthMetrics* metrics)
+      : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics) {}
 
   bool IsBlocking() const override { return false; }
 
@@ -29,19 +30,24 @@ class DoorProcessorImpl : public grpc::AuthMetadataProcessor {
     const std::string method = ToString(path->second);
     const MethodRule* rule = FindMethodRule(method);
     if (rule != nullptr && rule->scope == Scope::kOpen) return grpc::Status::OK;
-    absl::StatusOr<Identity> identity =
-        authenticator_->Authenticate(CredentialsOf(context, auth_metadata, ""));
-    if (!identity.ok()) {
-      return ToGrpcStatus(
-          absl::Status(identity.status().code(),
-                       absl::StrCat(ShortMethodName(method), ": ", identity.status().message())));
-    }
-    return ToGrpcStatus(authorizer_.Check(*identity, Action{method, std::nullopt, std::nullopt}));
+    absl::Status decision = Decide(method, CredentialsOf(context, auth_metadata, ""));
+    if (!decision.ok() && metrics_ != nullptr) metrics_->Denied(method, decision.code());
+    return ToGrpcStatus(decision);
   }
 
  private:
+  absl::Status Decide(const std::string& method, const PeerCredentials& credentials) const {
+    absl::StatusOr<Identity> identity = authenticator_->Authenticate(credentials);
+    if (!identity.ok()) {
+      return absl::Status(identity.status().code(),
+                          absl::StrCat(ShortMethodName(method), ": ", identity.status().message()));
+    }
+    return authorizer_.Check(*identity, Action{method, std::nullopt, std::nullopt});
+  }
+
   const Authenticator* authenticator_;
   const Authorizer& authorizer_;
+  AuthMetrics* metrics_;
 };
 
 }  // namespace
@@ -82,7 +88,7 @@ absl::StatusOr<Identity> GrpcAuth::Authenticate(const grpc::ServerContextBase& c
 }
 
 std::shared_ptr<grpc::AuthMetadataProcessor> GrpcAuth::DoorProcessor() const {
-  return std::make_shared<DoorProcessorImpl>(authenticator_, authorizer_);
+  return std::make_shared<DoorProcessorImpl>(authenticator_, authorizer_, metrics_);
 }
 
 }  // namespace genfarm::scheduler::auth

@@ -27,6 +27,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "scheduler/auth/auth_metrics.h"
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/authorizer.h"
 
@@ -34,9 +35,11 @@ namespace genfarm::scheduler::auth {
 
 class GrpcAuth {
  public:
-  // `authenticator` null: authentication off. Both must outlive this and the processor.
-  GrpcAuth(const Authenticator* authenticator, const Authorizer& authorizer)
-      : authenticator_(authenticator), authorizer_(authorizer) {}
+  // `authenticator` null: authentication off. `metrics` may be null. All must outlive this
+  // and the processor.
+  GrpcAuth(const Authenticator* authenticator, const Authorizer& authorizer,
+           AuthMetrics* metrics = nullptr)
+      : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics) {}
 
   absl::StatusOr<Identity> Authenticate(const grpc::ServerContextBase& context) const;
 
@@ -47,6 +50,7 @@ class GrpcAuth {
  private:
   const Authenticator* authenticator_;
   const Authorizer& authorizer_;
+  AuthMetrics* metrics_;
 };
 
 // What the caller presented: the verified client certificate of a TLS connection and the

@@ -6,8 +6,8 @@
 namespace genfarm::scheduler::auth {
 
 HttpGate::HttpGate(const Authenticator* authenticator, const Authorizer& authorizer,
-                   const std::string& metrics_token_sha256)
-    : authenticator_(authenticator), authorizer_(authorizer) {
+                   const std::string& metrics_token_sha256, AuthMetrics* metrics)
+    : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics) {
   if (!metrics_token_sha256.empty()) {
     // A malformed digest simply matches nothing; main.cc hashes the token itself.
     metrics_token_.Add(metrics_token_sha256, "prometheus", std::nullopt).IgnoreError();
@@ -42,6 +42,7 @@ void HttpGate::Install(httplib::Server& server) const {
     absl::Status s = Check(req.path, req.get_header_value("Authorization"),
                            absl::StrCat(req.remote_addr, ":", req.remote_port));
     if (s.ok()) return httplib::Server::HandlerResponse::Unhandled;
+    if (metrics_ != nullptr) metrics_->Denied("http", s.code());
     if (s.code() == absl::StatusCode::kUnauthenticated) {
       res.status = 401;
       res.set_header("WWW-Authenticate", "Basic realm=\"GenFarm\", charset=\"UTF-8\"");

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "scheduler/auth/auth_metrics.h"
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/authorizer.h"
 #include "scheduler/auth/token_store.h"
@@ -28,9 +29,10 @@ namespace genfarm::scheduler::auth {
 
 class HttpGate {
  public:
-  // `metrics_token_sha256`: hex digest of Prometheus' token; empty: none.
+  // `metrics_token_sha256`: hex digest of Prometheus' token; empty: none. `metrics` may be
+  // null.
   HttpGate(const Authenticator* authenticator, const Authorizer& authorizer,
-           const std::string& metrics_token_sha256);
+           const std::string& metrics_token_sha256, AuthMetrics* metrics = nullptr);
 
   // The decision for one request: OK, UNAUTHENTICATED or PERMISSION_DENIED.
   absl::Status Check(const std::string& path, const std::string& authorization_header,
@@ -43,6 +45,7 @@ class HttpGate {
   const Authenticator* authenticator_;
   const Authorizer& authorizer_;
   TokenStore metrics_token_;
+  AuthMetrics* metrics_;
 };
 
 }  // namespace genfarm::scheduler::auth

@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "scheduler/auth/auth_metrics.h"
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/authorizer.h"
 #include "scheduler/auth/grpc_auth.h"
@@ -78,6 +79,7 @@ struct SchedulerServer::Parts {
   SchedulerServerOptions options;
   int lock_fd = -1;
   // Security, before the servers that consult it on their threads until they stop.
+  std::unique_ptr<auth::AuthMetrics> auth_metrics;
   std::unique_ptr<auth::RolesStore> roles;  // null: authentication off
   std::unique_ptr<PeriodicTimer> roles_reloader;
   std::unique_ptr<auth::Authenticator> authenticator;
@@ -151,13 +153,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     spdlog::info("authentication on: {} people in {}",
                  parts->roles->Current()->config.people.size(), security.roles_file);
   }
+  parts->auth_metrics = std::make_unique<auth::AuthMetrics>(*parts->registry);
   parts->authorizer = std::make_unique<auth::Authorizer>(parts->roles.get());
-  parts->grpc_auth =
-      std::make_unique<auth::GrpcAuth>(parts->authenticator.get(), *parts->authorizer);
+  parts->grpc_auth = std::make_unique<auth::GrpcAuth>(
+      parts->authenticator.get(), *parts->authorizer, parts->auth_metrics.get());
   GENFARM_ASSIGN_OR_RETURN(std::string metrics_digest,
                            MetricsTokenDigest(security.metrics_token_file));
-  parts->http_gate = std::make_unique<auth::HttpGate>(parts->authenticator.get(),
-                                                      *parts->authorizer, metrics_digest);
+  parts->http_gate = std::make_unique<auth::HttpGate>(
+      parts->authenticator.get(), *parts->authorizer, metrics_digest, parts->auth_metrics.get());
   GENFARM_ASSIGN_OR_RETURN(parts->lock_fd, LockDataDir(options.data_dir));
   GENFARM_ASSIGN_OR_RETURN(parts->store, SqliteJobStore::Open(options.data_dir));
   const absl::Time load_start = RealClock::Get().Now();

@@ -309,6 +309,17 @@ class SecuredSchedulerTest(unittest.TestCase):
         self.assertEqual(self.http("/metrics", token=self.tokens["vic"])[0], 403)
         # The Prometheus token is not a person's.
         self.assertEqual(self.http("/api/jobs", token=self.tokens["prom"])[0], 401)
+        # Refusals at the doors are counted (bounded labels: service and code).
+        def denials(service, code):
+            _, text = self.http("/metrics", token=self.tokens["prom"])
+            return lib.sample_value(text, "genfarm_scheduler_auth_denials_total",
+                                    {"service": service, "code": code})
+        before = denials("JobService", "unauthenticated")
+        with self.assertRaises(grpc.RpcError):
+            self.jobs().ListJobs(job_service_pb2.ListJobsRequest(), timeout=lib.RPC_TIMEOUT)
+        self.assertEqual(denials("JobService", "unauthenticated"), before + 1)
+        self.assertGreater(denials("http", "unauthenticated"), 0)
+        self.assertGreater(denials("http", "permission_denied"), 0)
         # Plain HTTP on the HTTPS port gets nothing.
         with self.assertRaises(Exception):
             self.http("/healthz", scheme="http")
