@@ -206,7 +206,8 @@ int main(int argc, char** argv) {
     std::cerr << "genfarm: " << credentials.status().message() << "\n";
     return gc::kExitError;
   }
-  gc::SchedulerConnection connection(scheduler, absl::Seconds(timeout_seconds), *credentials);
+  gc::SchedulerConnection connection(scheduler, absl::Seconds(timeout_seconds), *credentials,
+                                     tls->enabled());
   CommandContext ctx{&connection,
                      &std::cout,
                      &std::cerr,

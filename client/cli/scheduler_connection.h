@@ -25,9 +25,10 @@ namespace genfarm::client {
 class SchedulerConnection {
  public:
   SchedulerConnection(std::string address, absl::Duration deadline);
-  // With TLS and call credentials (common/tls/grpc_credentials.h).
+  // With the credentials of common/tls/grpc_credentials.h; `tls` says whether they are TLS
+  // (for what failures mean).
   SchedulerConnection(std::string address, absl::Duration deadline,
-                      std::shared_ptr<grpc::ChannelCredentials> credentials);
+                      std::shared_ptr<grpc::ChannelCredentials> credentials, bool tls);
   // Over a channel the caller made (tests: a server's InProcessChannel); `address` only
   // names the scheduler in messages.
   SchedulerConnection(std::string address, absl::Duration deadline,
@@ -46,6 +47,7 @@ class SchedulerConnection {
  private:
   std::string address_;
   absl::Duration deadline_;
+  bool tls_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::FarmService::Stub> farm_;

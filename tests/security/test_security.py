@@ -227,6 +227,9 @@ class SecuredSchedulerTest(unittest.TestCase):
                             CODE.UNAVAILABLE)
         self.assert_refused(lambda: stub.SubmitJob(self.submit_request(), timeout=3),
                             CODE.UNAVAILABLE)
+        result = self.cli("--timeout", "3", "jobs")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("if it speaks TLS, give the farm CA", result.stderr)
 
     def test_a_server_certificate_from_another_ca_is_refused(self):
         other_ca = os.path.join(self.other, "ca.pem")
@@ -237,6 +240,8 @@ class SecuredSchedulerTest(unittest.TestCase):
                           os.path.join(self.dir, "tokens", "alice.token"), "--timeout", "3",
                           "submit", EXAMPLE)
         self.assertNotEqual(result.returncode, 0)
+        self.assertIn("TLS with the scheduler", result.stderr)
+        self.assertIn("certificate verify failed", result.stderr)
         with self.assertRaises(genfarm.GenFarmError) as caught:
             with genfarm.Client(self.scheduler.address, timeout=3, ca=other_ca,
                                 token=self.tokens["alice"]) as client:
