@@ -87,6 +87,21 @@ absl::StatusOr<Identity> GrpcAuth::Authenticate(const grpc::ServerContextBase& c
       CredentialsOf(auth_context.get(), context.client_metadata(), context.peer()));
 }
 
+grpc::Status GrpcAuth::Check(const grpc::ServerContextBase& context, const Action& action) const {
+  if (authenticator_ == nullptr) return grpc::Status::OK;
+  absl::StatusOr<Identity> identity = Authenticate(context);
+  if (!identity.ok()) return ToGrpcStatus(identity.status());
+  return ToGrpcStatus(authorizer_.Check(*identity, action));
+}
+
+grpc::Status GrpcAuth::CheckWorkerId(const grpc::ServerContextBase& context,
+                                     absl::string_view claimed_worker_id) const {
+  if (authenticator_ == nullptr) return grpc::Status::OK;
+  absl::StatusOr<Identity> identity = Authenticate(context);
+  if (!identity.ok()) return ToGrpcStatus(identity.status());
+  return ToGrpcStatus(authorizer_.CheckWorkerId(*identity, claimed_worker_id));
+}
+
 std::shared_ptr<grpc::AuthMetadataProcessor> GrpcAuth::DoorProcessor() const {
   return std::make_shared<DoorProcessorImpl>(authenticator_, authorizer_, metrics_);
 }

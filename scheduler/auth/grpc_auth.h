@@ -12,8 +12,10 @@
 //   GrpcAuth auth(&authenticator, authorizer);
 //   auto creds = tls::ServerCredentials(pem);
 //   creds->SetAuthMetadataProcessor(auth.DoorProcessor());
-//   ...in a handler:
-//   absl::StatusOr<Identity> who = auth.Authenticate(*context);
+//   ...in a handler, once the job is known (one line per handler):
+//   if (grpc::Status s = auth.Check(*context, {kCancelJob, job.project(), job.submitter()});
+//       !s.ok()) return reactor->Finish(s);
+//   absl::StatusOr<Identity> who = auth.Authenticate(*context);   // for the audit
 //
 // Authentication off (no authenticator): every call is anonymous and allowed.
 // Thread-safe; the processor is non-blocking (hashing and table lookups only).
@@ -42,6 +44,14 @@ class GrpcAuth {
       : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics) {}
 
   absl::StatusOr<Identity> Authenticate(const grpc::ServerContextBase& context) const;
+
+  // Authenticate, then Authorizer::Check, as the status to finish the call with.
+  grpc::Status Check(const grpc::ServerContextBase& context, const Action& action) const;
+
+  // Authenticate, then Authorizer::CheckWorkerId: the worker id a hello or a result names
+  // must be the caller's certificate's.
+  grpc::Status CheckWorkerId(const grpc::ServerContextBase& context,
+                             absl::string_view claimed_worker_id) const;
 
   std::shared_ptr<grpc::AuthMetadataProcessor> DoorProcessor() const;
 
