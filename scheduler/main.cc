@@ -127,11 +127,13 @@ int main(int argc, char** argv) {
   options.security.metrics_token_file = absl::GetFlag(FLAGS_metrics_token_file);
   options.security.insecure = absl::GetFlag(FLAGS_insecure);
 
-  // Block the signals in every thread; one thread waits for them.
+  // Block the signals in every thread; one thread waits for them. SIGHUP re-reads the roles
+  // file.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = genfarm::scheduler::SchedulerServer::Start(options);
@@ -151,8 +153,12 @@ int main(int argc, char** argv) {
     }
   }
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      (*server)->ReloadRoles();
+    }
     (*server)->Shutdown();
   });
   (*server)->Wait();

@@ -73,6 +73,15 @@ absl::StatusOr<std::string> MetricsTokenDigest(const std::string& path) {
   return auth::Sha256Hex(token);
 }
 
+void ReloadAndLog(auth::RolesStore& roles) {
+  absl::StatusOr<bool> reloaded = roles.ReloadIfChanged();
+  if (!reloaded.ok()) {
+    spdlog::error("roles: {}", std::string(reloaded.status().message()));
+  } else if (*reloaded) {
+    spdlog::info("roles: reloaded {} (generation {})", roles.path(), roles.Current()->generation);
+  }
+}
+
 }  // namespace
 
 struct SchedulerServer::Parts {
@@ -139,16 +148,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (security.authentication()) {
     GENFARM_ASSIGN_OR_RETURN(parts->roles, auth::RolesStore::Open(security.roles_file));
     auth::RolesStore* roles = parts->roles.get();
-    parts->roles_reloader =
-        std::make_unique<PeriodicTimer>(RealClock::Get(), security.roles_reload_period, [roles] {
-          absl::StatusOr<bool> reloaded = roles->ReloadIfChanged();
-          if (!reloaded.ok()) {
-            spdlog::error("roles: {}", std::string(reloaded.status().message()));
-          } else if (*reloaded) {
-            spdlog::info("roles: reloaded {} (generation {})", roles->path(),
-                         roles->Current()->generation);
-          }
-        });
+    parts->roles_reloader = std::make_unique<PeriodicTimer>(
+        RealClock::Get(), security.roles_reload_period, [roles] { ReloadAndLog(*roles); });
     parts->authenticator = std::make_unique<auth::Authenticator>(*parts->roles, RealClock::Get());
     spdlog::info("authentication on: {} people in {}",
                  parts->roles->Current()->config.people.size(), security.roles_file);
@@ -285,6 +286,10 @@ int SchedulerServer::grpc_port() const { return parts_->grpc_port; }
 int SchedulerServer::http_port() const { return parts_->http_port; }
 
 void SchedulerServer::Wait() { parts_->shutdown.WaitForNotification(); }
+
+void SchedulerServer::ReloadRoles() {
+  if (parts_->roles) ReloadAndLog(*parts_->roles);
+}
 
 void SchedulerServer::Shutdown() {
   {

@@ -50,6 +50,9 @@ class SchedulerServer {
   void Wait();
   // Stops accepting calls, flushes the store, stops threads. Idempotent.
   void Shutdown();
+  // Re-reads the roles file if it changed (SIGHUP; a timer also does it every few seconds).
+  // A file that does not parse is logged and the roles in force stay. No-op without --roles.
+  void ReloadRoles();
 
   struct Parts;
 
