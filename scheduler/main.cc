@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/flags_usage.h"
 #include "common/port_file.h"
+#include "common/tls/tls_files.h"
 #include "scheduler/service/scheduler_server.h"
 #include "spdlog/spdlog.h"
 
@@ -49,6 +50,20 @@ ABSL_FLAG(int, thumbnail_memory_mb, 32,
           "memory for the dashboard's frame previews (sent by workers, least recently viewed "
           "evicted first)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the scheduler (deploy/certs.sh: server.pem); with --tls_key "
+          "both ports speak TLS only");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (server.key)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA that signs client certificates (ca.pem): workers prove their id with one");
+ABSL_FLAG(std::string, roles, "",
+          "roles file (YAML, docs/security.md): turns authentication and per-project roles on; "
+          "reloaded when it changes. Needs --tls_cert");
+ABSL_FLAG(std::string, metrics_token_file, "",
+          "file holding the bearer token Prometheus sends for /metrics and /sd/workers");
+ABSL_FLAG(bool, insecure, false,
+          "allow a non-loopback --listen or --http without TLS and authentication (anyone who "
+          "reaches the port controls the farm)");
 
 int main(int argc, char** argv) {
   genfarm::SetFlagsUsage("genfarm-scheduler",
@@ -94,11 +109,31 @@ int main(int argc, char** argv) {
     options.policy.project_weights[kv.first] = weight;
   }
 
-  // Block the signals in every thread; one thread waits for them.
+  genfarm::tls::TlsFiles tls_files;
+  tls_files.cert = {"--tls_cert", absl::GetFlag(FLAGS_tls_cert)};
+  tls_files.key = {"--tls_key", absl::GetFlag(FLAGS_tls_key)};
+  tls_files.ca = {"--tls_client_ca", absl::GetFlag(FLAGS_tls_client_ca)};
+  auto tls = genfarm::tls::LoadTlsFiles(tls_files);
+  if (!tls.ok()) {
+    std::cerr << "genfarm-scheduler: " << tls.status().message() << "\n";
+    return 2;
+  }
+  if (!tls->ca.empty() && !tls->has_identity()) {
+    std::cerr << "genfarm-scheduler: --tls_client_ca needs --tls_cert and --tls_key\n";
+    return 2;
+  }
+  options.security.tls = *std::move(tls);
+  options.security.roles_file = absl::GetFlag(FLAGS_roles);
+  options.security.metrics_token_file = absl::GetFlag(FLAGS_metrics_token_file);
+  options.security.insecure = absl::GetFlag(FLAGS_insecure);
+
+  // Block the signals in every thread; one thread waits for them. SIGHUP re-reads the roles
+  // file.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = genfarm::scheduler::SchedulerServer::Start(options);
@@ -118,8 +153,12 @@ int main(int argc, char** argv) {
     }
   }
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      (*server)->ReloadRoles();
+    }
     (*server)->Shutdown();
   });
   (*server)->Wait();

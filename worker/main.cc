@@ -14,6 +14,8 @@
 #include "common/flags_usage.h"
 #include "common/http/http_server.h"
 #include "common/port_file.h"
+#include "common/tls/certificate_info.h"
+#include "common/tls/grpc_credentials.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "spdlog/spdlog.h"
@@ -42,6 +44,12 @@ ABSL_FLAG(
     "once the HTTP port is bound, write it here atomically as 'http_port=N' (0 when --http is "
     "empty or could not bind): how tests and scripts find a port-0 port");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM farm CA (deploy/certs.sh: ca.pem): speak TLS and verify the scheduler with it");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM worker certificate (workers/ID.pem); its CN is the worker id (--id may be left "
+          "out, and must match when given)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (workers/ID.key)");
 
 namespace {
 
@@ -75,8 +83,35 @@ int main(int argc, char** argv) {
   std::string address = absl::GetFlag(FLAGS_scheduler);
   if (address.empty())
     address = getenv("GENFARM_SCHEDULER") ? getenv("GENFARM_SCHEDULER") : "127.0.0.1:7070";
-  const std::string worker_id =
-      absl::GetFlag(FLAGS_id).empty() ? Hostname() : absl::GetFlag(FLAGS_id);
+  genfarm::tls::TlsFiles tls_files;
+  tls_files.ca = {"--tls_ca", absl::GetFlag(FLAGS_tls_ca)};
+  tls_files.cert = {"--tls_cert", absl::GetFlag(FLAGS_tls_cert)};
+  tls_files.key = {"--tls_key", absl::GetFlag(FLAGS_tls_key)};
+  auto tls = genfarm::tls::LoadTlsFiles(tls_files);
+  if (!tls.ok()) {
+    std::cerr << "genfarm-worker: " << tls.status().message() << "\n";
+    return 2;
+  }
+  auto credentials = genfarm::tls::ChannelCredentials(*tls);
+  if (!credentials.ok()) {
+    std::cerr << "genfarm-worker: " << credentials.status().message() << "\n";
+    return 2;
+  }
+  std::string worker_id = absl::GetFlag(FLAGS_id).empty() ? Hostname() : absl::GetFlag(FLAGS_id);
+  if (tls->has_identity()) {
+    // The scheduler takes the worker's id from its certificate: say it here too.
+    auto cert = genfarm::tls::ParseCertificate(tls->cert_chain);
+    if (!cert.ok()) {
+      std::cerr << "genfarm-worker: --tls_cert: " << cert.status().message() << "\n";
+      return 2;
+    }
+    if (!absl::GetFlag(FLAGS_id).empty() && absl::GetFlag(FLAGS_id) != cert->common_name) {
+      std::cerr << "genfarm-worker: --id " << absl::GetFlag(FLAGS_id) << " but --tls_cert is "
+                << "the certificate of worker " << cert->common_name << "\n";
+      return 2;
+    }
+    worker_id = cert->common_name;
+  }
   const int slots = absl::GetFlag(FLAGS_slots);
   if (slots < 1) {
     std::cerr << "genfarm-worker: --slots must be at least 1\n";
@@ -161,7 +196,7 @@ int main(int argc, char** argv) {
   };
   absl::BitGen bitgen;  // reconnect jitter
   link = std::make_unique<SchedulerLink>(
-      SchedulerLink::Options{address}, hello,
+      SchedulerLink::Options{address, *credentials}, hello,
       [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat, clock,
       bitgen);
   // /metrics and /healthz. Metrics must not stop rendering: if the address is taken the

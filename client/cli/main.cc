@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
 #include "client/cli/scheduler_connection.h"
 #include "common/clock.h"
+#include "common/tls/grpc_credentials.h"
 
 namespace {
 
@@ -21,6 +24,31 @@ using Run = std::function<absl::StatusOr<int>(CommandContext&)>;
 std::string DefaultScheduler() {
   const char* env = std::getenv("GENFARM_SCHEDULER");
   return env != nullptr && *env != '\0' ? env : "127.0.0.1:7070";
+}
+
+std::string Env(const char* name) {
+  const char* env = std::getenv(name);
+  return env != nullptr ? env : "";
+}
+
+// The bearer token: --token, else --token_file, else $GENFARM_TOKEN, else $GENFARM_TOKEN_FILE.
+absl::StatusOr<std::pair<std::string, std::string>> ReadToken(const std::string& token,
+                                                              const std::string& token_file) {
+  std::string value = token, source = "--token", file = token_file, file_source = "--token_file";
+  if (value.empty() && file.empty()) {
+    value = Env("GENFARM_TOKEN");
+    source = "$GENFARM_TOKEN";
+    file = Env("GENFARM_TOKEN_FILE");
+    file_source = "$GENFARM_TOKEN_FILE";
+  }
+  if (value.empty() && !file.empty()) {
+    std::ifstream in(file);
+    if (!in) return absl::InvalidArgumentError(file_source + " " + file + ": cannot read it");
+    std::getline(in, value);
+    source = file_source + " " + file;
+  }
+  value = std::string(absl::StripAsciiWhitespace(value));
+  return std::pair{value, source};
 }
 
 }  // namespace
@@ -38,6 +66,23 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_seconds,
                  "seconds to wait for each call (watch waits forever)")
       ->check(CLI::PositiveNumber);
+  genfarm::tls::TlsFiles tls_files;
+  tls_files.ca = {"--tls_ca", Env("GENFARM_CA")};
+  tls_files.cert = {"--tls_cert", Env("GENFARM_CERT")};
+  tls_files.key = {"--tls_key", Env("GENFARM_KEY")};
+  std::string token, token_file;
+  app.add_option("--tls_ca", tls_files.ca.path,
+                 "PEM farm CA that signed the scheduler's certificate: speak TLS and verify the "
+                 "scheduler (default: $GENFARM_CA)");
+  app.add_option("--tls_cert", tls_files.cert.path,
+                 "PEM client certificate, for people who log in with one (default: $GENFARM_CERT)");
+  app.add_option("--tls_key", tls_files.key.path,
+                 "PEM private key of --tls_cert (default: $GENFARM_KEY)");
+  app.add_option("--token", token,
+                 "bearer token (default: $GENFARM_TOKEN; prefer --token_file, which stays out of "
+                 "the process list)");
+  app.add_option("--token_file", token_file,
+                 "file holding the bearer token (default: $GENFARM_TOKEN_FILE)");
 
   Run run;
   std::string command;
@@ -151,7 +196,18 @@ int main(int argc, char** argv) {
     return rc == 0 ? gc::kExitOk : gc::kExitError;
   }
 
-  gc::SchedulerConnection connection(scheduler, absl::Seconds(timeout_seconds));
+  absl::StatusOr<std::pair<std::string, std::string>> bearer = ReadToken(token, token_file);
+  absl::StatusOr<genfarm::tls::TlsPem> tls =
+      bearer.ok() ? genfarm::tls::LoadTlsFiles(tls_files) : bearer.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      tls.ok() ? genfarm::tls::ChannelCredentials(*tls, bearer->first, bearer->second)
+               : tls.status();
+  if (!credentials.ok()) {
+    std::cerr << "genfarm: " << credentials.status().message() << "\n";
+    return gc::kExitError;
+  }
+  gc::SchedulerConnection connection(scheduler, absl::Seconds(timeout_seconds), *credentials,
+                                     tls->enabled());
   CommandContext ctx{&connection,
                      &std::cout,
                      &std::cerr,

@@ -1,5 +1,7 @@
 #include "client/cli/scheduler_connection.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/cli/rpc_error.h"
 #include "common/clock.h"
@@ -9,6 +11,13 @@ namespace genfarm::client {
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline)
     : SchedulerConnection(address, deadline,
                           grpc::CreateChannel(address, grpc::InsecureChannelCredentials())) {}
+
+SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
+                                         std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                         bool tls)
+    : SchedulerConnection(address, deadline, grpc::CreateChannel(address, std::move(credentials))) {
+  tls_ = tls;
+}
 
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
                                          std::shared_ptr<grpc::Channel> channel)
@@ -23,6 +32,22 @@ void SchedulerConnection::SetDeadline(grpc::ClientContext& context) const {
 }
 
 absl::Status SchedulerConnection::ToStatus(const grpc::Status& status) const {
+  // A TLS mismatch looks like an unreachable scheduler to gRPC; say what it is.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    const std::string& message = status.error_message();
+    if (const size_t at = message.find("handshake failed"); at != std::string::npos) {
+      return absl::UnavailableError(absl::StrCat(
+          "TLS with the scheduler at ", address_, " failed (", message.substr(at),
+          "): is --tls_ca ($GENFARM_CA) the farm CA that signed its certificate, and is the "
+          "address one of its names?"));
+    }
+    if (!tls_ && absl::StrContains(message, "Socket closed")) {
+      return absl::UnavailableError(absl::StrCat(
+          "the scheduler at ", address_,
+          " closed the connection: if it speaks TLS, give the farm CA with --tls_ca (or "
+          "$GENFARM_CA)"));
+    }
+  }
   bool connected = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
   return RpcErrorToStatus(status.error_code(), status.error_message(), address_, connected);
 }

@@ -25,6 +25,10 @@ namespace genfarm::client {
 class SchedulerConnection {
  public:
   SchedulerConnection(std::string address, absl::Duration deadline);
+  // With the credentials of common/tls/grpc_credentials.h; `tls` says whether they are TLS
+  // (for what failures mean).
+  SchedulerConnection(std::string address, absl::Duration deadline,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials, bool tls);
   // Over a channel the caller made (tests: a server's InProcessChannel); `address` only
   // names the scheduler in messages.
   SchedulerConnection(std::string address, absl::Duration deadline,
@@ -43,6 +47,7 @@ class SchedulerConnection {
  private:
   std::string address_;
   absl::Duration deadline_;
+  bool tls_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::FarmService::Stub> farm_;

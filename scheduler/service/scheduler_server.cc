@@ -8,15 +8,26 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/http/http_server.h"
 #include "common/serial_executor.h"
 #include "common/status_macros.h"
+#include "common/tls/grpc_credentials.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "scheduler/auth/auth_metrics.h"
+#include "scheduler/auth/authenticator.h"
+#include "scheduler/auth/authorizer.h"
+#include "scheduler/auth/grpc_auth.h"
+#include "scheduler/auth/http_gate.h"
+#include "scheduler/auth/listen_policy.h"
+#include "scheduler/auth/roles_store.h"
+#include "scheduler/auth/token_store.h"
 #include "scheduler/core/store_writer_sink.h"
 #include "scheduler/http/dashboard_routes.h"
 #include "scheduler/metrics/scheduler_metrics.h"
@@ -46,11 +57,44 @@ absl::StatusOr<int> LockDataDir(const std::string& dir) {
   return fd;
 }
 
+// Prometheus' token, hashed at once: only the digest is kept.
+absl::StatusOr<std::string> MetricsTokenDigest(const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_token_file ", path, ": cannot read a token from it"));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--metrics_token_file ", path, " is empty"));
+  }
+  return auth::Sha256Hex(token);
+}
+
+void ReloadAndLog(auth::RolesStore& roles) {
+  absl::StatusOr<bool> reloaded = roles.ReloadIfChanged();
+  if (!reloaded.ok()) {
+    spdlog::error("roles: {}", std::string(reloaded.status().message()));
+  } else if (*reloaded) {
+    spdlog::info("roles: reloaded {} (generation {})", roles.path(), roles.Current()->generation);
+  }
+}
+
 }  // namespace
 
 struct SchedulerServer::Parts {
   SchedulerServerOptions options;
   int lock_fd = -1;
+  // Security, before the servers that consult it on their threads until they stop.
+  std::unique_ptr<auth::AuthMetrics> auth_metrics;
+  std::unique_ptr<auth::RolesStore> roles;  // null: authentication off
+  std::unique_ptr<PeriodicTimer> roles_reloader;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<auth::Authorizer> authorizer;
+  std::unique_ptr<auth::GrpcAuth> grpc_auth;
+  std::unique_ptr<auth::HttpGate> http_gate;
   // Before the writer and the core, which report into the metrics until they stop.
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<SchedulerMetrics> metrics;
@@ -81,8 +125,44 @@ struct SchedulerServer::Parts {
 
 absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     const SchedulerServerOptions& options) {
+  const auth::SecurityOptions& security = options.security;
+  GENFARM_ASSIGN_OR_RETURN(std::string insecure_warning,
+                           auth::CheckListenSecurity({{{"--listen", options.grpc_address},
+                                                       {"--http", options.http_address}},
+                                                      security.tls.has_identity(),
+                                                      security.authentication(),
+                                                      security.insecure}));
+  if (!insecure_warning.empty()) {
+    for (int i = 0; i < 3; ++i) spdlog::warn("{}", insecure_warning);
+  }
+  if (security.authentication() && !security.tls.has_identity()) {
+    return absl::InvalidArgumentError(
+        "--roles needs --tls_cert and --tls_key: tokens and certificates travel only over TLS");
+  }
+  if (security.authentication() && security.tls.ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--roles needs --tls_client_ca: workers prove who they are with certificates from the "
+        "farm CA");
+  }
   auto parts = std::make_unique<Parts>();
   parts->options = options;
+  if (security.authentication()) {
+    GENFARM_ASSIGN_OR_RETURN(parts->roles, auth::RolesStore::Open(security.roles_file));
+    auth::RolesStore* roles = parts->roles.get();
+    parts->roles_reloader = std::make_unique<PeriodicTimer>(
+        RealClock::Get(), security.roles_reload_period, [roles] { ReloadAndLog(*roles); });
+    parts->authenticator = std::make_unique<auth::Authenticator>(*parts->roles, RealClock::Get());
+    spdlog::info("authentication on: {} people in {}",
+                 parts->roles->Current()->config.people.size(), security.roles_file);
+  }
+  parts->auth_metrics = std::make_unique<auth::AuthMetrics>(*parts->registry);
+  parts->authorizer = std::make_unique<auth::Authorizer>(parts->roles.get());
+  parts->grpc_auth = std::make_unique<auth::GrpcAuth>(
+      parts->authenticator.get(), *parts->authorizer, parts->auth_metrics.get());
+  GENFARM_ASSIGN_OR_RETURN(std::string metrics_digest,
+                           MetricsTokenDigest(security.metrics_token_file));
+  parts->http_gate = std::make_unique<auth::HttpGate>(
+      parts->authenticator.get(), *parts->authorizer, metrics_digest, parts->auth_metrics.get());
   GENFARM_ASSIGN_OR_RETURN(parts->lock_fd, LockDataDir(options.data_dir));
   GENFARM_ASSIGN_OR_RETURN(parts->store, SqliteJobStore::Open(options.data_dir));
   const absl::Time load_start = RealClock::Get().Now();
@@ -148,8 +228,13 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
-                           &parts->grpc_port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = security.tls.has_identity()
+                                                             ? tls::ServerCredentials(security.tls)
+                                                             : grpc::InsecureServerCredentials();
+  // Every call passes the door (authentication, the service-level rule) before its handler.
+  if (security.authentication())
+    credentials->SetAuthMetadataProcessor(parts->grpc_auth->DoorProcessor());
+  builder.AddListeningPort(options.grpc_address, credentials, &parts->grpc_port);
   builder.RegisterService(parts->job_service.get());
   builder.RegisterService(parts->worker_service.get());
   builder.RegisterService(parts->farm_service.get());
@@ -166,7 +251,13 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   }
 
   if (!options.http_address.empty()) {
-    parts->http = std::make_unique<HttpServer>();
+    if (security.tls.has_identity()) {
+      GENFARM_ASSIGN_OR_RETURN(parts->http,
+                               HttpServer::Https(security.tls.cert_path, security.tls.key_path));
+    } else {
+      parts->http = std::make_unique<HttpServer>();
+    }
+    parts->http_gate->Install(parts->http->server());
     StoreWriter* writer = parts->writer.get();
     parts->http->server().Get(
         "/healthz", [writer](const httplib::Request&, httplib::Response& res) {
@@ -223,6 +314,10 @@ int SchedulerServer::http_port() const { return parts_->http_port; }
 
 void SchedulerServer::Wait() { parts_->shutdown.WaitForNotification(); }
 
+void SchedulerServer::ReloadRoles() {
+  if (parts_->roles) ReloadAndLog(*parts_->roles);
+}
+
 void SchedulerServer::Shutdown() {
   {
     absl::MutexLock lock(&parts_->mu);
@@ -234,6 +329,7 @@ void SchedulerServer::Shutdown() {
   if (parts_->http) parts_->http->Stop();
   parts_->ticker.reset();
   parts_->planner->Stop();
+  parts_->roles_reloader.reset();
   parts_->executor->Stop();
   absl::Status flushed = parts_->writer->Stop();
   if (!flushed.ok()) spdlog::error("store: final flush failed: {}", std::string(flushed.message()));

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "scheduler/auth/security_options.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/http/thumbnail_store.h"
 #include "scheduler/policy/genfarm_policy.h"
@@ -35,6 +36,9 @@ struct SchedulerServerOptions {
   // Told, on the core thread, how long each closure held it, wall and CPU time (the
   // core-hold benchmark).
   std::function<void(absl::Duration wall, absl::Duration cpu)> on_core_run;
+  // TLS, authentication and --insecure (docs/security.md); the default is plaintext, open,
+  // and loopback only.
+  auth::SecurityOptions security;
 };
 
 class SchedulerServer {
@@ -50,6 +54,9 @@ class SchedulerServer {
   void Wait();
   // Stops accepting calls, flushes the store, stops threads. Idempotent.
   void Shutdown();
+  // Re-reads the roles file if it changed (SIGHUP; a timer also does it every few seconds).
+  // A file that does not parse is logged and the roles in force stay. No-op without --roles.
+  void ReloadRoles();
 
   struct Parts;
 

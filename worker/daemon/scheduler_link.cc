@@ -8,7 +8,8 @@ namespace genfarm::worker {
 
 namespace {
 
-std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
+                                         std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -16,15 +17,16 @@ std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
   // Reconnect promptly after a scheduler restart; our own loop adds the backoff.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
 }  // namespace
 
 SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler,
                              HeartbeatFactory heartbeat, const Clock& clock, absl::BitGenRef bitgen)
-    : SchedulerLink(ChannelTo(options.address), options, std::move(hello), std::move(handler),
-                    std::move(heartbeat), clock, bitgen) {}
+    : SchedulerLink(ChannelTo(options.address, options.credentials), options, std::move(hello),
+                    std::move(handler), std::move(heartbeat), clock, bitgen) {}
 
 SchedulerLink::SchedulerLink(std::shared_ptr<grpc::ChannelInterface> channel, Options options,
                              HelloFactory hello, Handler handler, HeartbeatFactory heartbeat,

@@ -49,6 +49,8 @@ class SchedulerLink {
  public:
   struct Options {
     std::string address = "127.0.0.1:7070";
+    // TLS (and the worker's client certificate) for the channel; null: insecure.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
     // Delay before reconnecting after a failed or lost stream: doubles from 200 ms to 10 s,
     // drawn from [d/2, d] so a farm of workers does not reconnect in lockstep after a
     // scheduler restart. A welcome resets it.

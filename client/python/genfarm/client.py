@@ -11,6 +11,11 @@
         for task in farm.iter_tasks(job.id, state="failed"):   # paged: any job size
             print(task.index, task.frames, task.message)
 
+A secured farm (docs/security.md) takes the farm CA and a token or a client certificate::
+
+    farm = genfarm.Client("farm:7070", ca="ca.pem", token=open("alice.token").read())
+    # or $GENFARM_CA with $GENFARM_TOKEN (or $GENFARM_TOKEN_FILE), or cert=/key= files
+
 Every call but ``watch``/``wait`` has a deadline (``timeout`` seconds, default 10).
 Failures raise ``genfarm.GenFarmError`` (bad specs raise ``genfarm.SpecError``, a
 ``ValueError``). A ``Client`` is thread-safe, like the gRPC channel under it.
@@ -158,14 +163,55 @@ class JobEvent:
     tasks_truncated: bool = False
 
 
+def _read_file(what, path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise GenFarmError(f"{what} {path}: {e.strerror}") from None
+
+
+def _make_channel(address, ca, token, cert, key):
+    """The channel to the scheduler: TLS when a CA or a client certificate is given."""
+    env = os.environ.get
+    ca = ca or env("GENFARM_CA") or None
+    cert = cert or env("GENFARM_CERT") or None
+    key = key or env("GENFARM_KEY") or None
+    if token is None:
+        token = env("GENFARM_TOKEN") or None
+        if token is None and env("GENFARM_TOKEN_FILE"):
+            token = _read_file("$GENFARM_TOKEN_FILE", env("GENFARM_TOKEN_FILE")).decode()
+    token = token.strip() if token else None
+    if bool(cert) != bool(key):
+        raise GenFarmError("a client certificate needs both cert and key")
+    if not ca and not cert:
+        if token:
+            raise GenFarmError("a token is sent only over TLS: give the farm CA (ca= or "
+                               "$GENFARM_CA), or drop the token for an insecure loopback scheduler")
+        return grpc.insecure_channel(address)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=_read_file("ca", ca) if ca else None,
+        private_key=_read_file("key", key) if key else None,
+        certificate_chain=_read_file("cert", cert) if cert else None)
+    if token:
+        credentials = grpc.composite_channel_credentials(
+            credentials, grpc.access_token_call_credentials(token))
+    return grpc.secure_channel(address, credentials)
+
+
 class Client:
     """Talks to one scheduler. Use as a context manager or call ``close()``."""
 
-    def __init__(self, address=None, timeout=10.0, channel=None):
+    def __init__(self, address=None, timeout=10.0, channel=None, ca=None, token=None, cert=None,
+                 key=None):
+        """``ca``: PEM file of the farm CA (TLS, the scheduler verified against it; default
+        ``$GENFARM_CA``). ``token``: bearer token (default ``$GENFARM_TOKEN``, else the file
+        ``$GENFARM_TOKEN_FILE``), sent only over TLS. ``cert``/``key``: PEM client certificate
+        and key (default ``$GENFARM_CERT``/``$GENFARM_KEY``)."""
         self.address = address or os.environ.get("GENFARM_SCHEDULER") or DEFAULT_ADDRESS
         self.timeout = timeout
         self._own_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(self.address)
+        self._channel = channel or _make_channel(self.address, ca, token, cert, key)
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._farm = farm_service_pb2_grpc.FarmServiceStub(self._channel)
 

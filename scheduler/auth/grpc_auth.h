@@ -1,0 +1,74 @@
+// GrpcAuth: authentication of gRPC calls, and the door every call passes before its handler.
+//   - Authenticate(context): the caller's Identity from the call's TLS auth context (the
+//     client certificate gRPC verified against --tls_client_ca) and its "authorization"
+//     metadata (bearer token). Handlers call it to learn who is calling.
+//   - DoorProcessor(): a grpc::AuthMetadataProcessor for the server credentials. It runs on
+//     every call before the handler and refuses, with the status the client sees, calls
+//     without valid credentials (UNAUTHENTICATED) and calls the service-level rule forbids
+//     (PERMISSION_DENIED): workers only on WorkerService, people never there, FarmService
+//     decided in full, a project method only with its role in some project
+//     (Authorizer::Check with no project). Per-project checks stay with the handlers.
+//
+//   GrpcAuth auth(&authenticator, authorizer);
+//   auto creds = tls::ServerCredentials(pem);
+//   creds->SetAuthMetadataProcessor(auth.DoorProcessor());
+//   ...in a handler, once the job is known (one line per handler):
+//   if (grpc::Status s = auth.Check(*context, {kCancelJob, job.project(), job.submitter()});
+//       !s.ok()) return reactor->Finish(s);
+//   absl::StatusOr<Identity> who = auth.Authenticate(*context);   // for the audit
+//
+// Authentication off (no authenticator): every call is anonymous and allowed.
+// Thread-safe; the processor is non-blocking (hashing and table lookups only).
+#ifndef GENFARM_SCHEDULER_AUTH_GRPC_AUTH_H_
+#define GENFARM_SCHEDULER_AUTH_GRPC_AUTH_H_
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "scheduler/auth/auth_metrics.h"
+#include "scheduler/auth/authenticator.h"
+#include "scheduler/auth/authorizer.h"
+
+namespace genfarm::scheduler::auth {
+
+class GrpcAuth {
+ public:
+  // `authenticator` null: authentication off. `metrics` may be null. All must outlive this
+  // and the processor.
+  GrpcAuth(const Authenticator* authenticator, const Authorizer& authorizer,
+           AuthMetrics* metrics = nullptr)
+      : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics) {}
+
+  absl::StatusOr<Identity> Authenticate(const grpc::ServerContextBase& context) const;
+
+  // Authenticate, then Authorizer::Check, as the status to finish the call with.
+  grpc::Status Check(const grpc::ServerContextBase& context, const Action& action) const;
+
+  // Authenticate, then Authorizer::CheckWorkerId: the worker id a hello or a result names
+  // must be the caller's certificate's.
+  grpc::Status CheckWorkerId(const grpc::ServerContextBase& context,
+                             absl::string_view claimed_worker_id) const;
+
+  std::shared_ptr<grpc::AuthMetadataProcessor> DoorProcessor() const;
+
+  const Authorizer& authorizer() const { return authorizer_; }
+
+ private:
+  const Authenticator* authenticator_;
+  const Authorizer& authorizer_;
+  AuthMetrics* metrics_;
+};
+
+// What the caller presented: the verified client certificate of a TLS connection and the
+// bearer token of the call's metadata.
+PeerCredentials CredentialsOf(const grpc::AuthContext* auth_context,
+                              const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                              std::string peer);
+
+}  // namespace genfarm::scheduler::auth
+
+#endif  // GENFARM_SCHEDULER_AUTH_GRPC_AUTH_H_
