@@ -13,6 +13,7 @@
 #ifndef GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
 #define GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -91,8 +92,20 @@ class JobTable {
   const std::map<JobId, LiveJob>& jobs() const { return jobs_; }
   std::optional<JobId> FindByIdempotencyKey(const std::string& key) const;
 
-  // A fresh job id, never handed out before (ids of recovered jobs included).
-  JobId NextId() { return JobId(next_job_id_++); }
+  // A fresh job id, never handed out before (ids of recovered and deleted jobs included).
+  // The new high water goes to the sink: call it inside the unit that persists the job.
+  JobId NextId() {
+    const JobId id(next_job_id_++);
+    sink_.SetJobHighWater(id.value());
+    return id;
+  }
+  // After recovery: ids up to the stored high water are used, whether or not their jobs
+  // are still in the store (deleted jobs never free their ids).
+  void RecoverJobHighWater(int64_t high_water) {
+    next_job_id_ = std::max(next_job_id_, high_water + 1);
+  }
+  // The id NextId() hands out next.
+  int64_t next_job_id() const { return next_job_id_; }
   // Adds a job with tasks built from `plan` (records and states still to fill, see
   // InitNewTasks) and remembers its idempotency key. Persists nothing.
   LiveJob& Insert(JobRecord rec, JobPlan plan);

@@ -105,6 +105,8 @@ void Unstrand(JobTable& jobs, LiveJob& job) {
 absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTable& jobs,
                            AttemptTable& attempts, WorkerRegistry& workers) {
   attempts.RecoverHighWater(snapshot.attempt_high_water, /*skip_ahead=*/!snapshot.jobs.empty());
+  // Insert() raises the next id past every stored job; this covers deleted ones.
+  jobs.RecoverJobHighWater(snapshot.job_high_water);
   size_t next_task = 0;
   int quarantined = 0;
   for (const JobRecord& rec : snapshot.jobs) {

@@ -25,6 +25,8 @@ class StateSink {
   virtual void PutTask(const TaskRecord& task) = 0;
   virtual void AppendLog(const LogRecord& log) = 0;
   virtual void SetAttemptHighWater(int64_t attempt_id) = 0;
+  // The highest job id handed out; put in the unit of the job that takes it.
+  virtual void SetJobHighWater(int64_t job_id) = 0;
 
   // Records put between BeginUnit() and EndUnit() become durable together (one
   // transaction). Units nest.

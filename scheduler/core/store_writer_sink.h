@@ -24,6 +24,7 @@ class StoreWriterSink : public StateSink {
   void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
   void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
   void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
+  void SetJobHighWater(int64_t id) override { writer_.SetJobHighWater(id); }
   void BeginUnit() override { writer_.BeginUnit(); }
   void EndUnit() override { writer_.EndUnit(); }
   void WhenDurable(std::function<void(absl::Status)> done) override {

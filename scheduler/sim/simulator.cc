@@ -23,6 +23,7 @@ class NullStateSink : public scheduler::StateSink {
   void PutTask(const scheduler::TaskRecord&) override {}
   void AppendLog(const scheduler::LogRecord&) override {}
   void SetAttemptHighWater(int64_t) override {}
+  void SetJobHighWater(int64_t) override {}
   void BeginUnit() override {}
   void EndUnit() override {}
   // Nothing is stored: everything is as durable as it will ever be.

@@ -16,6 +16,7 @@ absl::StatusOr<StoreSnapshot> InMemoryJobStore::Load() {
   snapshot.tasks.reserve(tasks_.size());
   for (const auto& [id, task] : tasks_) snapshot.tasks.push_back(task);
   snapshot.attempt_high_water = attempt_high_water_;
+  snapshot.job_high_water = job_high_water_;
   return snapshot;
 }
 
@@ -62,6 +63,7 @@ absl::Status InMemoryJobStore::Commit(const WriteBatch& batch) {
   for (const TaskRecord& task : batch.tasks) tasks_[task.id] = task;
   logs_.insert(logs_.end(), batch.logs.begin(), batch.logs.end());
   attempt_high_water_ = std::max(attempt_high_water_, batch.attempt_high_water);
+  job_high_water_ = std::max(job_high_water_, batch.job_high_water);
   record.ok = true;
   history_.push_back(record);
   return absl::OkStatus();

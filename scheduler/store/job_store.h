@@ -64,9 +64,13 @@ struct WriteBatch {
   std::vector<TaskRecord> tasks;
   std::vector<LogRecord> logs;
   int64_t attempt_high_water = 0;  // highest attempt id handed out; 0 = unchanged
+  // Highest job id handed out; 0 = unchanged. Committed with the job that took it, so a
+  // job id is never handed out twice, even after the job with the highest id is deleted.
+  int64_t job_high_water = 0;
 
   bool empty() const {
-    return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0;
+    return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0 &&
+           job_high_water == 0;
   }
 };
 
@@ -74,6 +78,7 @@ struct StoreSnapshot {
   std::vector<JobRecord> jobs;    // ordered by id
   std::vector<TaskRecord> tasks;  // ordered by (job, index)
   int64_t attempt_high_water = 0;
+  int64_t job_high_water = 0;  // 0 in stores written before it was kept
 };
 
 // Thread-compatible: the StoreWriter thread is the only caller of Commit; Load and

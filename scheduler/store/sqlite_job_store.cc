@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kDatabaseFile[] = "genfarm.db";
 constexpr char kHighWaterKey[] = "attempt_high_water";
+constexpr char kJobHighWaterKey[] = "job_high_water";
 
 // Migration i (0-based) takes the schema from version i to i + 1. Append only: a shipped
 // migration is never edited, since databases in the field have already run it.
@@ -174,11 +175,11 @@ absl::Status SqliteJobStore::PrepareStatements() {
       insert_log_, conn_->Prepare("INSERT INTO logs (job_id, idx, attempt_id, time_ms, text) "
                                   "VALUES (?1, ?2, ?3, ?4, ?5)",
                                   "append log"));
-  // The high water only rises: a stale value can never make attempt ids repeat after restart.
+  // A high water only rises: a stale value can never make ids repeat after a restart.
   GENFARM_ASSIGN_OR_RETURN(upsert_high_water_, conn_->Prepare(R"sql(
       INSERT INTO meta (key, value) VALUES (?1, ?2)
       ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value))sql",
-                                                              "store attempt high water"));
+                                                              "store high water"));
   GENFARM_ASSIGN_OR_RETURN(
       select_jobs_,
       conn_->Prepare("SELECT id, idempotency_key, spec, state, submit_ms, start_ms, end_ms, "
@@ -194,7 +195,7 @@ absl::Status SqliteJobStore::PrepareStatements() {
                            conn_->Prepare("SELECT count(*) FROM tasks", "count tasks"));
   GENFARM_ASSIGN_OR_RETURN(
       select_high_water_,
-      conn_->Prepare("SELECT value FROM meta WHERE key = ?1", "load attempt high water"));
+      conn_->Prepare("SELECT value FROM meta WHERE key = ?1", "load high water"));
   // Newest `limit` rows (LIMIT -1 = all), returned oldest first.
   GENFARM_ASSIGN_OR_RETURN(select_task_logs_, conn_->Prepare(R"sql(
       SELECT job_id, idx, attempt_id, time_ms, text FROM (
@@ -286,11 +287,14 @@ absl::StatusOr<StoreSnapshot> SqliteJobStore::Load() {
   }
   select_tasks_.Reset();
 
-  select_high_water_.BindText(1, kHighWaterKey);
-  absl::StatusOr<bool> row = select_high_water_.Step();
-  if (row.ok() && *row) snapshot.attempt_high_water = select_high_water_.ColumnInt64(0);
-  select_high_water_.Reset();
-  if (!row.ok()) return finish(row.status());
+  for (auto [key, value] : {std::pair{kHighWaterKey, &snapshot.attempt_high_water},
+                            std::pair{kJobHighWaterKey, &snapshot.job_high_water}}) {
+    select_high_water_.BindText(1, key);
+    absl::StatusOr<bool> row = select_high_water_.Step();
+    if (row.ok() && *row) *value = select_high_water_.ColumnInt64(0);
+    select_high_water_.Reset();
+    if (!row.ok()) return finish(row.status());
+  }
 
   GENFARM_RETURN_IF_ERROR(finish(absl::OkStatus()));
   return snapshot;
@@ -363,9 +367,11 @@ absl::Status SqliteJobStore::ApplyBatch(const WriteBatch& batch) {
     insert_log_.BindText(5, log.text);
     GENFARM_RETURN_IF_ERROR(insert_log_.Run());
   }
-  if (batch.attempt_high_water != 0) {
-    upsert_high_water_.BindText(1, kHighWaterKey);
-    upsert_high_water_.BindInt64(2, batch.attempt_high_water);
+  for (auto [key, value] : {std::pair{kHighWaterKey, batch.attempt_high_water},
+                            std::pair{kJobHighWaterKey, batch.job_high_water}}) {
+    if (value == 0) continue;
+    upsert_high_water_.BindText(1, key);
+    upsert_high_water_.BindInt64(2, value);
     GENFARM_RETURN_IF_ERROR(upsert_high_water_.Run());
   }
   return absl::OkStatus();

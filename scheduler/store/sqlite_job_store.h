@@ -26,7 +26,7 @@
 //         attempt_id, worker, start_ms, end_ms, not_before_ms, failure_reason, message,
 //         frames_done)                                      -- WITHOUT ROWID: clustered by key
 //   logs(id PK (append order), job_id, idx, attempt_id, time_ms, text), index (job_id, idx, id)
-//   meta(key PK, value)                                      -- 'attempt_high_water'
+//   meta(key PK, value)                      -- 'attempt_high_water', 'job_high_water'
 //
 // Ownership: owns its connection and statements. Thread-compatible, per JobStore: one caller at
 // a time (the StoreWriter thread for Commit). A second process opening the same file waits up

@@ -48,6 +48,13 @@ void StoreWriter::SetAttemptHighWater(int64_t high_water) {
   ++enqueued_seq_;
 }
 
+void StoreWriter::SetJobHighWater(int64_t high_water) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  pending_.job_high_water = std::max(pending_.job_high_water, high_water);
+  ++enqueued_seq_;
+}
+
 void StoreWriter::BeginUnit() {
   absl::MutexLock lock(&mu_);
   ++open_units_;
@@ -202,6 +209,7 @@ std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
   // The high water goes in the first transaction: it must be durable no later than any task
   // carrying an attempt id below it, or a restart could hand out that id again.
   batches.back().attempt_high_water = pending.attempt_high_water;
+  batches.back().job_high_water = pending.job_high_water;
   // A unit (a job and its tasks) is never split across transactions.
   const size_t limit = pending.holds_unit ? 0 : options_.max_batch_records;
   auto room = [&]() -> WriteBatch& {
@@ -251,6 +259,7 @@ void StoreWriter::Requeue(std::vector<WriteBatch>& batches, size_t first) {
     for (TaskRecord& task : batch.tasks) merged.tasks.insert_or_assign(task.id, std::move(task));
     for (LogRecord& log : batch.logs) merged.logs.push_back(std::move(log));
     merged.attempt_high_water = std::max(merged.attempt_high_water, batch.attempt_high_water);
+    merged.job_high_water = std::max(merged.job_high_water, batch.job_high_water);
   }
   // What producers enqueued during the failed commit is newer: it wins for jobs and tasks,
   // and its logs come after the failed ones.
@@ -259,6 +268,7 @@ void StoreWriter::Requeue(std::vector<WriteBatch>& batches, size_t first) {
   merged.logs.reserve(merged.logs.size() + pending_.logs.size());
   for (LogRecord& log : pending_.logs) merged.logs.push_back(std::move(log));
   merged.attempt_high_water = std::max(merged.attempt_high_water, pending_.attempt_high_water);
+  merged.job_high_water = std::max(merged.job_high_water, pending_.job_high_water);
   pending_ = std::move(merged);
 }
 

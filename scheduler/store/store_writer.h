@@ -23,7 +23,7 @@
 //
 // Ownership: borrows the store and the clock, which must outlive the writer; owns the writer
 // thread, started by the constructor and joined by Stop() or the destructor.
-// Thread-safety: Put*, AppendLog, SetAttemptHighWater, Flush, last_error and pending_records
+// Thread-safety: Put*, AppendLog, Set*HighWater, Flush, last_error and pending_records
 // are safe from any thread. The store is only called from the writer thread. Do not call
 // Flush or Stop from on_commit (it runs on the writer thread they wait for).
 #ifndef GENFARM_SCHEDULER_STORE_STORE_WRITER_H_
@@ -83,8 +83,9 @@ class StoreWriter {
   void PutJob(JobRecord job);
   void PutTask(TaskRecord task);
   void AppendLog(LogRecord log);
-  // Raises the pending attempt high water (never lowers it).
+  // Raise the pending attempt / job id high water (never lower it).
   void SetAttemptHighWater(int64_t high_water);
+  void SetJobHighWater(int64_t high_water);
 
   // An atomic unit: records put between BeginUnit() and EndUnit() are committed in one
   // transaction, never split (the writer does not take the backlog while a unit is open,
@@ -124,10 +125,12 @@ class StoreWriter {
     absl::flat_hash_map<TaskId, TaskRecord> tasks;
     std::vector<LogRecord> logs;
     int64_t attempt_high_water = 0;
+    int64_t job_high_water = 0;
     bool holds_unit = false;  // an atomic unit's records are here: commit in one transaction
 
     bool empty() const {
-      return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0;
+      return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0 &&
+             job_high_water == 0;
     }
     size_t records() const { return jobs.size() + tasks.size() + logs.size(); }
   };

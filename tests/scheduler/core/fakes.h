@@ -12,6 +12,7 @@
 #ifndef GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
 #define GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +44,9 @@ class RecordingSink : public StateSink {
   }
   void AppendLog(const LogRecord& log) override { logs_.push_back(log); }
   void SetAttemptHighWater(int64_t attempt_id) override { high_water_ = attempt_id; }
+  void SetJobHighWater(int64_t job_id) override {
+    job_high_water_ = std::max(job_high_water_, job_id);
+  }
   // Records apply at once (as if each commit succeeded), so units only need counting:
   // a test can check that a change happened inside one.
   void BeginUnit() override { ++open_units_; }
@@ -77,12 +81,14 @@ class RecordingSink : public StateSink {
     for (const auto& [id, job] : jobs_) snap.jobs.push_back(job);
     for (const auto& [key, task] : tasks_) snap.tasks.push_back(task);
     snap.attempt_high_water = high_water_;
+    snap.job_high_water = job_high_water_;
     return snap;
   }
   const TaskRecord& task(int64_t job, int32_t index) const { return tasks_.at({job, index}); }
   const JobRecord& job(int64_t id) const { return jobs_.at(id); }
   const std::vector<LogRecord>& logs() const { return logs_; }
   int64_t high_water() const { return high_water_; }
+  int64_t job_high_water() const { return job_high_water_; }
   // Job and task records written so far: unchanged when an event changes nothing.
   int64_t puts() const { return puts_; }
 
@@ -91,6 +97,7 @@ class RecordingSink : public StateSink {
   std::map<std::pair<int64_t, int32_t>, TaskRecord> tasks_;
   std::vector<LogRecord> logs_;
   int64_t high_water_ = 0;
+  int64_t job_high_water_ = 0;
   int64_t puts_ = 0;
   int open_units_ = 0;
   int units_ = 0;

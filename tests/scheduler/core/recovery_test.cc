@@ -158,5 +158,34 @@ TEST_F(RecoveryTest, JobWhoseDependencyIsMissingIsCanceledNotLeftWaiting) {
   EXPECT_THAT(job->message(), HasSubstr("not in the store"));
 }
 
+TEST_F(RecoveryTest, JobIdsAreNeverReusedEvenWhenTheNewestJobIsGoneFromTheStore) {
+  JobId last;
+  {
+    SchedulerCore core(clock_, sink_, policy_, CoreOptions{});
+    Submit(core, "1001");
+    last = Submit(core, "1002");
+  }
+  EXPECT_EQ(sink_.job_high_water(), last.value());  // put with the job, in its unit
+  StoreSnapshot snapshot = sink_.Snapshot();
+  snapshot.jobs.pop_back();  // the newest job was deleted
+  snapshot.tasks.pop_back();
+  auto core = Restart(snapshot);
+  EXPECT_FALSE(core->GetJob(last).ok());
+  EXPECT_EQ(Submit(*core, "1003").value(), last.value() + 1);
+}
+
+TEST_F(RecoveryTest, AStoreWithoutAJobHighWaterContinuesAfterItsNewestJob) {
+  JobId last;
+  {
+    SchedulerCore core(clock_, sink_, policy_, CoreOptions{});
+    Submit(core, "1001");
+    last = Submit(core, "1002");
+  }
+  StoreSnapshot snapshot = sink_.Snapshot();
+  snapshot.job_high_water = 0;  // written before the high water was kept
+  auto core = Restart(snapshot);
+  EXPECT_EQ(Submit(*core, "1003").value(), last.value() + 1);
+}
+
 }  // namespace
 }  // namespace genfarm::scheduler

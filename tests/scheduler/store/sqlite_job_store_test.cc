@@ -214,6 +214,27 @@ TEST_F(SqliteJobStoreTest, AttemptHighWaterPersistsAndNeverGoesBack) {
   EXPECT_EQ(LoadOrDie(*store).attempt_high_water, 1000);
 }
 
+TEST_F(SqliteJobStoreTest, JobHighWaterPersistsApartFromTheAttemptOneAndNeverGoesBack) {
+  {
+    std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(LoadOrDie(*store).job_high_water, 0);
+    WriteBatch batch;
+    batch.jobs = {MakeJob(7)};
+    batch.job_high_water = 7;
+    ASSERT_TRUE(store->Commit(batch).ok());
+    WriteBatch stale;
+    stale.job_high_water = 3;  // never lowers it
+    stale.attempt_high_water = 40;
+    ASSERT_TRUE(store->Commit(stale).ok());
+  }
+  std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+  ASSERT_NE(store, nullptr);
+  StoreSnapshot snapshot = LoadOrDie(*store);
+  EXPECT_EQ(snapshot.job_high_water, 7);
+  EXPECT_EQ(snapshot.attempt_high_water, 40);
+}
+
 TEST_F(SqliteJobStoreTest, ReadLogsForOneTaskAndForAWholeJob) {
   std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
   ASSERT_NE(store, nullptr);
