@@ -70,6 +70,19 @@ void JobTable::Erase(JobId id) {
   jobs_.erase(it);
 }
 
+LiveJob JobTable::Remove(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return LiveJob{};
+  total_tasks_ -= static_cast<int64_t>(it->second.tasks.size());
+  if (!it->second.rec.idempotency_key.empty()) idempotency_.erase(it->second.rec.idempotency_key);
+  active_.erase(id);
+  dirty_.erase(id);
+  LiveJob removed = std::move(it->second);
+  jobs_.erase(it);
+  sink_.DeleteJob(id);
+  return removed;
+}
+
 void JobTable::InitNewTasks(LiveJob& job) {
   for (size_t i = 0; i < job.tasks.size(); ++i) {
     LiveTask& task = job.tasks[i];

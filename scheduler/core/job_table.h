@@ -112,6 +112,11 @@ class JobTable {
   // Forgets a job that was inserted but could not be rebuilt (recovery only: nothing may
   // refer to it yet). Its id stays used.
   void Erase(JobId id);
+  // Deletes an ended job from memory and, through the sink, from the store (retention).
+  // The caller has checked nothing needs it (SchedulerCore::DeleteJob). Its id stays used.
+  // Returns the job's memory for the caller to free when it suits it: a million tasks
+  // take longer to free than a tick may hold the core thread.
+  LiveJob Remove(JobId id);
   // New job: every task waiting with its dependencies unmet; job dependencies linked.
   void InitNewTasks(LiveJob& job);
   // Links `job` to the jobs it depends on that have not succeeded yet.

@@ -23,6 +23,9 @@ class StoreWriterSink : public StateSink {
   void PutJob(const JobRecord& job) override { writer_.PutJob(job); }
   void PutTask(const TaskRecord& task) override { writer_.PutTask(task); }
   void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
+  void PutWorker(const WorkerRecord& worker) override { writer_.PutWorker(worker); }
+  void DeleteJob(JobId job) override { writer_.DeleteJob(job); }
+  void PutModel(const ModelRecord& model) override { writer_.PutModel(model); }
   void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
   void SetJobHighWater(int64_t id) override { writer_.SetJobHighWater(id); }
   void BeginUnit() override { writer_.BeginUnit(); }

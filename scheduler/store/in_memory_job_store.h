@@ -60,6 +60,8 @@ class InMemoryJobStore : public JobStore {
   std::map<JobId, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<TaskId, TaskRecord> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<LogRecord> logs_ ABSL_GUARDED_BY(mu_);
+  std::map<WorkerId, WorkerRecord> workers_ ABSL_GUARDED_BY(mu_);  // drained ones
+  std::map<std::string, ModelRecord> models_ ABSL_GUARDED_BY(mu_);
   int64_t attempt_high_water_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t job_high_water_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_count_ ABSL_GUARDED_BY(mu_) = 0;

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -83,6 +84,10 @@ class StoreWriter {
   void PutJob(JobRecord job);
   void PutTask(TaskRecord task);
   void AppendLog(LogRecord log);
+  void PutWorker(WorkerRecord worker);
+  void PutModel(ModelRecord model);
+  // Removes a job with its tasks and logs (committed after any of its records still pending).
+  void DeleteJob(JobId job);
   // Raise the pending attempt / job id high water (never lower it).
   void SetAttemptHighWater(int64_t high_water);
   void SetJobHighWater(int64_t high_water);
@@ -124,15 +129,21 @@ class StoreWriter {
     absl::flat_hash_map<JobId, JobRecord> jobs;
     absl::flat_hash_map<TaskId, TaskRecord> tasks;
     std::vector<LogRecord> logs;
+    absl::flat_hash_map<WorkerId, WorkerRecord> workers;
+    absl::flat_hash_map<std::string, ModelRecord> models;
+    std::vector<JobId> deleted_jobs;
     int64_t attempt_high_water = 0;
     int64_t job_high_water = 0;
     bool holds_unit = false;  // an atomic unit's records are here: commit in one transaction
 
     bool empty() const {
-      return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0 &&
-             job_high_water == 0;
+      return jobs.empty() && tasks.empty() && logs.empty() && workers.empty() && models.empty() &&
+             deleted_jobs.empty() && attempt_high_water == 0 && job_high_water == 0;
     }
-    size_t records() const { return jobs.size() + tasks.size() + logs.size(); }
+    size_t records() const {
+      return jobs.size() + tasks.size() + logs.size() + workers.size() + models.size() +
+             deleted_jobs.size();
+    }
   };
   struct DurableWaiter {
     uint64_t seq = 0;  // durable once committed_seq_ reaches it
