@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "common/flags_usage.h"
 #include "common/port_file.h"
 #include "common/tls/tls_files.h"
@@ -49,6 +50,9 @@ ABSL_FLAG(
 ABSL_FLAG(int, thumbnail_memory_mb, 32,
           "memory for the dashboard's frame previews (sent by workers, least recently viewed "
           "evicted first)");
+ABSL_FLAG(absl::Duration, retain_finished, absl::InfiniteDuration(),
+          "delete jobs (with their tasks and logs) that ended longer ago than this, e.g. 72h or "
+          "168h (units: s, m, h); inf (the default) keeps every job until `genfarm delete JOB`");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of the scheduler (deploy/certs.sh: server.pem); with --tls_key "
@@ -81,6 +85,11 @@ int main(int argc, char** argv) {
   options.core.retry_backoff_base = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_seconds));
   options.core.retry_backoff_max = absl::Seconds(absl::GetFlag(FLAGS_retry_backoff_max_seconds));
   options.core.blocklist_failures = absl::GetFlag(FLAGS_blocklist_failures);
+  options.core.retain_finished = absl::GetFlag(FLAGS_retain_finished);
+  if (options.core.retain_finished < absl::ZeroDuration()) {
+    std::cerr << "genfarm-scheduler: --retain_finished must not be negative\n";
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_thumbnail_memory_mb) < 1) {
     std::cerr << "genfarm-scheduler: --thumbnail_memory_mb must be at least 1\n";
     return 2;

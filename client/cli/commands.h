@@ -70,6 +70,9 @@ absl::StatusOr<int> RunRetry(CommandContext& ctx, int64_t job_id, bool failed_on
                              const std::vector<int>& tasks);
 absl::StatusOr<int> RunSetPriority(CommandContext& ctx, int64_t job_id, int priority);
 
+// Deletes ended jobs; exit 0 if every one was deleted, 2 if any was refused.
+absl::StatusOr<int> RunDelete(CommandContext& ctx, const std::vector<int64_t>& job_ids);
+
 absl::StatusOr<int> RunWorkers(CommandContext& ctx, bool include_offline);
 absl::StatusOr<int> RunDrain(CommandContext& ctx, const std::string& worker_id, bool undrain);
 

@@ -173,6 +173,12 @@ int main(int argc, char** argv) {
   dispatch(priority_cmd,
            [&](CommandContext& ctx) { return gc::RunSetPriority(ctx, job_id, new_priority); });
 
+  std::vector<int64_t> delete_ids;
+  auto* delete_cmd = app.add_subcommand(
+      "delete", "delete ended jobs with their tasks and logs (ids are never reused)");
+  delete_cmd->add_option("JOB", delete_ids, "job ids")->required()->check(CLI::NonNegativeNumber);
+  dispatch(delete_cmd, [&](CommandContext& ctx) { return gc::RunDelete(ctx, delete_ids); });
+
   bool all_workers = false;
   auto* workers_cmd = app.add_subcommand("workers", "list workers");
   workers_cmd->add_flag("--all", all_workers, "include offline workers");

@@ -39,6 +39,10 @@ class NullSink : public StateSink {
   void PutTask(const TaskRecord&) override {}
   void AppendLog(const LogRecord&) override {}
   void SetAttemptHighWater(int64_t) override {}
+  void SetJobHighWater(int64_t) override {}
+  void DeleteJob(JobId) override {}
+  void PutWorker(const WorkerRecord&) override {}
+  void PutModel(const ModelRecord&) override {}
   void BeginUnit() override {}
   void EndUnit() override {}
   // Nothing is stored: everything is as durable as it will ever be.

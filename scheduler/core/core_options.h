@@ -1,6 +1,6 @@
 // CoreOptions: the scheduler core's tunables (leases, heartbeats, retry backoff, the
-// blocklist, job size caps, log retention, policy cadence, fair-share memory). The core
-// builds its default policies from them; main.cc fills them from flags.
+// blocklist, job size caps, log retention, policy cadence, fair-share memory, job retention). The
+// core builds its default policies from them; main.cc fills them from flags.
 #ifndef GENFARM_SCHEDULER_CORE_CORE_OPTIONS_H_
 #define GENFARM_SCHEDULER_CORE_CORE_OPTIONS_H_
 
@@ -28,6 +28,9 @@ struct CoreOptions {
   // Half-life of each project's decayed usage (ProjectUsage::decayed_usage), the
   // fair-share memory: a project that got little recently is owed more.
   absl::Duration usage_half_life = absl::Minutes(10);
+  // Retention: jobs that ended longer ago than this are deleted (memory and store), a few
+  // per Tick(). Infinite (the default) keeps every job until `genfarm delete`.
+  absl::Duration retain_finished = absl::InfiniteDuration();
 };
 
 }  // namespace genfarm::scheduler

@@ -70,6 +70,7 @@ void JobTable::RaiseNextId(JobId used) {
 LiveJob& JobTable::Admit(LiveJob job, std::vector<TaskRecord> records) {
   const JobId id = job.rec.id;
   RaiseNextId(id);
+  sink_.SetJobHighWater(id.value());  // in the job's unit: a restart never hands it out again
   if (!job.rec.idempotency_key.empty()) idempotency_[job.rec.idempotency_key] = id;
   total_tasks_ += static_cast<int64_t>(job.tasks.size());
   LiveJob& live = jobs_[id] = std::move(job);
@@ -86,6 +87,19 @@ void JobTable::Erase(JobId id) {
   active_.erase(id);
   dirty_.erase(id);
   jobs_.erase(it);
+}
+
+LiveJob JobTable::Remove(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return LiveJob{};
+  total_tasks_ -= static_cast<int64_t>(it->second.tasks.size());
+  if (!it->second.rec.idempotency_key.empty()) idempotency_.erase(it->second.rec.idempotency_key);
+  active_.erase(id);
+  dirty_.erase(id);
+  LiveJob removed = std::move(it->second);
+  jobs_.erase(it);
+  sink_.DeleteJob(id);
+  return removed;
 }
 
 void JobTable::InitNewTasks(LiveJob& job) {

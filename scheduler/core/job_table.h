@@ -13,6 +13,7 @@
 #ifndef GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
 #define GENFARM_SCHEDULER_CORE_JOB_TABLE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -109,10 +110,16 @@ class JobTable {
   const std::map<JobId, LiveJob>& jobs() const { return jobs_; }
   std::optional<JobId> FindByIdempotencyKey(const std::string& key) const;
 
-  // A fresh job id, never handed out before (ids of recovered jobs included). Thread-safe:
-  // the planner thread reserves the id of a job it builds (a submission refused later
-  // leaves a gap; an id is never handed out twice).
+  // A fresh job id, never handed out before (ids of recovered and deleted jobs included).
+  // Thread-safe: the planner thread reserves the id of a job it builds (a submission refused
+  // later leaves a gap, never handed out again while the scheduler runs). The high water
+  // goes to the store with the job that takes the id (Admit).
   JobId NextId() { return JobId(next_job_id_.fetch_add(1)); }
+  // After recovery: ids up to the stored high water are used, whether or not their jobs
+  // are still in the store (deleted jobs never free their ids).
+  void RecoverJobHighWater(int64_t high_water) { RaiseNextId(JobId(high_water)); }
+  // The id NextId() hands out next.
+  int64_t next_job_id() const { return next_job_id_.load(); }
   // Adds a job with tasks built from `plan` (records and states still to fill, see
   // InitNewTasks) and remembers its idempotency key. Persists nothing.
   LiveJob& Insert(JobRecord rec, JobPlan plan);
@@ -123,6 +130,11 @@ class JobTable {
   // Forgets a job that was inserted but could not be rebuilt (recovery only: nothing may
   // refer to it yet). Its id stays used.
   void Erase(JobId id);
+  // Deletes an ended job from memory and, through the sink, from the store (retention).
+  // The caller has checked nothing needs it (SchedulerCore::DeleteJob). Its id stays used.
+  // Returns the job's memory for the caller to free when it suits it: a million tasks
+  // take longer to free than a tick may hold the core thread.
+  LiveJob Remove(JobId id);
   // New job: every task waiting with its dependencies unmet; job dependencies linked.
   void InitNewTasks(LiveJob& job);
   // Links `job` to the jobs it depends on that have not succeeded yet.

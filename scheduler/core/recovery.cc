@@ -1,22 +1,44 @@
 #include "scheduler/core/recovery.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
 
 namespace genfarm::scheduler {
 namespace {
 
-// A job whose stored spec no longer plans (or whose stored tasks do not fit its plan) is
-// kept, failed, with the reason, so the rest of the store is served and the user sees why.
-void Quarantine(JobTable& jobs, JobRecord rec, const std::string& why) {
+constexpr absl::string_view kQuarantined = "quarantined at recovery: ";
+
+// A job whose stored spec no longer plans, whose stored tasks do not fit its plan, or
+// whose rows the store could not read is kept, failed, with the reason, so the rest of
+// the store is served and the user sees why. `persist`: false for rows the store could not
+// read, which are left as they are (for whoever looks into them; every restart quarantines
+// them again, with the same reason).
+void Quarantine(JobTable& jobs, JobRecord rec, const std::string& why, bool persist) {
   spdlog::error("job {} quarantined at recovery: {}", rec.id.value(), why);
   JobPlan empty;
   empty.stage_frames.resize(rec.spec.stages_size());
   empty.windows.resize(rec.spec.stages_size());
+  // Quarantined by an earlier start: keep the first reason (the spec it left may plan
+  // differently, or not at all, without saying what went wrong first).
+  const bool again =
+      rec.state == v1::JOB_STATE_FAILED && absl::StartsWith(rec.message, kQuarantined);
   rec.state = v1::JOB_STATE_FAILED;
-  rec.message = absl::StrCat("quarantined at recovery: ", why);
+  if (!again) rec.message = absl::StrCat(kQuarantined, why);
   LiveJob& job = jobs.Insert(std::move(rec), std::move(empty));
-  jobs.PersistJob(job);
+  if (persist && !again) jobs.PersistJob(job);
+}
+
+// Skips the snapshot's tasks of jobs before `job` (tasks whose job row is gone) and of
+// `job` itself when `self`; returns how many were skipped.
+size_t SkipTasks(const StoreSnapshot& snapshot, size_t* next, JobId job, bool self) {
+  size_t skipped = 0;
+  for (size_t& t = *next; t < snapshot.tasks.size(); ++t, ++skipped) {
+    const JobId of = snapshot.tasks[t].id.job;
+    if (job < of || (of == job && !self)) break;
+  }
+  return skipped;
 }
 
 // Restores the stored task states of `job` (the snapshot's tasks are sorted by job, then
@@ -35,6 +57,14 @@ absl::Status RestoreTasks(const StoreSnapshot& snapshot, size_t* next, LiveJob& 
         status = absl::DataLossError(absl::StrCat("stored task ", task_rec.id.ToString(),
                                                   " does not fit the job's plan of ",
                                                   job.tasks.size(), " tasks"));
+      }
+      continue;
+    }
+    if (task_rec.stage != job.plan.tasks[task_rec.id.index].stage) {
+      if (status.ok()) {
+        status = absl::DataLossError(
+            absl::StrCat("stored task ", task_rec.id.ToString(), " is of stage ", task_rec.stage,
+                         ", its plan says stage ", job.plan.tasks[task_rec.id.index].stage));
       }
       continue;
     }
@@ -104,24 +134,44 @@ void Unstrand(JobTable& jobs, LiveJob& job) {
 
 absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTable& jobs,
                            AttemptTable& attempts, WorkerRegistry& workers) {
-  attempts.RecoverHighWater(snapshot.attempt_high_water, /*skip_ahead=*/!snapshot.jobs.empty());
+  // Skip ahead whenever attempts were ever handed out: a store whose jobs were all deleted
+  // (retention) may still have workers holding results of attempts it never persisted.
+  attempts.RecoverHighWater(
+      snapshot.attempt_high_water,
+      /*skip_ahead=*/!snapshot.jobs.empty() || snapshot.attempt_high_water > 0);
+  // Insert() raises the next id past every stored job; this covers deleted ones.
+  jobs.RecoverJobHighWater(snapshot.job_high_water);
+  // An operator's drain outlives the scheduler: the worker comes back drained.
+  for (const WorkerRecord& rec : snapshot.workers) {
+    if (rec.draining) workers.Upsert(rec.id).draining = true;
+  }
   size_t next_task = 0;
   int quarantined = 0;
   for (const JobRecord& rec : snapshot.jobs) {
+    if (size_t orphans = SkipTasks(snapshot, &next_task, rec.id, /*self=*/false); orphans > 0) {
+      spdlog::warn("store holds {} tasks of jobs it has no job row for (before job {}); skipped",
+                   orphans, rec.id.value());
+    }
+    if (auto damaged = snapshot.damaged.find(rec.id); damaged != snapshot.damaged.end()) {
+      SkipTasks(snapshot, &next_task, rec.id, /*self=*/true);
+      Quarantine(jobs, rec, damaged->second, /*persist=*/false);
+      ++quarantined;
+      continue;
+    }
     // Plans come from the stored spec alone (its windows were recorded at submit), never
     // from which workers happen to be connected.
     auto plan = PlanJob(rec.spec, [](const std::string&) { return TemporalWindow{}; });
     if (!plan.ok()) {
-      while (next_task < snapshot.tasks.size() && snapshot.tasks[next_task].id.job == rec.id)
-        ++next_task;
-      Quarantine(jobs, rec, absl::StrCat("stored spec no longer plans: ", plan.status().message()));
+      SkipTasks(snapshot, &next_task, rec.id, /*self=*/true);
+      Quarantine(jobs, rec, absl::StrCat("stored spec no longer plans: ", plan.status().message()),
+                 /*persist=*/true);
       ++quarantined;
       continue;
     }
     LiveJob& job = jobs.Insert(rec, *std::move(plan));
     if (absl::Status s = RestoreTasks(snapshot, &next_task, job, jobs); !s.ok()) {
       jobs.Erase(rec.id);
-      Quarantine(jobs, rec, std::string(s.message()));
+      Quarantine(jobs, rec, std::string(s.message()), /*persist=*/true);
       ++quarantined;
       continue;
     }

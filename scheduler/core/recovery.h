@@ -3,13 +3,16 @@
 // the plan does not depend on which workers are connected), tasks take their stored
 // states, queued tasks go back on their queues or backoffs, and running attempts are held
 // for their workers to reclaim on reconnect (WorkerEvents::ExpireLeases requeues the rest
-// once the deadline passes).
+// once the deadline passes). Operator drains are restored, so a drained worker that
+// reconnects stays drained.
 //
-// Recovery serves what it can: a job it cannot rebuild (its spec no longer plans, or its
-// stored tasks do not fit the plan) is quarantined (failed, the reason in its message and
-// the log); tasks missing from a torn job are rebuilt from its plan; and no task is left in
-// a state nothing acts on (waiting tasks of a startable job and blocked tasks whose
-// upstream frames all exist become runnable; jobs whose dependency failed are canceled).
+// Recovery serves what it can: a job it cannot rebuild (its spec no longer plans, its
+// stored tasks do not fit the plan, or the store could not read one of its rows, see
+// StoreSnapshot::damaged) is quarantined (failed, "quarantined at recovery: <why>" in its
+// message and the log); tasks whose job row is gone are skipped; tasks missing from a torn
+// job are rebuilt from its plan; and no task is left in a state nothing acts on (waiting
+// tasks of a startable job and blocked tasks whose upstream frames all exist become
+// runnable; jobs whose dependency failed are canceled).
 //
 //   GENFARM_RETURN_IF_ERROR(RecoverTables(snapshot, now_ms, jobs, attempts, workers));
 #ifndef GENFARM_SCHEDULER_CORE_RECOVERY_H_

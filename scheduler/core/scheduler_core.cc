@@ -1,12 +1,16 @@
 #include "scheduler/core/scheduler_core.h"
 
+#include <algorithm>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 #include "common/status_macros.h"
 #include "scheduler/core/recovery.h"
 #include "scheduler/policy/exponential_retry_policy.h"
+#include "spdlog/spdlog.h"
 
 namespace genfarm::scheduler {
 namespace {
@@ -115,6 +119,121 @@ absl::StatusOr<std::vector<v1::Task>> SchedulerCore::GetTasks(JobId id) const {
   return out;
 }
 
+absl::StatusOr<v1::Worker> SchedulerCore::SetDrain(const WorkerId& worker, bool drain) {
+  StateSink::Unit unit(sink_);
+  absl::StatusOr<v1::Worker> view = worker_events_.SetDrain(worker, drain);
+  if (view.ok()) sink_.PutWorker(WorkerRecord{worker, drain, NowMs()});
+  return view;
+}
+
+absl::flat_hash_set<JobId> SchedulerCore::NeededJobs() const {
+  absl::flat_hash_set<JobId> needed;
+  for (const auto& [id, job] : jobs_.jobs()) {
+    if (IsEnded(job.rec.state)) continue;
+    for (int64_t dep : job.rec.spec.depends_on_jobs()) needed.insert(JobId(dep));
+  }
+  return needed;
+}
+
+absl::StatusOr<v1::Job> SchedulerCore::DeleteJob(JobId id) { return DeleteEnded(id, NeededJobs()); }
+
+absl::StatusOr<v1::Job> SchedulerCore::DeleteEnded(JobId id,
+                                                   const absl::flat_hash_set<JobId>& needed) {
+  const LiveJob* job = jobs_.Find(id);
+  if (job == nullptr) return absl::NotFoundError(absl::StrCat("job ", id.value(), " not found"));
+  if (!IsEnded(job->rec.state)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id.value(), " is ", JobStateName(job->rec.state),
+        "; only an ended job (succeeded, failed or canceled) can be deleted: cancel it first"));
+  }
+  if (needed.contains(id)) {
+    for (const auto& [other_id, other] : jobs_.jobs()) {
+      if (IsEnded(other.rec.state)) continue;
+      for (int64_t dep : other.rec.spec.depends_on_jobs()) {
+        if (dep != id.value()) continue;
+        return absl::FailedPreconditionError(absl::StrCat(
+            "job ", id.value(), ": job ", other_id.value(), " (", JobStateName(other.rec.state),
+            ") depends on it; delete it after that job ends"));
+      }
+    }
+  }
+  v1::Job view = views_.Job(*job);
+  // Watchers hear what is pending (an ended job's last event ends their watch) first.
+  watch_hub_.Notify();
+  // An ended job can still have an attempt its worker has not stopped yet: stop it.
+  std::vector<int64_t> live;
+  for (const auto& [attempt_id, attempt] : attempts_.all()) {
+    if (attempt.task.job == id) live.push_back(attempt_id);
+  }
+  StateSink::Unit unit(sink_);
+  for (int64_t attempt_id : live) {
+    lifecycle_.CancelOnWorker(attempt_id, v1::FAILURE_REASON_CANCELED);
+    lifecycle_.End(attempt_id);
+  }
+  deleted_.push_back(jobs_.Remove(id));
+  spdlog::info("job {} '{}' deleted", id.value(), view.spec().name());
+  return view;
+}
+
+void SchedulerCore::FreeDeleted() {
+  // About 100k tasks' memory per tick keeps a tick short whatever the size of the job.
+  constexpr size_t kTasksPerTick = 100'000;
+  size_t budget = kTasksPerTick;
+  while (!deleted_.empty() && budget > 0) {
+    LiveJob& job = deleted_.back();
+    const size_t tasks = std::min(budget, job.tasks.size());
+    job.tasks.erase(job.tasks.end() - static_cast<ptrdiff_t>(tasks), job.tasks.end());
+    const size_t planned = std::min(budget, job.plan.tasks.size());
+    job.plan.tasks.erase(job.plan.tasks.end() - static_cast<ptrdiff_t>(planned),
+                         job.plan.tasks.end());
+    budget -= std::max(tasks, planned);
+    if (job.tasks.empty() && job.plan.tasks.empty()) {
+      deleted_.pop_back();
+      if (budget > 0) --budget;  // a job with no tasks left still costs something
+    }
+  }
+}
+
+void SchedulerCore::RetireFinished(int64_t now_ms) {
+  if (options_.retain_finished == absl::InfiniteDuration()) return;
+  const int64_t retain_ms = absl::ToInt64Milliseconds(options_.retain_finished);
+  // A scan of every job is cheap next to a tick, but there is no need for one per tick.
+  constexpr int64_t kScanIntervalMs = 1000;
+  if (retire_due_.empty() && now_ms >= next_retire_scan_ms_) {
+    next_retire_scan_ms_ = now_ms + kScanIntervalMs;
+    for (const auto& [id, job] : jobs_.jobs()) {
+      const int64_t ended_ms = std::max(job.rec.end_ms, job.rec.submit_ms);
+      if (IsEnded(job.rec.state) && ended_ms <= now_ms - retain_ms) retire_due_.push_back(id);
+    }
+  }
+  if (retire_due_.empty()) return;
+  // Bounded work per tick: freeing a job costs about its task count.
+  constexpr int kMaxJobsPerTick = 64;
+  constexpr int64_t kMaxTasksPerTick = 200'000;
+  const absl::flat_hash_set<JobId> needed = NeededJobs();
+  int jobs = 0;
+  int64_t tasks = 0;
+  while (!retire_due_.empty() && jobs < kMaxJobsPerTick && tasks < kMaxTasksPerTick) {
+    const JobId id = retire_due_.front();
+    retire_due_.pop_front();
+    const LiveJob* job = jobs_.Find(id);
+    // Re-checked: it may have been retried, deleted or become needed since the scan.
+    if (job == nullptr || !IsEnded(job->rec.state) ||
+        std::max(job->rec.end_ms, job->rec.submit_ms) > now_ms - retain_ms) {
+      continue;
+    }
+    const int64_t size = static_cast<int64_t>(job->tasks.size());
+    if (DeleteEnded(id, needed).ok()) {
+      ++jobs;
+      tasks += size;
+    }
+  }
+  if (jobs > 0) {
+    spdlog::info("retention: deleted {} jobs ({} tasks) that ended more than {} ago", jobs, tasks,
+                 absl::FormatDuration(options_.retain_finished));
+  }
+}
+
 void SchedulerCore::ForgiveWorkers(int64_t now_ms) {
   // A forgiven worker may take work again; nothing else would trigger a dispatch.
   for (const JobId& id : jobs_.active()) {
@@ -150,6 +269,8 @@ void SchedulerCore::Tick() {
   if (jobs_.ReleaseBackoffs(now)) signals_.dispatch_needed = true;
   TimeOutAttempts(now);
   worker_events_.ExpireLeases(now, recovery_deadline_ms_);
+  RetireFinished(now);
+  FreeDeleted();
   if (now - last_policy_ms_ >= absl::ToInt64Milliseconds(options_.policy_interval)) {
     last_policy_ms_ = now;
     signals_.dispatch_needed = true;

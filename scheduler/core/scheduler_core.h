@@ -28,6 +28,7 @@
 #define GENFARM_SCHEDULER_CORE_SCHEDULER_CORE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -153,6 +155,13 @@ class SchedulerCore {
     return commands_.SetPriority(id, priority);
   }
 
+  // Deletes an ended job (succeeded, failed or canceled) from memory and the store: its
+  // tasks, logs and idempotency key go; its id is never handed out again. Returns the job
+  // as it was. NOT_FOUND for an unknown job; FAILED_PRECONDITION, naming the state, for
+  // one that has not ended, or naming the job, while a job that has not ended depends on
+  // it. Reply from WhenDurable.
+  absl::StatusOr<v1::Job> DeleteJob(JobId id);
+
   // Watchers get the job now and on every change until it ends (then `done` is true).
   using JobListener = WatchHub::JobListener;
   absl::StatusOr<int64_t> Watch(JobId id, JobListener listener) {
@@ -192,9 +201,9 @@ class SchedulerCore {
     StateSink::Unit unit(sink_);
     return worker_events_.Result(worker, result, stream);
   }
-  absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain) {
-    return worker_events_.SetDrain(worker, drain);
-  }
+  // The drain is persisted (a drained worker stays drained across restarts); reply from
+  // WhenDurable.
+  absl::StatusOr<v1::Worker> SetDrain(const WorkerId& worker, bool drain);
   std::vector<v1::Worker> ListWorkers(bool include_offline) const {
     return views_.ListWorkers(include_offline);
   }
@@ -229,6 +238,14 @@ class SchedulerCore {
  private:
   int64_t NowMs() const { return ToMillis(clock_.Now()); }
   void ForgiveWorkers(int64_t now_ms);
+  // Jobs that jobs not yet ended depend on (these cannot be deleted).
+  absl::flat_hash_set<JobId> NeededJobs() const;
+  absl::StatusOr<v1::Job> DeleteEnded(JobId id, const absl::flat_hash_set<JobId>& needed);
+  // Retention: deletes jobs ended longer than options_.retain_finished ago, a bounded
+  // batch per call so no Tick holds the core thread long.
+  void RetireFinished(int64_t now_ms);
+  // Frees a bounded share of deleted jobs' memory.
+  void FreeDeleted();
   void TimeOutAttempts(int64_t now_ms);
 
   Clock& clock_;
@@ -259,6 +276,10 @@ class SchedulerCore {
   int64_t recovery_deadline_ms_ = 0;
   int64_t last_unplaceable_ms_ = 0;
   int64_t last_policy_ms_ = 0;
+  // Retention: ids of jobs found due at the last scan, oldest first, deleted a batch per Tick.
+  std::deque<JobId> retire_due_;
+  int64_t next_retire_scan_ms_ = 0;
+  std::vector<LiveJob> deleted_;  // removed jobs whose memory is not freed yet
 };
 
 }  // namespace genfarm::scheduler

@@ -30,7 +30,15 @@ class StateSink {
     for (const TaskRecord& task : tasks) PutTask(task);
   }
   virtual void AppendLog(const LogRecord& log) = 0;
+  // Removes an ended job with its tasks and logs (retention). Its id stays used.
+  virtual void DeleteJob(JobId job) = 0;
+  // An operator's drain (or undrain) of a worker.
+  virtual void PutWorker(const WorkerRecord& worker) = 0;
+  // An entry of the durable model catalog (upserted by model name).
+  virtual void PutModel(const ModelRecord& model) = 0;
   virtual void SetAttemptHighWater(int64_t attempt_id) = 0;
+  // The highest job id handed out; put in the unit of the job that takes it.
+  virtual void SetJobHighWater(int64_t job_id) = 0;
 
   // Records put between BeginUnit() and EndUnit() become durable together (one
   // transaction). Units nest.

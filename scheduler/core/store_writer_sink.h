@@ -26,7 +26,11 @@ class StoreWriterSink : public StateSink {
     writer_.PutNewTasks(std::move(tasks));
   }
   void AppendLog(const LogRecord& log) override { writer_.AppendLog(log); }
+  void PutWorker(const WorkerRecord& worker) override { writer_.PutWorker(worker); }
+  void DeleteJob(JobId job) override { writer_.DeleteJob(job); }
+  void PutModel(const ModelRecord& model) override { writer_.PutModel(model); }
   void SetAttemptHighWater(int64_t id) override { writer_.SetAttemptHighWater(id); }
+  void SetJobHighWater(int64_t id) override { writer_.SetJobHighWater(id); }
   void BeginUnit() override { writer_.BeginUnit(); }
   void EndUnit() override { writer_.EndUnit(); }
   void WhenDurable(std::function<void(absl::Status)> done) override {

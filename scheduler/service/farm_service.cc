@@ -1,6 +1,7 @@
 #include "scheduler/service/farm_service.h"
 
 #include "scheduler/service/grpc_status.h"
+#include "scheduler/service/job_service.h"  // AsDurability
 
 namespace genfarm::scheduler {
 
@@ -22,8 +23,14 @@ grpc::ServerUnaryReactor* GrpcFarmService::DrainWorker(grpc::CallbackServerConte
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   executor_.Post([this, req, resp, reactor] {
     auto worker = core_.SetDrain(WorkerId(req->worker_id()), !req->undrain());
-    if (worker.ok()) *resp->mutable_worker() = *std::move(worker);
-    reactor->Finish(ToGrpcStatus(worker.status()));
+    if (!worker.ok()) {
+      reactor->Finish(ToGrpcStatus(worker.status()));
+      return;
+    }
+    *resp->mutable_worker() = *std::move(worker);
+    // The reply promises the drain survives a restart: it leaves once committed.
+    core_.WhenDurable(
+        [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
   });
   return reactor;
 }

@@ -195,6 +195,13 @@ grpc::ServerUnaryReactor* GrpcJobService::ResumeJob(grpc::CallbackServerContext*
       ctx, [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
 }
 
+grpc::ServerUnaryReactor* GrpcJobService::DeleteJob(grpc::CallbackServerContext* ctx,
+                                                    const v1::JobRequest* req,
+                                                    v1::JobResponse* resp) {
+  return DurableUnary(
+      ctx, [this, req, resp] { return FillJob(core_.DeleteJob(JobId(req->job_id())), resp); });
+}
+
 grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContext* ctx,
                                                       const v1::SetPriorityRequest* req,
                                                       v1::JobResponse* resp) {

@@ -60,6 +60,8 @@ class GrpcJobService : public v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* GetTaskLog(grpc::CallbackServerContext* ctx,
                                        const v1::GetTaskLogRequest* req,
                                        v1::GetTaskLogResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteJob(grpc::CallbackServerContext* ctx, const v1::JobRequest* req,
+                                      v1::JobResponse* resp) override;
 
   // WatchJob calls whose reactor has not reached OnDone: a cancelled watch must leave.
   int open_watches() const { return open_watches_.load(); }

@@ -23,6 +23,10 @@ class NullStateSink : public scheduler::StateSink {
   void PutTask(const scheduler::TaskRecord&) override {}
   void AppendLog(const scheduler::LogRecord&) override {}
   void SetAttemptHighWater(int64_t) override {}
+  void SetJobHighWater(int64_t) override {}
+  void DeleteJob(JobId) override {}
+  void PutWorker(const scheduler::WorkerRecord&) override {}
+  void PutModel(const scheduler::ModelRecord&) override {}
   void BeginUnit() override {}
   void EndUnit() override {}
   // Nothing is stored: everything is as durable as it will ever be.

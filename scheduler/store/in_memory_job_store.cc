@@ -1,6 +1,7 @@
 #include "scheduler/store/in_memory_job_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,6 +17,9 @@ absl::StatusOr<StoreSnapshot> InMemoryJobStore::Load() {
   snapshot.tasks.reserve(tasks_.size());
   for (const auto& [id, task] : tasks_) snapshot.tasks.push_back(task);
   snapshot.attempt_high_water = attempt_high_water_;
+  snapshot.job_high_water = job_high_water_;
+  for (const auto& [id, worker] : workers_) snapshot.workers.push_back(worker);
+  for (const auto& [name, model] : models_) snapshot.models.push_back(model);
   return snapshot;
 }
 
@@ -61,7 +65,35 @@ absl::Status InMemoryJobStore::Commit(const WriteBatch& batch) {
   for (const JobRecord& job : batch.jobs) jobs_[job.id] = job;
   for (const TaskRecord& task : batch.tasks) tasks_[task.id] = task;
   logs_.insert(logs_.end(), batch.logs.begin(), batch.logs.end());
+  for (const ModelRecord& rec : batch.models) {
+    // What the SQLite store keeps of it, no more.
+    ModelRecord& kept = models_[rec.model.name()];
+    kept.updated_ms = rec.updated_ms;
+    kept.model.Clear();
+    kept.model.set_name(rec.model.name());
+    kept.model.set_kind(rec.model.kind());
+    kept.model.set_window_before(rec.model.window_before());
+    kept.model.set_window_after(rec.model.window_after());
+    kept.model.set_version(rec.model.version());
+    kept.model.set_sha256(rec.model.sha256());
+  }
+  for (JobId job : batch.deleted_jobs) {
+    jobs_.erase(job);
+    tasks_.erase(tasks_.lower_bound(TaskId{job, std::numeric_limits<int32_t>::min()}),
+                 tasks_.upper_bound(TaskId{job, std::numeric_limits<int32_t>::max()}));
+    logs_.erase(std::remove_if(logs_.begin(), logs_.end(),
+                               [job](const LogRecord& log) { return log.task.job == job; }),
+                logs_.end());
+  }
+  for (const WorkerRecord& worker : batch.workers) {
+    if (worker.draining) {
+      workers_[worker.id] = worker;
+    } else {
+      workers_.erase(worker.id);
+    }
+  }
   attempt_high_water_ = std::max(attempt_high_water_, batch.attempt_high_water);
+  job_high_water_ = std::max(job_high_water_, batch.job_high_water);
   record.ok = true;
   history_.push_back(record);
   return absl::OkStatus();

@@ -1,8 +1,8 @@
 // InMemoryJobStore: the JobStore fake for unit tests. Behaves like SqliteJobStore (upserts by
-// id, idempotency keys unique among non-empty keys, all-or-nothing batches, attempt high water
-// never moves backwards, ReadLogs returns the newest `limit` lines oldest first) without disk.
-// It also records what each Commit carried, can fail the next commits on demand, and can run a
-// hook inside Commit, so tests can exercise a StoreWriter's coalescing and error paths.
+// id, idempotency keys unique among non-empty keys, all-or-nothing batches, attempt and job high
+// waters never move backwards, ReadLogs returns the newest `limit` lines oldest first) without
+// disk. It also records what each Commit carried, can fail the next commits on demand, and can run
+// a hook inside Commit, so tests can exercise a StoreWriter's coalescing and error paths.
 //
 //   InMemoryJobStore store;
 //   store.FailNextCommits(1, absl::UnavailableError("disk full"));
@@ -60,7 +60,10 @@ class InMemoryJobStore : public JobStore {
   std::map<JobId, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<TaskId, TaskRecord> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<LogRecord> logs_ ABSL_GUARDED_BY(mu_);
+  std::map<WorkerId, WorkerRecord> workers_ ABSL_GUARDED_BY(mu_);  // drained ones
+  std::map<std::string, ModelRecord> models_ ABSL_GUARDED_BY(mu_);
   int64_t attempt_high_water_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t job_high_water_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_status_ ABSL_GUARDED_BY(mu_);
   std::function<void(const WriteBatch&)> before_commit_ ABSL_GUARDED_BY(mu_);

@@ -14,6 +14,7 @@
 #define GENFARM_SCHEDULER_STORE_JOB_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,15 +62,42 @@ struct LogRecord {
   std::string text;
 };
 
+// An operator's drain of one worker, kept across scheduler restarts (a drained worker that
+// reconnects stays drained). The store keeps drained workers only: draining = false
+// removes the row.
+struct WorkerRecord {
+  WorkerId id;
+  bool draining = false;
+  int64_t updated_ms = 0;
+};
+
+// One entry of the durable model catalog: the facts of a model that planning needs (kind,
+// temporal window) and that identify it (version, sha256), so the same spec plans the same
+// way whether or not a worker advertising the model is connected. Upserted by name.
+// Only name, kind, window_before, window_after, version and sha256 of `model` are stored.
+struct ModelRecord {
+  v1::ModelInfo model;
+  int64_t updated_ms = 0;
+};
+
 // One atomic unit of durability. Records are upserts keyed by id; logs are appended.
 struct WriteBatch {
   std::vector<JobRecord> jobs;
   std::vector<TaskRecord> tasks;
   std::vector<LogRecord> logs;
+  std::vector<WorkerRecord> workers;
+  std::vector<ModelRecord> models;
+  // Jobs removed with their tasks and logs (retention), after the upserts above. Their ids
+  // stay used: the job high water is not lowered.
+  std::vector<JobId> deleted_jobs;
   int64_t attempt_high_water = 0;  // highest attempt id handed out; 0 = unchanged
+  // Highest job id handed out; 0 = unchanged. Committed with the job that took it, so a
+  // job id is never handed out twice, even after the job with the highest id is deleted.
+  int64_t job_high_water = 0;
 
   bool empty() const {
-    return jobs.empty() && tasks.empty() && logs.empty() && attempt_high_water == 0;
+    return jobs.empty() && tasks.empty() && logs.empty() && workers.empty() && models.empty() &&
+           deleted_jobs.empty() && attempt_high_water == 0 && job_high_water == 0;
   }
 };
 
@@ -77,6 +105,15 @@ struct StoreSnapshot {
   std::vector<JobRecord> jobs;    // ordered by id
   std::vector<TaskRecord> tasks;  // ordered by (job, index)
   int64_t attempt_high_water = 0;
+  int64_t job_high_water = 0;         // 0 in stores written before it was kept
+  std::vector<WorkerRecord> workers;  // drained workers, ordered by id
+  std::vector<ModelRecord> models;    // the model catalog, ordered by name
+  // Jobs with a stored row Load could not read (an unparsable spec, an unknown state, a
+  // malformed frame list...), each with what was wrong, naming the row and field. Load
+  // still returns them and their readable tasks (a job whose own row is damaged has an
+  // empty spec; damaged task rows are left out); recovery quarantines them, so one bad
+  // row costs one job, never the whole store.
+  std::map<JobId, std::string> damaged;
 };
 
 // Thread-compatible: the StoreWriter thread is the only caller of Commit; Load and

@@ -7,12 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "scheduler/store/frame_ranges.h"
+#include "spdlog/spdlog.h"
 
 namespace genfarm::scheduler {
 namespace {
 
 constexpr char kDatabaseFile[] = "genfarm.db";
 constexpr char kHighWaterKey[] = "attempt_high_water";
+constexpr char kJobHighWaterKey[] = "job_high_water";
 
 // Migration i (0-based) takes the schema from version i to i + 1. Append only: a shipped
 // migration is never edited, since databases in the field have already run it.
@@ -62,9 +64,59 @@ constexpr const char* kMigrations[] = {
       value INTEGER NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // 2: operator drains survive restarts.
+    R"sql(
+    CREATE TABLE workers (
+      id         TEXT    PRIMARY KEY,
+      draining   INTEGER NOT NULL,
+      updated_ms INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    )sql",
+    // 3: the durable model catalog.
+    R"sql(
+    CREATE TABLE models (
+      name          TEXT    PRIMARY KEY,
+      kind          TEXT    NOT NULL DEFAULT '',
+      window_before INTEGER NOT NULL DEFAULT 0,
+      window_after  INTEGER NOT NULL DEFAULT 0,
+      version       TEXT    NOT NULL DEFAULT '',
+      sha256        TEXT    NOT NULL DEFAULT '',
+      updated_ms    INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+// A stored state number this build knows (not UNSPECIFIED, not out of int range).
+bool IsKnownJobState(int64_t state) {
+  return state > 0 && state == static_cast<int>(state) &&
+         v1::JobState_IsValid(static_cast<int>(state));
+}
+
+bool IsKnownTaskState(int64_t state) {
+  return state > 0 && state == static_cast<int>(state) &&
+         v1::TaskState_IsValid(static_cast<int>(state));
+}
+
+// Runs `fn` on each row `stmt` returns, then resets it (on errors too).
+template <typename Fn>
+absl::Status ForEachRow(SqliteStatement& stmt, Fn fn) {
+  for (;;) {
+    absl::StatusOr<bool> row = stmt.Step();
+    if (!row.ok() || !*row) {
+      stmt.Reset();
+      return row.status();
+    }
+    fn(stmt);
+  }
+}
+
+// Records the first thing wrong with a job's rows (each is logged).
+void Damage(StoreSnapshot& snapshot, JobId job, std::string why) {
+  spdlog::error("sqlite store: load: {}; job {} will be quarantined", why, job.value());
+  snapshot.damaged.emplace(job, std::move(why));
+}
 
 }  // namespace
 
@@ -174,11 +226,39 @@ absl::Status SqliteJobStore::PrepareStatements() {
       insert_log_, conn_->Prepare("INSERT INTO logs (job_id, idx, attempt_id, time_ms, text) "
                                   "VALUES (?1, ?2, ?3, ?4, ?5)",
                                   "append log"));
-  // The high water only rises: a stale value can never make attempt ids repeat after restart.
+  // A high water only rises: a stale value can never make ids repeat after a restart.
   GENFARM_ASSIGN_OR_RETURN(upsert_high_water_, conn_->Prepare(R"sql(
       INSERT INTO meta (key, value) VALUES (?1, ?2)
       ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value))sql",
-                                                              "store attempt high water"));
+                                                              "store high water"));
+  GENFARM_ASSIGN_OR_RETURN(delete_job_logs_,
+                           conn_->Prepare("DELETE FROM logs WHERE job_id = ?1", "delete job logs"));
+  GENFARM_ASSIGN_OR_RETURN(
+      delete_job_tasks_, conn_->Prepare("DELETE FROM tasks WHERE job_id = ?1", "delete job tasks"));
+  GENFARM_ASSIGN_OR_RETURN(delete_job_,
+                           conn_->Prepare("DELETE FROM jobs WHERE id = ?1", "delete job"));
+  GENFARM_ASSIGN_OR_RETURN(upsert_model_, conn_->Prepare(R"sql(
+      INSERT INTO models (name, kind, window_before, window_after, version, sha256, updated_ms)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+      ON CONFLICT (name) DO UPDATE SET
+        kind = excluded.kind, window_before = excluded.window_before,
+        window_after = excluded.window_after, version = excluded.version,
+        sha256 = excluded.sha256, updated_ms = excluded.updated_ms)sql",
+                                                         "store model"));
+  GENFARM_ASSIGN_OR_RETURN(
+      select_models_,
+      conn_->Prepare("SELECT name, kind, window_before, window_after, version, sha256, updated_ms "
+                     "FROM models ORDER BY name",
+                     "load models"));
+  GENFARM_ASSIGN_OR_RETURN(upsert_worker_, conn_->Prepare(R"sql(
+      INSERT INTO workers (id, draining, updated_ms) VALUES (?1, 1, ?2)
+      ON CONFLICT (id) DO UPDATE SET draining = 1, updated_ms = excluded.updated_ms)sql",
+                                                          "store worker drain"));
+  GENFARM_ASSIGN_OR_RETURN(
+      delete_worker_, conn_->Prepare("DELETE FROM workers WHERE id = ?1", "clear worker drain"));
+  GENFARM_ASSIGN_OR_RETURN(
+      select_workers_,
+      conn_->Prepare("SELECT id, draining, updated_ms FROM workers ORDER BY id", "load workers"));
   GENFARM_ASSIGN_OR_RETURN(
       select_jobs_,
       conn_->Prepare("SELECT id, idempotency_key, spec, state, submit_ms, start_ms, end_ms, "
@@ -194,7 +274,7 @@ absl::Status SqliteJobStore::PrepareStatements() {
                            conn_->Prepare("SELECT count(*) FROM tasks", "count tasks"));
   GENFARM_ASSIGN_OR_RETURN(
       select_high_water_,
-      conn_->Prepare("SELECT value FROM meta WHERE key = ?1", "load attempt high water"));
+      conn_->Prepare("SELECT value FROM meta WHERE key = ?1", "load high water"));
   // Newest `limit` rows (LIMIT -1 = all), returned oldest first.
   GENFARM_ASSIGN_OR_RETURN(select_task_logs_, conn_->Prepare(R"sql(
       SELECT job_id, idx, attempt_id, time_ms, text FROM (
@@ -219,81 +299,98 @@ absl::StatusOr<StoreSnapshot> SqliteJobStore::Load() {
   StoreSnapshot snapshot;
   // A read transaction so jobs, tasks and the high water come from one consistent state.
   GENFARM_RETURN_IF_ERROR(conn_->Exec("BEGIN", "begin load"));
-  auto finish = [this](absl::Status status) {
-    (void)conn_->Exec("COMMIT", "end load");
-    return status;
-  };
-
-  for (;;) {
-    absl::StatusOr<bool> row = select_jobs_.Step();
-    if (!row.ok()) {
-      select_jobs_.Reset();
-      return finish(row.status());
-    }
-    if (!*row) break;
-    JobRecord& job = snapshot.jobs.emplace_back();
-    job.id = JobId(select_jobs_.ColumnInt64(0));
-    job.idempotency_key = std::string(select_jobs_.ColumnText(1));
-    absl::string_view spec = select_jobs_.ColumnBlob(2);
-    if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size()))) {
-      select_jobs_.Reset();
-      return finish(absl::DataLossError(
-          absl::StrCat("sqlite store: load jobs: job ", job.id.value(), " in ", conn_->path(),
-                       " has an unreadable spec (", spec.size(), " bytes)")));
-    }
-    job.state = static_cast<v1::JobState>(select_jobs_.ColumnInt64(3));
-    job.submit_ms = select_jobs_.ColumnInt64(4);
-    job.start_ms = select_jobs_.ColumnInt64(5);
-    job.end_ms = select_jobs_.ColumnInt64(6);
-    job.message = std::string(select_jobs_.ColumnText(7));
-  }
-  select_jobs_.Reset();
-
-  {
-    absl::StatusOr<bool> row = count_tasks_.Step();
-    if (row.ok() && *row) snapshot.tasks.reserve(static_cast<size_t>(count_tasks_.ColumnInt64(0)));
-    count_tasks_.Reset();
-    if (!row.ok()) return finish(row.status());
-  }
-  for (;;) {
-    absl::StatusOr<bool> row = select_tasks_.Step();
-    if (!row.ok()) {
-      select_tasks_.Reset();
-      return finish(row.status());
-    }
-    if (!*row) break;
-    TaskRecord& task = snapshot.tasks.emplace_back();
-    task.id.job = JobId(select_tasks_.ColumnInt64(0));
-    task.id.index = static_cast<int32_t>(select_tasks_.ColumnInt64(1));
-    task.stage = static_cast<int32_t>(select_tasks_.ColumnInt64(2));
-    if (!DecodeFrameRangesInto(select_tasks_.ColumnText(3), &task.frames)) {
-      std::string frames(select_tasks_.ColumnText(3));
-      select_tasks_.Reset();
-      return finish(absl::DataLossError(
-          absl::StrCat("sqlite store: load tasks: task ", task.id.ToString(), " in ", conn_->path(),
-                       " has a malformed frame list \"", frames, "\"")));
-    }
-    task.state = static_cast<v1::TaskState>(select_tasks_.ColumnInt64(4));
-    task.attempts = static_cast<int32_t>(select_tasks_.ColumnInt64(5));
-    task.attempt = AttemptId(select_tasks_.ColumnInt64(6));
-    task.worker = std::string(select_tasks_.ColumnText(7));
-    task.start_ms = select_tasks_.ColumnInt64(8);
-    task.end_ms = select_tasks_.ColumnInt64(9);
-    task.not_before_ms = select_tasks_.ColumnInt64(10);
-    task.failure_reason = static_cast<v1::FailureReason>(select_tasks_.ColumnInt64(11));
-    task.message = std::string(select_tasks_.ColumnText(12));
-    task.frames_done = select_tasks_.ColumnInt64(13);
-  }
-  select_tasks_.Reset();
-
-  select_high_water_.BindText(1, kHighWaterKey);
-  absl::StatusOr<bool> row = select_high_water_.Step();
-  if (row.ok() && *row) snapshot.attempt_high_water = select_high_water_.ColumnInt64(0);
-  select_high_water_.Reset();
-  if (!row.ok()) return finish(row.status());
-
-  GENFARM_RETURN_IF_ERROR(finish(absl::OkStatus()));
+  absl::Status status = LoadInto(snapshot);
+  (void)conn_->Exec("COMMIT", "end load");
+  if (!status.ok()) return status;
   return snapshot;
+}
+
+absl::Status SqliteJobStore::LoadInto(StoreSnapshot& snapshot) {
+  GENFARM_RETURN_IF_ERROR(ForEachRow(select_jobs_, [&](const SqliteStatement& row) {
+    JobRecord& job = snapshot.jobs.emplace_back();
+    job.id = JobId(row.ColumnInt64(0));
+    job.idempotency_key = std::string(row.ColumnText(1));
+    absl::string_view spec = row.ColumnBlob(2);
+    const int64_t state = row.ColumnInt64(3);
+    job.state = static_cast<v1::JobState>(state);
+    job.submit_ms = row.ColumnInt64(4);
+    job.start_ms = row.ColumnInt64(5);
+    job.end_ms = row.ColumnInt64(6);
+    job.message = std::string(row.ColumnText(7));
+    // A damaged row costs its job only: it is returned for recovery to quarantine.
+    if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size()))) {
+      job.spec.Clear();
+      Damage(snapshot, job.id,
+             absl::StrCat("jobs row ", job.id.value(), ": spec is unreadable (", spec.size(),
+                          " bytes that do not parse as a JobSpec)"));
+    }
+    if (!IsKnownJobState(state)) {
+      Damage(snapshot, job.id,
+             absl::StrCat("jobs row ", job.id.value(), ": state ", state, " is not a job state"));
+    }
+  }));
+
+  GENFARM_RETURN_IF_ERROR(ForEachRow(count_tasks_, [&](const SqliteStatement& row) {
+    snapshot.tasks.reserve(static_cast<size_t>(row.ColumnInt64(0)));
+  }));
+  GENFARM_RETURN_IF_ERROR(ForEachRow(select_tasks_, [&](const SqliteStatement& row) {
+    TaskRecord& task = snapshot.tasks.emplace_back();
+    task.id.job = JobId(row.ColumnInt64(0));
+    task.id.index = static_cast<int32_t>(row.ColumnInt64(1));
+    task.stage = static_cast<int32_t>(row.ColumnInt64(2));
+    const int64_t state = row.ColumnInt64(4);
+    const int64_t reason = row.ColumnInt64(11);
+    std::string damage;
+    if (!DecodeFrameRangesInto(row.ColumnText(3), &task.frames)) {
+      damage = absl::StrCat("frames \"", row.ColumnText(3), "\" is not a frame list");
+    } else if (!IsKnownTaskState(state)) {
+      damage = absl::StrCat("state ", state, " is not a task state");
+    } else if (reason != static_cast<int>(reason) ||
+               !v1::FailureReason_IsValid(static_cast<int>(reason))) {
+      damage = absl::StrCat("failure_reason ", reason, " is not a failure reason");
+    }
+    if (!damage.empty()) {
+      Damage(snapshot, task.id.job, absl::StrCat("tasks row ", task.id.ToString(), ": ", damage));
+      snapshot.tasks.pop_back();
+      return;
+    }
+    task.state = static_cast<v1::TaskState>(state);
+    task.attempts = static_cast<int32_t>(row.ColumnInt64(5));
+    task.attempt = AttemptId(row.ColumnInt64(6));
+    task.worker = std::string(row.ColumnText(7));
+    task.start_ms = row.ColumnInt64(8);
+    task.end_ms = row.ColumnInt64(9);
+    task.not_before_ms = row.ColumnInt64(10);
+    task.failure_reason = static_cast<v1::FailureReason>(reason);
+    task.message = std::string(row.ColumnText(12));
+    task.frames_done = row.ColumnInt64(13);
+  }));
+
+  for (auto [key, value] : {std::pair{kHighWaterKey, &snapshot.attempt_high_water},
+                            std::pair{kJobHighWaterKey, &snapshot.job_high_water}}) {
+    select_high_water_.BindText(1, key);
+    GENFARM_RETURN_IF_ERROR(
+        ForEachRow(select_high_water_,
+                   [value = value](const SqliteStatement& row) { *value = row.ColumnInt64(0); }));
+  }
+
+  GENFARM_RETURN_IF_ERROR(ForEachRow(select_workers_, [&](const SqliteStatement& row) {
+    WorkerRecord& worker = snapshot.workers.emplace_back();
+    worker.id = WorkerId(std::string(row.ColumnText(0)));
+    worker.draining = row.ColumnInt64(1) != 0;
+    worker.updated_ms = row.ColumnInt64(2);
+  }));
+
+  return ForEachRow(select_models_, [&](const SqliteStatement& row) {
+    ModelRecord& rec = snapshot.models.emplace_back();
+    rec.model.set_name(std::string(row.ColumnText(0)));
+    rec.model.set_kind(std::string(row.ColumnText(1)));
+    rec.model.set_window_before(static_cast<int32_t>(row.ColumnInt64(2)));
+    rec.model.set_window_after(static_cast<int32_t>(row.ColumnInt64(3)));
+    rec.model.set_version(std::string(row.ColumnText(4)));
+    rec.model.set_sha256(std::string(row.ColumnText(5)));
+    rec.updated_ms = row.ColumnInt64(6);
+  });
 }
 
 absl::Status SqliteJobStore::Commit(const WriteBatch& batch) {
@@ -363,9 +460,46 @@ absl::Status SqliteJobStore::ApplyBatch(const WriteBatch& batch) {
     insert_log_.BindText(5, log.text);
     GENFARM_RETURN_IF_ERROR(insert_log_.Run());
   }
-  if (batch.attempt_high_water != 0) {
-    upsert_high_water_.BindText(1, kHighWaterKey);
-    upsert_high_water_.BindInt64(2, batch.attempt_high_water);
+  for (const WorkerRecord& worker : batch.workers) {
+    SqliteStatement& stmt = worker.draining ? upsert_worker_ : delete_worker_;
+    stmt.BindText(1, worker.id.value());
+    if (worker.draining) stmt.BindInt64(2, worker.updated_ms);
+    absl::Status status = stmt.Run();
+    if (!status.ok()) {
+      return absl::Status(status.code(),
+                          absl::StrCat(status.message(), " (worker ", worker.id.value(), ")"));
+    }
+  }
+  for (const ModelRecord& rec : batch.models) {
+    const v1::ModelInfo& m = rec.model;
+    upsert_model_.BindText(1, m.name());
+    upsert_model_.BindText(2, m.kind());
+    upsert_model_.BindInt64(3, m.window_before());
+    upsert_model_.BindInt64(4, m.window_after());
+    upsert_model_.BindText(5, m.version());
+    upsert_model_.BindText(6, m.sha256());
+    upsert_model_.BindInt64(7, rec.updated_ms);
+    absl::Status status = upsert_model_.Run();
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(status.message(), " (model ", m.name(), ")"));
+    }
+  }
+  // After the upserts: records of a job put before its deletion must not bring it back.
+  for (JobId job : batch.deleted_jobs) {
+    for (SqliteStatement* stmt : {&delete_job_logs_, &delete_job_tasks_, &delete_job_}) {
+      stmt->BindInt64(1, job.value());
+      absl::Status status = stmt->Run();
+      if (!status.ok()) {
+        return absl::Status(status.code(),
+                            absl::StrCat(status.message(), " (deleting job ", job.value(), ")"));
+      }
+    }
+  }
+  for (auto [key, value] : {std::pair{kHighWaterKey, batch.attempt_high_water},
+                            std::pair{kJobHighWaterKey, batch.job_high_water}}) {
+    if (value == 0) continue;
+    upsert_high_water_.BindText(1, key);
+    upsert_high_water_.BindInt64(2, value);
     GENFARM_RETURN_IF_ERROR(upsert_high_water_.Run());
   }
   return absl::OkStatus();
@@ -381,21 +515,14 @@ absl::StatusOr<std::vector<LogRecord>> SqliteJobStore::ReadLogs(TaskId task, int
     stmt.BindInt64(2, limit > 0 ? limit : -1);
   }
   std::vector<LogRecord> logs;
-  for (;;) {
-    absl::StatusOr<bool> row = stmt.Step();
-    if (!row.ok()) {
-      stmt.Reset();
-      return row.status();
-    }
-    if (!*row) break;
+  GENFARM_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStatement& row) {
     LogRecord& log = logs.emplace_back();
-    log.task.job = JobId(stmt.ColumnInt64(0));
-    log.task.index = static_cast<int32_t>(stmt.ColumnInt64(1));
-    log.attempt = AttemptId(stmt.ColumnInt64(2));
-    log.time_ms = stmt.ColumnInt64(3);
-    log.text = std::string(stmt.ColumnText(4));
-  }
-  stmt.Reset();
+    log.task.job = JobId(row.ColumnInt64(0));
+    log.task.index = static_cast<int32_t>(row.ColumnInt64(1));
+    log.attempt = AttemptId(row.ColumnInt64(2));
+    log.time_ms = row.ColumnInt64(3);
+    log.text = std::string(row.ColumnText(4));
+  }));
   return logs;
 }
 

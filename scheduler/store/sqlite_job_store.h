@@ -26,7 +26,10 @@
 //         attempt_id, worker, start_ms, end_ms, not_before_ms, failure_reason, message,
 //         frames_done)                                      -- WITHOUT ROWID: clustered by key
 //   logs(id PK (append order), job_id, idx, attempt_id, time_ms, text), index (job_id, idx, id)
-//   meta(key PK, value)                                      -- 'attempt_high_water'
+//   meta(key PK, value)                      -- 'attempt_high_water', 'job_high_water'
+//   workers(id PK, draining, updated_ms)     -- operator drains (drained workers only)
+//   models(name PK, kind, window_before, window_after, version, sha256, updated_ms)
+//                                            -- the durable model catalog
 //
 // Ownership: owns its connection and statements. Thread-compatible, per JobStore: one caller at
 // a time (the StoreWriter thread for Commit). A second process opening the same file waits up
@@ -84,6 +87,8 @@ class SqliteJobStore : public JobStore {
   absl::Status Migrate();
   absl::Status PrepareStatements();
   absl::Status ApplyBatch(const WriteBatch& batch);
+  // Load's reads, inside its transaction.
+  absl::Status LoadInto(StoreSnapshot& snapshot);
 
   std::unique_ptr<SqliteConnection> conn_;
   // Prepared once in Open, reused by every Commit/Load/ReadLogs. Declared after conn_ so they
@@ -95,6 +100,14 @@ class SqliteJobStore : public JobStore {
   SqliteStatement upsert_task_;
   SqliteStatement insert_log_;
   SqliteStatement upsert_high_water_;
+  SqliteStatement delete_job_logs_;
+  SqliteStatement delete_job_tasks_;
+  SqliteStatement delete_job_;
+  SqliteStatement upsert_model_;
+  SqliteStatement select_models_;
+  SqliteStatement upsert_worker_;
+  SqliteStatement delete_worker_;
+  SqliteStatement select_workers_;
   SqliteStatement select_jobs_;
   SqliteStatement select_tasks_;
   SqliteStatement count_tasks_;

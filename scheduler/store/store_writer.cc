@@ -49,10 +49,40 @@ void StoreWriter::AppendLog(LogRecord log) {
   ++enqueued_seq_;
 }
 
+void StoreWriter::PutWorker(WorkerRecord worker) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  WorkerId id = worker.id;
+  pending_.workers.insert_or_assign(std::move(id), std::move(worker));
+  ++enqueued_seq_;
+}
+
+void StoreWriter::PutModel(ModelRecord model) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  std::string name = model.model.name();
+  pending_.models.insert_or_assign(std::move(name), std::move(model));
+  ++enqueued_seq_;
+}
+
+void StoreWriter::DeleteJob(JobId job) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  pending_.deleted_jobs.push_back(job);
+  ++enqueued_seq_;
+}
+
 void StoreWriter::SetAttemptHighWater(int64_t high_water) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
   pending_.attempt_high_water = std::max(pending_.attempt_high_water, high_water);
+  ++enqueued_seq_;
+}
+
+void StoreWriter::SetJobHighWater(int64_t high_water) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  pending_.job_high_water = std::max(pending_.job_high_water, high_water);
   ++enqueued_seq_;
 }
 
@@ -210,6 +240,9 @@ std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
   // The high water goes in the first transaction: it must be durable no later than any task
   // carrying an attempt id below it, or a restart could hand out that id again.
   batches.back().attempt_high_water = pending.attempt_high_water;
+  batches.back().job_high_water = pending.job_high_water;
+  for (auto& [id, worker] : pending.workers) batches.back().workers.push_back(std::move(worker));
+  for (auto& [name, model] : pending.models) batches.back().models.push_back(std::move(model));
   // A unit (a job and its tasks) is never split across transactions.
   const size_t limit = pending.holds_unit ? 0 : options_.max_batch_records;
   auto room = [&]() -> WriteBatch& {
@@ -235,6 +268,8 @@ std::vector<WriteBatch> StoreWriter::Split(Pending pending) const {
     if (last[order[i]->id] == i) room().tasks.push_back(std::move(*order[i]));
   }
   for (LogRecord& log : pending.logs) room().logs.push_back(std::move(log));
+  // Last, after every record of the deleted jobs that was still pending.
+  batches.back().deleted_jobs = std::move(pending.deleted_jobs);
   return batches;
 }
 
@@ -271,7 +306,13 @@ void StoreWriter::Requeue(std::vector<WriteBatch>& batches, size_t first) {
     for (JobRecord& job : batch.jobs) merged.jobs.insert_or_assign(job.id, std::move(job));
     for (TaskRecord& task : batch.tasks) merged.tasks.push_back(std::move(task));
     for (LogRecord& log : batch.logs) merged.logs.push_back(std::move(log));
+    for (WorkerRecord& w : batch.workers) merged.workers.insert_or_assign(w.id, std::move(w));
+    for (ModelRecord& m : batch.models)
+      merged.models.insert_or_assign(m.model.name(), std::move(m));
+    merged.deleted_jobs.insert(merged.deleted_jobs.end(), batch.deleted_jobs.begin(),
+                               batch.deleted_jobs.end());
     merged.attempt_high_water = std::max(merged.attempt_high_water, batch.attempt_high_water);
+    merged.job_high_water = std::max(merged.job_high_water, batch.job_high_water);
   }
   // What producers enqueued during the failed commit is newer: it wins for jobs and tasks,
   // and its logs come after the failed ones.
@@ -282,7 +323,12 @@ void StoreWriter::Requeue(std::vector<WriteBatch>& batches, size_t first) {
   for (TaskRecord& task : pending_.tasks) merged.tasks.push_back(std::move(task));
   merged.logs.reserve(merged.logs.size() + pending_.logs.size());
   for (LogRecord& log : pending_.logs) merged.logs.push_back(std::move(log));
+  for (auto& [id, w] : pending_.workers) merged.workers.insert_or_assign(id, std::move(w));
+  for (auto& [name, m] : pending_.models) merged.models.insert_or_assign(name, std::move(m));
+  merged.deleted_jobs.insert(merged.deleted_jobs.end(), pending_.deleted_jobs.begin(),
+                             pending_.deleted_jobs.end());
   merged.attempt_high_water = std::max(merged.attempt_high_water, pending_.attempt_high_water);
+  merged.job_high_water = std::max(merged.job_high_water, pending_.job_high_water);
   pending_ = std::move(merged);
 }
 

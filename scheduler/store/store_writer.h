@@ -23,7 +23,7 @@
 //
 // Ownership: borrows the store and the clock, which must outlive the writer; owns the writer
 // thread, started by the constructor and joined by Stop() or the destructor.
-// Thread-safety: Put*, AppendLog, SetAttemptHighWater, Flush, last_error and pending_records
+// Thread-safety: Put*, AppendLog, Set*HighWater, Flush, last_error and pending_records
 // are safe from any thread. The store is only called from the writer thread. Do not call
 // Flush or Stop from on_commit (it runs on the writer thread they wait for).
 #ifndef GENFARM_SCHEDULER_STORE_STORE_WRITER_H_
@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,8 +88,13 @@ class StoreWriter {
   // PutTask records of the same commit, so a later PutTask of one of them wins.
   void PutNewTasks(std::vector<TaskRecord> tasks);
   void AppendLog(LogRecord log);
-  // Raises the pending attempt high water (never lowers it).
+  void PutWorker(WorkerRecord worker);
+  void PutModel(ModelRecord model);
+  // Removes a job with its tasks and logs (committed after any of its records still pending).
+  void DeleteJob(JobId job);
+  // Raise the pending attempt / job id high water (never lower it).
   void SetAttemptHighWater(int64_t high_water);
+  void SetJobHighWater(int64_t high_water);
 
   // An atomic unit: records put between BeginUnit() and EndUnit() are committed in one
   // transaction, never split (the writer does not take the backlog while a unit is open,
@@ -132,14 +138,22 @@ class StoreWriter {
     std::vector<std::vector<TaskRecord>> new_tasks;  // PutNewTasks runs, older than `tasks`
     size_t new_task_count = 0;
     std::vector<LogRecord> logs;
+    absl::flat_hash_map<WorkerId, WorkerRecord> workers;
+    absl::flat_hash_map<std::string, ModelRecord> models;
+    std::vector<JobId> deleted_jobs;
     int64_t attempt_high_water = 0;
+    int64_t job_high_water = 0;
     bool holds_unit = false;  // an atomic unit's records are here: commit in one transaction
 
     bool empty() const {
       return jobs.empty() && tasks.empty() && new_tasks.empty() && logs.empty() &&
-             attempt_high_water == 0;
+             workers.empty() && models.empty() && deleted_jobs.empty() &&
+             attempt_high_water == 0 && job_high_water == 0;
     }
-    size_t records() const { return jobs.size() + tasks.size() + new_task_count + logs.size(); }
+    size_t records() const {
+      return jobs.size() + tasks.size() + new_task_count + logs.size() + workers.size() +
+             models.size() + deleted_jobs.size();
+    }
   };
   struct DurableWaiter {
     uint64_t seq = 0;  // durable once committed_seq_ reaches it

@@ -12,6 +12,8 @@
 #ifndef GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
 #define GENFARM_TESTS_SCHEDULER_CORE_FAKES_H_
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -58,7 +60,27 @@ class RecordingSink : public StateSink {
     ++puts_;
   }
   void AppendLog(const LogRecord& log) override { logs_.push_back(log); }
+  void DeleteJob(JobId job) override {
+    jobs_.erase(job.value());
+    tasks_.erase(tasks_.lower_bound({job.value(), INT32_MIN}),
+                 tasks_.upper_bound({job.value(), INT32_MAX}));
+    logs_.erase(std::remove_if(logs_.begin(), logs_.end(),
+                               [job](const LogRecord& log) { return log.task.job == job; }),
+                logs_.end());
+    ++deleted_;
+  }
+  void PutModel(const ModelRecord& model) override { models_[model.model.name()] = model; }
+  void PutWorker(const WorkerRecord& worker) override {
+    if (worker.draining) {
+      workers_[worker.id.value()] = worker;
+    } else {
+      workers_.erase(worker.id.value());
+    }
+  }
   void SetAttemptHighWater(int64_t attempt_id) override { high_water_ = attempt_id; }
+  void SetJobHighWater(int64_t job_id) override {
+    job_high_water_ = std::max(job_high_water_, job_id);
+  }
   // Records apply at once (as if each commit succeeded), so units only need counting:
   // a test can check that a change happened inside one.
   void BeginUnit() override { ++open_units_; }
@@ -93,13 +115,24 @@ class RecordingSink : public StateSink {
     for (const auto& [id, job] : jobs_) snap.jobs.push_back(job);
     for (const auto& [key, task] : tasks_) snap.tasks.push_back(task);
     snap.attempt_high_water = high_water_;
+    snap.job_high_water = job_high_water_;
+    for (const auto& [id, worker] : workers_) snap.workers.push_back(worker);
+    for (const auto& [name, model] : models_) snap.models.push_back(model);
     return snap;
   }
   const TaskRecord& task(int64_t job, int32_t index) const { return tasks_.at({job, index}); }
   bool has_task(int64_t job, int32_t index) const { return tasks_.count({job, index}) > 0; }
   const JobRecord& job(int64_t id) const { return jobs_.at(id); }
   const std::vector<LogRecord>& logs() const { return logs_; }
+  bool has_job(int64_t id) const { return jobs_.count(id) > 0; }
+  // The model catalog as the store would hold it, by name.
+  const std::map<std::string, ModelRecord>& models() const { return models_; }
+  size_t task_records() const { return tasks_.size(); }
+  int deleted() const { return deleted_; }
+  // Drained workers, as the store would keep them.
+  bool drained(const std::string& worker) const { return workers_.count(worker) > 0; }
   int64_t high_water() const { return high_water_; }
+  int64_t job_high_water() const { return job_high_water_; }
   // Job and task records written so far: unchanged when an event changes nothing.
   int64_t puts() const { return puts_; }
 
@@ -107,8 +140,12 @@ class RecordingSink : public StateSink {
   std::map<int64_t, JobRecord> jobs_;
   std::map<std::pair<int64_t, int32_t>, TaskRecord> tasks_;
   std::vector<LogRecord> logs_;
+  std::map<std::string, WorkerRecord> workers_;  // drained workers
+  std::map<std::string, ModelRecord> models_;
   int64_t high_water_ = 0;
+  int64_t job_high_water_ = 0;
   int64_t puts_ = 0;
+  int deleted_ = 0;
   int open_units_ = 0;
   int units_ = 0;
   bool hold_durability_ = false;

@@ -49,6 +49,39 @@ TEST(InMemoryJobStoreTest, BehavesLikeTheSqliteStore) {
   EXPECT_THAT(store.Load()->tasks, SizeIs(2));
 }
 
+TEST(InMemoryJobStoreTest, KeepsTheModelCatalogLikeTheSqliteStore) {
+  InMemoryJobStore store;
+  testing::CommitModelCatalog(store);
+  absl::StatusOr<StoreSnapshot> snapshot = store.Load();
+  ASSERT_TRUE(snapshot.ok());
+  testing::ExpectModelCatalog(*snapshot);
+}
+
+TEST(InMemoryJobStoreTest, DeletesJobsDrainsAndHighWatersLikeTheSqliteStore) {
+  InMemoryJobStore store;
+  WriteBatch batch;
+  batch.jobs = {MakeJob(1), MakeJob(2)};
+  batch.tasks = {MakeTask(1, 0), MakeTask(2, 0)};
+  batch.logs = {MakeLog(1, 0, 1, 1, "a")};
+  batch.workers = {WorkerRecord{WorkerId("w1"), true, 1}, WorkerRecord{WorkerId("w2"), true, 1}};
+  batch.job_high_water = 2;
+  ASSERT_TRUE(store.Commit(batch).ok());
+  WriteBatch del;
+  del.deleted_jobs = {JobId(1)};
+  del.workers = {WorkerRecord{WorkerId("w1"), false, 2}};
+  del.job_high_water = 1;  // never lowers it
+  ASSERT_TRUE(store.Commit(del).ok());
+  absl::StatusOr<StoreSnapshot> snapshot = store.Load();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_THAT(snapshot->jobs, SizeIs(1));
+  EXPECT_EQ(snapshot->jobs[0].id, JobId(2));
+  ASSERT_THAT(snapshot->tasks, SizeIs(1));
+  EXPECT_THAT(*store.ReadLogs(TaskId{JobId(1), -1}, 0), IsEmpty());
+  ASSERT_THAT(snapshot->workers, SizeIs(1));
+  EXPECT_EQ(snapshot->workers[0].id, WorkerId("w2"));
+  EXPECT_EQ(snapshot->job_high_water, 2);
+}
+
 TEST(InMemoryJobStoreTest, InjectedFailuresChangeNothingAndAreRecorded) {
   InMemoryJobStore store;
   store.FailNextCommits(2, absl::UnavailableError("disk on fire"));

@@ -214,6 +214,87 @@ TEST_F(SqliteJobStoreTest, AttemptHighWaterPersistsAndNeverGoesBack) {
   EXPECT_EQ(LoadOrDie(*store).attempt_high_water, 1000);
 }
 
+TEST_F(SqliteJobStoreTest, JobHighWaterPersistsApartFromTheAttemptOneAndNeverGoesBack) {
+  {
+    std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(LoadOrDie(*store).job_high_water, 0);
+    WriteBatch batch;
+    batch.jobs = {MakeJob(7)};
+    batch.job_high_water = 7;
+    ASSERT_TRUE(store->Commit(batch).ok());
+    WriteBatch stale;
+    stale.job_high_water = 3;  // never lowers it
+    stale.attempt_high_water = 40;
+    ASSERT_TRUE(store->Commit(stale).ok());
+  }
+  std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+  ASSERT_NE(store, nullptr);
+  StoreSnapshot snapshot = LoadOrDie(*store);
+  EXPECT_EQ(snapshot.job_high_water, 7);
+  EXPECT_EQ(snapshot.attempt_high_water, 40);
+}
+
+TEST_F(SqliteJobStoreTest, DrainedWorkersPersistAndAnUndrainRemovesTheRow) {
+  {
+    std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.workers = {WorkerRecord{WorkerId("gpu-07"), true, 1000},
+                     WorkerRecord{WorkerId("gpu-02"), true, 2000}};
+    ASSERT_TRUE(store->Commit(batch).ok());
+    WriteBatch undrain;
+    undrain.workers = {WorkerRecord{WorkerId("gpu-02"), false, 3000}};
+    ASSERT_TRUE(store->Commit(undrain).ok());
+  }
+  std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+  ASSERT_NE(store, nullptr);
+  StoreSnapshot snapshot = LoadOrDie(*store);
+  ASSERT_THAT(snapshot.workers, SizeIs(1));
+  EXPECT_EQ(snapshot.workers[0].id, WorkerId("gpu-07"));
+  EXPECT_TRUE(snapshot.workers[0].draining);
+  EXPECT_EQ(snapshot.workers[0].updated_ms, 1000);
+}
+
+TEST_F(SqliteJobStoreTest, DeletingAJobRemovesItsTasksAndLogsAndNothingElse) {
+  {
+    std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.jobs = {MakeJob(1), MakeJob(2)};
+    batch.tasks = {MakeTask(1, 0), MakeTask(1, 1), MakeTask(2, 0)};
+    batch.logs = {MakeLog(1, 0, 1, 1, "one"), MakeLog(2, 0, 2, 2, "two")};
+    batch.job_high_water = 2;
+    ASSERT_TRUE(store->Commit(batch).ok());
+    WriteBatch del;
+    del.tasks = {MakeTask(1, 2)};  // a late update in the same batch does not bring it back
+    del.deleted_jobs = {JobId(1), JobId(77)};  // an unknown job is no error
+    ASSERT_TRUE(store->Commit(del).ok());
+  }
+  std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+  ASSERT_NE(store, nullptr);
+  StoreSnapshot snapshot = LoadOrDie(*store);
+  ASSERT_THAT(snapshot.jobs, SizeIs(1));
+  ExpectJobEq(snapshot.jobs[0], MakeJob(2));
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  ExpectTaskEq(snapshot.tasks[0], MakeTask(2, 0));
+  EXPECT_THAT(LogTexts(*store->ReadLogs(TaskId{JobId(1), -1}, 0)), IsEmpty());
+  EXPECT_THAT(LogTexts(*store->ReadLogs(TaskId{JobId(2), -1}, 0)), ElementsAre("two"));
+  EXPECT_EQ(snapshot.job_high_water, 2);
+}
+
+TEST_F(SqliteJobStoreTest, TheModelCatalogIsUpsertedByNameAndSurvivesReopen) {
+  {
+    std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+    ASSERT_NE(store, nullptr);
+    testing::CommitModelCatalog(*store);
+    testing::ExpectModelCatalog(LoadOrDie(*store));
+  }
+  std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
+  ASSERT_NE(store, nullptr);
+  testing::ExpectModelCatalog(LoadOrDie(*store));
+}
+
 TEST_F(SqliteJobStoreTest, ReadLogsForOneTaskAndForAWholeJob) {
   std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
   ASSERT_NE(store, nullptr);
@@ -276,21 +357,46 @@ TEST_F(SqliteJobStoreTest, RefusesADatabaseFromANewerVersion) {
   EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
 }
 
-TEST_F(SqliteJobStoreTest, CorruptFrameListIsDataLossNamingTheTask) {
+TEST_F(SqliteJobStoreTest, DamagedRowsAreReportedPerJobAndTheRestLoads) {
   std::unique_ptr<SqliteJobStore> store = OpenStore(dir_.path());
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
-  batch.tasks = {MakeTask(4, 2)};
+  for (int64_t job = 1; job <= 6; ++job) {
+    batch.jobs.push_back(MakeJob(job));
+    batch.tasks.push_back(MakeTask(job, 0));
+    batch.tasks.push_back(MakeTask(job, 1));
+  }
   ASSERT_TRUE(store->Commit(batch).ok());
   {
     absl::StatusOr<std::unique_ptr<SqliteConnection>> conn = SqliteConnection::Open(store->path());
     ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE((*conn)->Exec("UPDATE tasks SET frames = '10-1'", "corrupt").ok());
+    ASSERT_TRUE((*conn)
+                    ->Exec("UPDATE jobs SET spec = x'ffffffff' WHERE id = 2;"
+                           "UPDATE jobs SET state = 99 WHERE id = 3;"
+                           "UPDATE tasks SET frames = '10-1' WHERE job_id = 4 AND idx = 1;"
+                           "UPDATE tasks SET state = 42 WHERE job_id = 5 AND idx = 0;"
+                           "UPDATE tasks SET failure_reason = -3 WHERE job_id = 6 AND idx = 1;",
+                           "corrupt")
+                    .ok());
   }
   absl::StatusOr<StoreSnapshot> snapshot = store->Load();
-  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(snapshot.status().message(), HasSubstr("4/2"));
-  // The failed load left no transaction open.
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_THAT(snapshot->jobs, SizeIs(6));  // every job row comes back, damaged or not
+  EXPECT_THAT(snapshot->damaged, SizeIs(5));
+  EXPECT_EQ(snapshot->damaged.count(JobId(1)), 0u);
+  EXPECT_THAT(snapshot->damaged[JobId(2)], HasSubstr("jobs row 2: spec is unreadable"));
+  EXPECT_THAT(snapshot->damaged[JobId(3)], HasSubstr("jobs row 3: state 99 is not a job state"));
+  EXPECT_THAT(snapshot->damaged[JobId(4)], HasSubstr("tasks row 4/1: frames \"10-1\""));
+  EXPECT_THAT(snapshot->damaged[JobId(5)], HasSubstr("tasks row 5/0: state 42"));
+  EXPECT_THAT(snapshot->damaged[JobId(6)], HasSubstr("tasks row 6/1: failure_reason -3"));
+  ExpectJobEq(snapshot->jobs[0], MakeJob(1));
+  EXPECT_EQ(snapshot->jobs[1].spec.stages_size(), 0);  // the unreadable spec is left empty
+  // Damaged task rows are left out; the readable ones are all there.
+  ASSERT_THAT(snapshot->tasks, SizeIs(9));
+  ExpectTaskEq(snapshot->tasks[0], MakeTask(1, 0));
+  ExpectTaskEq(snapshot->tasks[6], MakeTask(4, 0));
+  ExpectTaskEq(snapshot->tasks[7], MakeTask(5, 1));
+  // The load left no transaction open.
   EXPECT_TRUE(store->Commit(batch).ok());
 }
 

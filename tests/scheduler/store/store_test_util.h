@@ -100,6 +100,52 @@ inline LogRecord MakeLog(int64_t job, int32_t index, int64_t attempt, int64_t ti
   return LogRecord{TaskId{JobId(job), index}, AttemptId(attempt), time_ms, std::move(text)};
 }
 
+// A catalog entry with every ModelInfo field set, including those the catalog does not keep.
+inline ModelRecord MakeModel(const std::string& name, const std::string& version,
+                             int64_t updated_ms) {
+  ModelRecord rec;
+  rec.model.set_name(name);
+  rec.model.set_version(version);
+  rec.model.set_sha256(absl::StrCat("sha-", name, "-", version));
+  rec.model.set_kind("interpolate");
+  rec.model.set_scale(4);  // not kept
+  rec.model.set_window_before(2);
+  rec.model.set_window_after(3);
+  rec.model.set_memory_bytes(int64_t{1} << 30);  // not kept
+  rec.model.set_loaded(true);                    // not kept
+  rec.updated_ms = updated_ms;
+  return rec;
+}
+
+// Commits two catalog entries, then a newer version of one; the catalog holds one entry per
+// name, the newest, ordered by name, with only the catalog's fields.
+inline void CommitModelCatalog(JobStore& store) {
+  WriteBatch batch;
+  batch.models = {MakeModel("rife", "4.6", 100), MakeModel("esrgan", "1", 200)};
+  ASSERT_TRUE(store.Commit(batch).ok());
+  WriteBatch update;
+  update.models = {MakeModel("rife", "4.7", 300)};
+  ASSERT_TRUE(store.Commit(update).ok());
+}
+
+inline void ExpectModelCatalog(const StoreSnapshot& snapshot) {
+  ASSERT_THAT(snapshot.models, ::testing::SizeIs(2));
+  const ModelRecord& esrgan = snapshot.models[0];
+  const ModelRecord& rife = snapshot.models[1];
+  EXPECT_EQ(esrgan.model.name(), "esrgan");
+  EXPECT_EQ(esrgan.updated_ms, 200);
+  EXPECT_EQ(rife.model.name(), "rife");
+  EXPECT_EQ(rife.model.version(), "4.7");
+  EXPECT_EQ(rife.model.sha256(), "sha-rife-4.7");
+  EXPECT_EQ(rife.model.kind(), "interpolate");
+  EXPECT_EQ(rife.model.window_before(), 2);
+  EXPECT_EQ(rife.model.window_after(), 3);
+  EXPECT_EQ(rife.updated_ms, 300);
+  EXPECT_EQ(rife.model.scale(), 0);
+  EXPECT_EQ(rife.model.memory_bytes(), 0);
+  EXPECT_FALSE(rife.model.loaded());
+}
+
 inline void ExpectJobEq(const JobRecord& actual, const JobRecord& expected) {
   SCOPED_TRACE(absl::StrCat("job ", expected.id.value()));
   EXPECT_EQ(actual.id, expected.id);

@@ -125,6 +125,31 @@ TEST(StoreWriterTest, ANewJobsTasksGoInWholeAndALaterPutOfOneWins) {
   ExpectTaskEq(snapshot->tasks[7], updated);
 }
 
+TEST(StoreWriterTest, ADeletedJobStaysDeletedWhateverOfItWasStillPending) {
+  InMemoryJobStore store;
+  FakeClock clock;
+  StoreWriter::Options options;
+  options.max_batch_records = 2;  // the backlog below is split: the delete must come last
+  StoreWriter writer(store, clock, options);
+  writer.PutJob(MakeJob(1));
+  writer.PutJob(MakeJob(2));
+  writer.PutTask(MakeTask(1, 0));
+  writer.PutTask(MakeTask(1, 1));
+  writer.AppendLog(MakeLog(1, 0, 1, 1, "a"));
+  writer.PutWorker(WorkerRecord{WorkerId("gpu-1"), true, 5});
+  writer.SetJobHighWater(2);
+  writer.DeleteJob(JobId(1));
+  ASSERT_TRUE(writer.Flush().ok());
+  absl::StatusOr<StoreSnapshot> snapshot = store.Load();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_THAT(snapshot->jobs, SizeIs(1));
+  EXPECT_EQ(snapshot->jobs[0].id, JobId(2));
+  EXPECT_THAT(snapshot->tasks, SizeIs(0));
+  EXPECT_THAT(*store.ReadLogs(TaskId{JobId(1), -1}, 0), SizeIs(0));
+  EXPECT_EQ(snapshot->job_high_water, 2);  // deleting never frees an id
+  ASSERT_THAT(snapshot->workers, SizeIs(1));
+}
+
 TEST(StoreWriterTest, FlushMakesEverythingDurableInSqlite) {
   ScopedTempDir dir;
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(dir.path());
