@@ -158,6 +158,16 @@ absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTab
       ++quarantined;
       continue;
     }
+    if (!rec.planned) {
+      // It waits for model facts and has no tasks: the core plans it once the (recovered)
+      // catalog has them (SchedulerCore::Recover).
+      SkipTasks(snapshot, &next_task, rec.id, /*self=*/true);
+      JobPlan none;
+      none.stage_frames.resize(rec.spec.stages_size());
+      none.windows.resize(rec.spec.stages_size());
+      jobs.Insert(rec, std::move(none));
+      continue;
+    }
     // Plans come from the stored spec alone (its windows were recorded at submit), never
     // from which workers happen to be connected.
     auto plan = PlanJob(rec.spec, [](const std::string&) { return TemporalWindow{}; });

@@ -63,6 +63,9 @@ absl::Status SchedulerCore::Recover(const StoreSnapshot& snapshot) {
   const int64_t now = NowMs();
   recovery_deadline_ms_ = now + absl::ToInt64Milliseconds(options_.lease_ttl);
   absl::Status status = RecoverTables(snapshot, now, jobs_, attempts_, workers_);
+  // The stored catalog first (already durable: not written again), so jobs that waited for
+  // a model plan as soon as the store knows it.
+  for (const ModelRecord& rec : snapshot.models) catalog_.Learn(rec.model);
   for (const auto& [id, job] : jobs_.jobs()) {
     if (!job.rec.planned && !IsEnded(job.rec.state)) commands_.AddUnplanned(id);
   }
@@ -80,7 +83,14 @@ absl::Status SchedulerCore::WorkerHello(const v1::Hello& hello,
 
 void SchedulerCore::LearnModels(const std::vector<v1::ModelInfo>& models) {
   bool learned = false;
-  for (const v1::ModelInfo& model : models) learned |= catalog_.Learn(model);
+  {
+    StateSink::Unit unit(sink_);
+    for (const v1::ModelInfo& model : models) {
+      if (!catalog_.Learn(model)) continue;
+      learned = true;
+      sink_.PutModel(ModelRecord{model, NowMs()});  // the catalog survives restarts
+    }
+  }
   if (learned) commands_.PlanWaiting();
 }
 

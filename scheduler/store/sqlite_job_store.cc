@@ -84,6 +84,10 @@ constexpr const char* kMigrations[] = {
       updated_ms    INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     )sql",
+    // 4: jobs waiting for model facts, stored without tasks (JobRecord::planned).
+    R"sql(
+    ALTER TABLE jobs ADD COLUMN planned INTEGER NOT NULL DEFAULT 1;
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -204,12 +208,13 @@ absl::Status SqliteJobStore::PrepareStatements() {
   GENFARM_ASSIGN_OR_RETURN(commit_, conn_->Prepare("COMMIT", "commit"));
   GENFARM_ASSIGN_OR_RETURN(rollback_, conn_->Prepare("ROLLBACK", "rollback"));
   GENFARM_ASSIGN_OR_RETURN(upsert_job_, conn_->Prepare(R"sql(
-      INSERT INTO jobs (id, idempotency_key, spec, state, submit_ms, start_ms, end_ms, message)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      INSERT INTO jobs (id, idempotency_key, spec, state, submit_ms, start_ms, end_ms, message,
+                        planned)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
       ON CONFLICT (id) DO UPDATE SET
         idempotency_key = excluded.idempotency_key, spec = excluded.spec,
         state = excluded.state, submit_ms = excluded.submit_ms, start_ms = excluded.start_ms,
-        end_ms = excluded.end_ms, message = excluded.message)sql",
+        end_ms = excluded.end_ms, message = excluded.message, planned = excluded.planned)sql",
                                                        "upsert job"));
   GENFARM_ASSIGN_OR_RETURN(upsert_task_, conn_->Prepare(R"sql(
       INSERT INTO tasks (job_id, idx, stage, frames, state, attempts, attempt_id, worker,
@@ -262,7 +267,7 @@ absl::Status SqliteJobStore::PrepareStatements() {
   GENFARM_ASSIGN_OR_RETURN(
       select_jobs_,
       conn_->Prepare("SELECT id, idempotency_key, spec, state, submit_ms, start_ms, end_ms, "
-                     "message FROM jobs ORDER BY id",
+                     "message, planned FROM jobs ORDER BY id",
                      "load jobs"));
   GENFARM_ASSIGN_OR_RETURN(
       select_tasks_,
@@ -317,6 +322,7 @@ absl::Status SqliteJobStore::LoadInto(StoreSnapshot& snapshot) {
     job.start_ms = row.ColumnInt64(5);
     job.end_ms = row.ColumnInt64(6);
     job.message = std::string(row.ColumnText(7));
+    job.planned = row.ColumnInt64(8) != 0;
     // A damaged row costs its job only: it is returned for recovery to quarantine.
     if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size()))) {
       job.spec.Clear();
@@ -422,6 +428,7 @@ absl::Status SqliteJobStore::ApplyBatch(const WriteBatch& batch) {
     upsert_job_.BindInt64(6, job.start_ms);
     upsert_job_.BindInt64(7, job.end_ms);
     upsert_job_.BindText(8, job.message);
+    upsert_job_.BindInt64(9, job.planned ? 1 : 0);
     absl::Status status = upsert_job_.Run();
     if (!status.ok()) {
       return absl::Status(status.code(),
