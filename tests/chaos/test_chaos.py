@@ -18,7 +18,7 @@ corrupt, stale-written frames. Everything but the first three must be 0.
 
 Environment: GENFARM_CHAOS_SEED (default 1), GENFARM_CHAOS_MINUTES (run rounds until this
 many minutes have passed; default: one round), GENFARM_CHAOS_FRAMES (plates per round,
-default 24) and the e2e variables of tests/e2e/farm.py.
+default 36) and the e2e variables of tests/e2e/farm.py.
 """
 
 import os
@@ -75,7 +75,7 @@ class Chaos:
                 del self.dead[w]
         if now < self.next_fault:
             return
-        self.next_fault = now + self.rng.uniform(0.8, 2.5)
+        self.next_fault = now + self.rng.uniform(0.5, 2.0)
         live = self._live_workers()
         roll = self.rng.random()
         if roll < 0.15:
@@ -132,8 +132,9 @@ class ChaosTest(farm.FarmTestCase):
     def test_chaos(self):
         seed = int(os.environ.get("GENFARM_CHAOS_SEED")
                    or os.environ.get("GENFARM_CHAOS_DEFAULT_SEED") or "1")
-        minutes = float(os.environ.get("GENFARM_CHAOS_MINUTES", "0"))
-        frames = int(os.environ.get("GENFARM_CHAOS_FRAMES", "24"))
+        minutes = float(os.environ.get("GENFARM_CHAOS_MINUTES")
+                        or os.environ.get("GENFARM_CHAOS_DEFAULT_MINUTES") or "0")
+        frames = int(os.environ.get("GENFARM_CHAOS_FRAMES", "36"))
         f = self.farm
         f.start_scheduler()
         for w in WORKERS:
@@ -149,6 +150,18 @@ class ChaosTest(farm.FarmTestCase):
             totals.append(self._round(f, plates, frames, rng, seed, round_no, clean))
             if time.monotonic() >= deadline:
                 break
+        keys = ("kills_worker", "kills_scheduler", "stops", "lost", "duplicated", "corrupt",
+                "stale_written", "wrong_attempt", "temps", "no_log")
+        total = {k: sum(t[k] for t in totals) for k in keys}
+        line = ("chaos seed {seed} total over {rounds} rounds: kills {kills} (workers "
+                "{kills_worker}, scheduler {kills_scheduler}), stops {stops}, lost {lost}, "
+                "duplicated {duplicated}, corrupt {corrupt}, stale-written {stale_written}, "
+                "temp files {temps}, tasks without log {no_log}").format(
+                    seed=seed, rounds=len(totals),
+                    kills=total["kills_worker"] + total["kills_scheduler"], **total)
+        print(line, flush=True)
+        with open(os.environ.get("GENFARM_CHAOS_REPORT", os.devnull), "a") as fh:
+            fh.write(line + "\n")
         bad = [t for t in totals if any(t[k] for k in ("lost", "duplicated", "corrupt",
                                                          "stale_written", "temps", "no_log"))]
         self.assertEqual(bad, [], "chaos found lost, duplicated, corrupt or stale frames, "
@@ -235,7 +248,6 @@ class ChaosTest(farm.FarmTestCase):
                 " s, round {seconds} s").format(kills=chaos.kills_worker + chaos.kills_scheduler,
                                                 **audit)
         print(line, flush=True)
-        sys.stderr.write(line + "\n")
         with open(os.environ.get("GENFARM_CHAOS_REPORT", os.devnull), "a") as fh:
             fh.write(line + "\n")
         return audit

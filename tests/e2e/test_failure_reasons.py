@@ -76,7 +76,8 @@ class FailureReasonsTest(farm.FarmTestCase):
                          "FAILURE_REASON_" + reason.upper(), status)
         self.assertEqual(kept_off, 2 if blames else 0,
                          f"{reason}: kept-off lines in the scheduler log\n{status}")
-        print(f"{reason}: status says '{reason}', blocklisted={'yes' if blames else 'no'}")
+        line = next((l.strip() for l in status.splitlines() if "attempts, " in l), "")
+        print(f"{reason}: blocklisted={'yes' if blames else 'no'}; genfarm status: {line}")
 
     def test_each_reason_in_status_and_whether_it_blocklists(self):
         f = self.farm
@@ -105,13 +106,12 @@ class FailureReasonsTest(farm.FarmTestCase):
                 self.skipTest("disk_full needs root to mount a 1 MiB tmpfs")
             self.addCleanup(subprocess.run, ["umount", "-l", full])
             # Fill it to the last block.
-            with open(os.path.join(full, "ballast"), "wb") as fh:
-                try:
+            try:
+                with open(os.path.join(full, "ballast"), "wb", buffering=0) as fh:
                     while True:
                         fh.write(b"\0" * 4096)
-                        fh.flush()
-                except OSError:
-                    pass
+            except OSError:  # ENOSPC: full to the last block
+                pass
             os.makedirs(os.path.join(full, "out"), exist_ok=True)
             self._assert_reason("diskfull", "disk_full", False, input_pattern=self.plates,
                                 output_pattern=os.path.join(full, "out", "up.####.exr"))

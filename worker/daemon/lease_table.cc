@@ -109,13 +109,11 @@ void LeaseTable::Add(int64_t attempt) {
 }
 
 void LeaseTable::Revoke(int64_t attempt, const std::string& why) {
-  std::vector<std::pair<int64_t, std::string>> lost;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = held_.find(attempt);
-    if (it != held_.end() && !it->second.lost) MarkLost(attempt, it->second, why, &lost);
-  }
-  Notify(lost);
+  // The caller stops the attempt itself (a cancel carries its own reason): no callback.
+  std::vector<std::pair<int64_t, std::string>> unused;
+  absl::MutexLock lock(&mu_);
+  auto it = held_.find(attempt);
+  if (it != held_.end() && !it->second.lost) MarkLost(attempt, it->second, why, &unused);
 }
 
 void LeaseTable::Remove(int64_t attempt) {

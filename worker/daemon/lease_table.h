@@ -18,8 +18,8 @@
 // current stream has confirmed it (a renewal listed it since the last disconnect). After a
 // disconnect the rename waits (on the clock) for the next renewal, up to the lease's end. An
 // attempt a renewal does not list, or one the scheduler cancelled, is revoked at once; one whose
-// lease runs out is lost. Either way Start's callback is told once, from the table's watch
-// thread or from OnRenewal/Revoke's caller. With no lease (a scheduler that sends none,
+// lease runs out is lost. Start's callback is told once of each attempt lost or unlisted (not
+// of a Revoke), from the watch thread or from the caller of OnRenewal / CheckBeforeRename. With no lease (a scheduler that sends none,
 // lease 0) nothing is fenced.
 //
 // Ownership: borrows the clock (must outlive the table). Thread-safe; the watch thread is
@@ -74,7 +74,8 @@ class LeaseTable {
   // A new assignment: it inherits the worker's current lease (the scheduler assigned it over
   // a stream whose lease was renewed).
   void Add(int64_t attempt);
-  // The scheduler cancelled it: no more renames.
+  // The scheduler cancelled it: no more renames. Start's callback is not called (the caller
+  // stops the attempt with the cancel's own reason).
   void Revoke(int64_t attempt, const std::string& why);
   void Remove(int64_t attempt);
 
