@@ -18,8 +18,15 @@ while [[ $# -gt 0 ]]; do
     --seconds) SECONDS_PER_TARGET=$2; shift 2 ;;
     --targets) export FUZZ_TARGETS=$2; shift 2 ;;
     --build) export FUZZ_BUILD_DIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+BUILD=${FUZZ_BUILD_DIR:-$REPO/build-fuzz}
+# A fuzz build copied from another checkout points CMake at that tree: start it afresh.
+if [[ -f "$BUILD/CMakeCache.txt" ]] &&
+   ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$REPO" "$BUILD/CMakeCache.txt"; then
+  echo "fuzz: $BUILD was configured for another source tree; reconfiguring it for $REPO" >&2
+  rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"
+fi
 exec "$REPO/tests/fuzz/run.sh" "$SECONDS_PER_TARGET"
