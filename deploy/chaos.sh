@@ -14,7 +14,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MINUTES=10
 SEED=1
-FRAMES=24
+FRAMES=48
 BUILD=$REPO/build
 REPORT=/dev/null
 while [[ $# -gt 0 ]]; do
