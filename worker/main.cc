@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "common/enum_names.h"
 #include "common/flags_usage.h"
 #include "common/http/http_server.h"
 #include "common/port_file.h"
@@ -19,7 +20,9 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "spdlog/spdlog.h"
+#include "worker/daemon/lease_table.h"
 #include "worker/daemon/model_task_runner.h"
+#include "worker/daemon/monotonic_clock.h"
 #include "worker/daemon/scheduler_link.h"
 #include "worker/daemon/task_executor.h"
 #include "worker/dailies/dailies_task_runner.h"
@@ -150,13 +153,26 @@ int main(int argc, char** argv) {
   model_runner.SetTimingObserver([&metrics](const TaskTimings& t) { metrics.OnTaskTimings(t); });
   DailiesTaskRunner dailies_runner(DailiesOptions{}, clock);
 
+  // Lease fencing (docs/fencing.md) on the monotonic clock: a wall-clock step must not stretch
+  // a lease past the scheduler's.
+  MonotonicClock monotonic;
+  LeaseTable::Options lease_options;
+  lease_options.on_rename_refused = [&metrics] { metrics.OnRenameRefused(); };
+  LeaseTable leases(monotonic, lease_options);
   std::unique_ptr<SchedulerLink> link;
   TaskExecutor executor(
       [&](const genfarm::v1::Assignment& a) -> TaskRunner& {
         if (a.stage().kind() == genfarm::v1::STAGE_KIND_DAILIES) return dailies_runner;
         return model_runner;
       },
-      [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); }, clock);
+      [&](const genfarm::v1::WorkerMessage& m) { link->Send(m); }, clock, &leases);
+  executor.SetFailureObserver([&metrics](genfarm::v1::FailureReason reason) {
+    metrics.OnTaskFailed(std::string(genfarm::FailureReasonName(reason)));
+  });
+  leases.Start([&](int64_t attempt, const std::string& why) {
+    metrics.OnLeaseLost();
+    executor.Lose(attempt, why);
+  });
 
   std::string http_address;  // set below once /metrics listens, before the first hello
   int http_port = 0;         // for --port_file; 0 while nothing listens
@@ -195,10 +211,16 @@ int main(int argc, char** argv) {
     return hb;
   };
   absl::BitGen bitgen;  // reconnect jitter
+  SchedulerLink::Options link_options;
+  link_options.address = address;
+  link_options.credentials = *credentials;
+  link_options.lease = &leases;
+  link_options.on_log_lines_dropped = [&metrics](int64_t lines) {
+    metrics.OnLogLinesDropped(lines);
+  };
   link = std::make_unique<SchedulerLink>(
-      SchedulerLink::Options{address, *credentials}, hello,
-      [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); }, heartbeat, clock,
-      bitgen);
+      link_options, hello, [&](const genfarm::v1::SchedulerMessage& m) { executor.Handle(m); },
+      heartbeat, clock, bitgen);
   // /metrics and /healthz. Metrics must not stop rendering: if the address is taken the
   // worker runs without them (and says so).
   std::unique_ptr<genfarm::HttpServer> http;
@@ -259,6 +281,7 @@ int main(int argc, char** argv) {
   }
   if (http) http->Stop();
   link->Stop();
+  leases.Stop();
   spdlog::info("genfarm-worker {} stopped", worker_id);
   return 0;
 }

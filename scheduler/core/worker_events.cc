@@ -68,6 +68,17 @@ std::string Truncated(const std::string& text, size_t max_bytes) {
   return absl::StrCat(text.substr(0, cut), "... [", text.size() - cut, " bytes cut]");
 }
 
+// Lease fencing (docs/fencing.md): answers a hello or heartbeat with the attempts we hold for
+// the worker, so it renames outputs only while we cannot have declared them lost.
+void SendLeaseRenewal(LiveWorker& worker, int64_t seq, absl::Duration ttl,
+                      std::vector<int64_t> attempts) {
+  v1::SchedulerMessage message;
+  message.mutable_lease()->set_lease_seq(seq);
+  message.mutable_lease()->set_lease_ms(absl::ToInt64Milliseconds(ttl));
+  message.mutable_lease()->mutable_attempts()->Add(attempts.begin(), attempts.end());
+  worker.Send(message);
+}
+
 }  // namespace
 
 absl::Status ValidateHello(const v1::Hello& hello) {
@@ -201,6 +212,7 @@ absl::Status WorkerEvents::Hello(const v1::Hello& hello, std::shared_ptr<WorkerC
   welcome.mutable_welcome()->set_worker_id(id.value());
   welcome.mutable_welcome()->set_heartbeat_interval_ms(
       static_cast<int32_t>(absl::ToInt64Milliseconds(p_.options.heartbeat_interval)));
+  welcome.mutable_welcome()->set_lease_ms(absl::ToInt64Milliseconds(p_.options.lease_ttl));
   worker.Send(welcome);
   for (int64_t a : claimed) {
     const LiveAttempt* attempt = p_.attempts.Find(a);
@@ -216,6 +228,7 @@ absl::Status WorkerEvents::Hello(const v1::Hello& hello, std::shared_ptr<WorkerC
     drain.mutable_drain()->set_drain(true);
     worker.Send(drain);
   }
+  SendLeaseRenewal(worker, hello.lease_seq(), p_.options.lease_ttl, p_.attempts.OfWorker(id));
   spdlog::info("worker {} online: {} slots, {} devices, {} models", id.value(), hello.slots(),
                hello.devices_size(), hello.models_size());
   p_.signals.dispatch_needed = true;
@@ -258,6 +271,7 @@ void WorkerEvents::Heartbeat(const WorkerId& id, const v1::Heartbeat& heartbeat,
     p_.lifecycle.Fail(a, v1::FAILURE_REASON_WORKER_LOST,
                       absl::StrCat("worker ", id.value(), " no longer reports attempt ", a));
   }
+  SendLeaseRenewal(*worker, heartbeat.lease_seq(), p_.options.lease_ttl, p_.attempts.OfWorker(id));
 }
 
 void WorkerEvents::Progress(const WorkerId& id, const v1::Progress& progress,

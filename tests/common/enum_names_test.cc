@@ -64,7 +64,10 @@ TEST(EnumNamesTest, NameListsFollowTheEnumOrder) {
   EXPECT_THAT(TierNames(), ElementsAre("batch", "dailies", "interactive"));
   EXPECT_THAT(StageKindNames(), ElementsAre("model", "dailies"));
   EXPECT_THAT(WorkerStateNames(), ElementsAre("online", "draining", "offline"));
-  EXPECT_EQ(FailureReasonNames().size(), 12u);
+  EXPECT_EQ(FailureReasonNames().size(), 13u);
+  EXPECT_EQ(FailureReasonNames().back(), "disk_full");
+  EXPECT_EQ(FailureReasonName(v1::FAILURE_REASON_DISK_FULL), "disk_full");
+  EXPECT_EQ(ParseFailureReason("disk_full"), v1::FAILURE_REASON_DISK_FULL);
 }
 
 }  // namespace

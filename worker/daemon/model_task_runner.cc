@@ -173,6 +173,7 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   options.cancel = context.cancel;
   options.on_progress = [&](const FrameProgress& p) { context.progress(p.frames_done, p.frame); };
   options.on_log = context.log;
+  options.write.before_rename = context.before_rename;
 
   FramePipeline pipeline(**runner, std::move(options));
   auto result = pipeline.Run();

@@ -75,7 +75,9 @@ bool SchedulerLink::connected() const {
 std::vector<int64_t> SchedulerLink::PendingResults() const {
   absl::MutexLock lock(&mu_);
   std::vector<int64_t> out;
-  for (const v1::WorkerMessage& m : pending_results_) out.push_back(m.result().attempt_id());
+  for (const v1::WorkerMessage& m : pending_) {
+    if (m.has_result()) out.push_back(m.result().attempt_id());
+  }
   return out;
 }
 
@@ -86,8 +88,36 @@ bool SchedulerLink::WriteLocked(const v1::WorkerMessage& message) {
 
 void SchedulerLink::Send(const v1::WorkerMessage& message) {
   absl::MutexLock lock(&mu_);
-  if (WriteLocked(message)) return;
-  if (message.has_result()) pending_results_.push_back(message);
+  if (pending_.empty() && WriteLocked(message)) return;
+  KeepLocked(message);
+}
+
+void SchedulerLink::KeepLocked(const v1::WorkerMessage& message) {
+  if (message.has_result()) {
+    pending_.push_back(message);
+    return;
+  }
+  if (!message.has_progress() || message.progress().log_lines_size() == 0) return;
+  pending_.push_back(message);
+  pending_log_lines_ += message.progress().log_lines_size();
+  // Over the bound: drop the oldest progress lines (never a result, which carries the outcome).
+  int64_t dropped = 0;
+  for (auto it = pending_.begin();
+       pending_log_lines_ > options_.max_buffered_log_lines && it != pending_.end();) {
+    if (!it->has_progress()) {
+      ++it;
+      continue;
+    }
+    const int64_t lines = it->progress().log_lines_size();
+    pending_log_lines_ -= lines;
+    dropped += lines;
+    it = pending_.erase(it);
+  }
+  if (dropped > 0) {
+    spdlog::warn("dropped {} task log lines kept while cut off from the scheduler (limit {})",
+                 dropped, options_.max_buffered_log_lines);
+    if (options_.on_log_lines_dropped) options_.on_log_lines_dropped(dropped);
+  }
 }
 
 void SchedulerLink::Loop() {
@@ -111,10 +141,12 @@ void SchedulerLink::Loop() {
       // Results not yet delivered still count as running, so the scheduler keeps the
       // attempts for us; the results follow right after the welcome.
       absl::MutexLock lock(&mu_);
-      for (const v1::WorkerMessage& m : pending_results_) {
-        hello.mutable_hello()->add_running_attempts(m.result().attempt_id());
+      for (const v1::WorkerMessage& m : pending_) {
+        if (m.has_result()) hello.mutable_hello()->add_running_attempts(m.result().attempt_id());
       }
     }
+    // Timed right before it leaves: the lease runs from here (never later than the send).
+    if (options_.lease != nullptr) hello.mutable_hello()->set_lease_seq(options_.lease->NoteSent());
     bool welcomed = false;
     if (stream->Write(hello)) {
       v1::SchedulerMessage message;
@@ -128,12 +160,21 @@ void SchedulerLink::Loop() {
           if (message.welcome().heartbeat_interval_ms() > 0) {
             heartbeat_interval_ = absl::Milliseconds(message.welcome().heartbeat_interval_ms());
           }
-          while (!pending_results_.empty() && stream_->Write(pending_results_.front())) {
-            pending_results_.pop_front();
+          if (options_.lease != nullptr) {
+            options_.lease->SetLease(absl::Milliseconds(message.welcome().lease_ms()));
+          }
+          while (!pending_.empty() && stream_->Write(pending_.front())) {
+            if (pending_.front().has_progress())
+              pending_log_lines_ -= pending_.front().progress().log_lines_size();
+            pending_.pop_front();
           }
           spdlog::info("connected to scheduler {} as {}", options_.address,
                        message.welcome().worker_id());
           reconnect_backoff_.Reset();
+          continue;
+        }
+        if (message.has_lease()) {
+          if (options_.lease != nullptr) options_.lease->OnRenewal(message.lease());
           continue;
         }
         handler_(message);
@@ -144,6 +185,9 @@ void SchedulerLink::Loop() {
       connected_ = false;
       stream_ = nullptr;
     }
+    // Renames now wait for a renewal on the next stream: the scheduler may have requeued our
+    // attempts when this one broke.
+    if (options_.lease != nullptr) options_.lease->OnDisconnected();
     grpc::Status status = stream->Finish();
     {
       absl::MutexLock lock(&mu_);
@@ -183,6 +227,8 @@ void SchedulerLink::HeartbeatLoop() {
     v1::WorkerMessage message;
     *message.mutable_heartbeat() = heartbeat_();
     mu_.Lock();
+    if (options_.lease != nullptr)
+      message.mutable_heartbeat()->set_lease_seq(options_.lease->NoteSent());
     WriteLocked(message);
   }
 }

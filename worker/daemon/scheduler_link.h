@@ -5,7 +5,10 @@
 // when the stream breaks. Every wait (reconnect delay, heartbeat interval) is on the injected
 // clock, and the jitter comes from the injected generator, so tests drive it with a FakeClock.
 // Results that cannot be sent while disconnected are kept and sent right after the next hello, so a
-// scheduler restart loses no finished work.
+// scheduler restart loses no finished work. Task log lines (carried by Progress) are kept the
+// same way, in order with the results, up to a bound (the oldest lines go first, counted).
+// With a LeaseTable, every hello and heartbeat is numbered and timed for lease fencing, and
+// LeaseRenewals and disconnects are reported to it (docs/fencing.md).
 //
 // A worker holds exactly one stream, so a dedicated reader thread with gRPC's sync
 // client API is the simplest correct design here (the scheduler side, which holds
@@ -42,6 +45,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "genfarm/v1/worker_service.grpc.pb.h"
+#include "worker/daemon/lease_table.h"
 
 namespace genfarm::worker {
 
@@ -55,6 +59,12 @@ class SchedulerLink {
     // drawn from [d/2, d] so a farm of workers does not reconnect in lockstep after a
     // scheduler restart. A welcome resets it.
     BackoffOptions reconnect = {absl::Milliseconds(200), absl::Seconds(10), 0.5};
+    // Lease fencing; null: none. Borrowed, must outlive the link.
+    LeaseTable* lease = nullptr;
+    // Log lines kept while disconnected, over all attempts; beyond it the oldest are dropped
+    // and reported to on_log_lines_dropped (called with the link's lock held: keep it short).
+    int64_t max_buffered_log_lines = 20000;
+    std::function<void(int64_t lines)> on_log_lines_dropped;
   };
   using HelloFactory = std::function<v1::Hello()>;
   using HeartbeatFactory = std::function<v1::Heartbeat()>;
@@ -73,8 +83,9 @@ class SchedulerLink {
   // Closes the stream and stops reconnecting.
   void Stop();
 
-  // Sends now when connected. Results are kept while disconnected and sent after the
-  // next hello; progress and heartbeats are dropped (the next ones supersede them).
+  // Sends now when connected. Results, and the log lines of progress messages, are kept while
+  // disconnected and sent after the next hello, in the order they were sent; progress counts
+  // and heartbeats are dropped (the next ones supersede them).
   void Send(const v1::WorkerMessage& message);
 
   // Attempt ids of results waiting to be sent (the hello lists them as running).
@@ -86,6 +97,7 @@ class SchedulerLink {
   void Loop();
   void HeartbeatLoop();
   bool WriteLocked(const v1::WorkerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void KeepLocked(const v1::WorkerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Options options_;
   HelloFactory hello_;
@@ -103,7 +115,9 @@ class SchedulerLink {
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientReaderWriter<v1::WorkerMessage, v1::SchedulerMessage>* stream_ ABSL_GUARDED_BY(mu_) =
       nullptr;
-  std::deque<v1::WorkerMessage> pending_results_ ABSL_GUARDED_BY(mu_);
+  // Results and log-carrying progress not yet delivered, in order.
+  std::deque<v1::WorkerMessage> pending_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_log_lines_ ABSL_GUARDED_BY(mu_) = 0;  // in pending_'s progress messages
   std::thread thread_;
   std::thread heartbeat_thread_;
 };

@@ -1,13 +1,22 @@
 #include "worker/daemon/task_executor.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/enum_names.h"
 #include "common/frame_set.h"
 #include "spdlog/spdlog.h"
+#include "worker/frames/frame_io.h"
 
 namespace genfarm::worker {
 
 v1::FailureReason ReasonForStatus(const absl::Status& status) {
+  // The adapter that knew better (frame_io's output faults) said so.
+  if (absl::optional<absl::Cord> named = status.GetPayload(kFailureReasonPayload)) {
+    if (std::optional<v1::FailureReason> reason = ParseFailureReason(std::string(*named))) {
+      return *reason;
+    }
+  }
   switch (status.code()) {
     case absl::StatusCode::kNotFound:
       return v1::FAILURE_REASON_INPUT_MISSING;
@@ -23,13 +32,25 @@ v1::FailureReason ReasonForStatus(const absl::Status& status) {
       return v1::FAILURE_REASON_OUTPUT_WRITE;
     case absl::StatusCode::kInvalidArgument:
       return v1::FAILURE_REASON_BAD_SPEC;
+    case absl::StatusCode::kAborted:  // the lease fence refused a rename (lease_table.h)
+      return v1::FAILURE_REASON_WORKER_LOST;
     default:
       return v1::FAILURE_REASON_MODEL_ERROR;
   }
 }
 
-TaskExecutor::TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock)
-    : runner_for_(std::move(runner_for)), send_(std::move(send)), clock_(clock) {}
+TaskExecutor::TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock, LeaseTable* lease)
+    : runner_for_(std::move(runner_for)), send_(std::move(send)), clock_(clock), lease_(lease) {}
+
+void TaskExecutor::Lose(int64_t attempt, const std::string& why) {
+  absl::MutexLock lock(&mu_);
+  auto it = running_.find(attempt);
+  if (it == running_.end()) return;
+  it->second.cancel_reason = v1::FAILURE_REASON_WORKER_LOST;
+  it->second.lost_why = why;
+  it->second.cancel->Cancel();
+  spdlog::warn("attempt {}: stopped, {}", attempt, why);
+}
 
 TaskExecutor::~TaskExecutor() { Drain(absl::ZeroDuration()); }
 
@@ -39,10 +60,17 @@ void TaskExecutor::Handle(const v1::SchedulerMessage& message) {
       Start(message.assign());
       break;
     case v1::SchedulerMessage::kCancel: {
+      // No output of a cancelled attempt may land after this, not even one being written.
+      if (lease_ != nullptr) {
+        lease_->Revoke(message.cancel().attempt_id(),
+                       absl::StrCat("cancelled by the scheduler (",
+                                    FailureReasonName(message.cancel().reason()), ")"));
+      }
       absl::MutexLock lock(&mu_);
       auto it = running_.find(message.cancel().attempt_id());
       if (it != running_.end()) {
-        it->second.cancel_reason = message.cancel().reason();
+        // Already lost (its lease ran out): that is what happened first, and what it reports.
+        if (it->second.lost_why.empty()) it->second.cancel_reason = message.cancel().reason();
         it->second.cancel->Cancel();
         spdlog::info("attempt {}: cancel requested ({})", it->first,
                      std::string(FailureReasonName(message.cancel().reason())));
@@ -77,6 +105,7 @@ void TaskExecutor::Start(const v1::Assignment& assignment) {
     send_(message);
     return;
   }
+  if (lease_ != nullptr) lease_->Add(assignment.attempt_id());
   auto cancel = std::make_shared<CancelToken>();
   RunningAttempt& run = running_[assignment.attempt_id()];
   run.cancel = cancel;
@@ -112,7 +141,11 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
     }
     send_(message);
   };
+  if (lease_ != nullptr) {
+    context.before_rename = [this, attempt] { return lease_->CheckBeforeRename(attempt); };
+  }
   TaskOutcome outcome = runner_for_(assignment).Run(context);
+  if (lease_ != nullptr) lease_->Remove(attempt);
 
   v1::WorkerMessage message;
   v1::Result* r = message.mutable_result();
@@ -131,16 +164,26 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
     v1::FailureReason reason = outcome.reason != v1::FAILURE_REASON_UNSPECIFIED
                                    ? outcome.reason
                                    : ReasonForStatus(outcome.status);
+    std::string text(outcome.status.message());
     if (cancel->cancelled()) {
       absl::MutexLock lock(&mu_);
       auto it = running_.find(attempt);
-      if (it != running_.end()) reason = it->second.cancel_reason;
+      if (it != running_.end()) {
+        reason = it->second.cancel_reason;
+        if (!it->second.lost_why.empty()) text = absl::StrCat(text, " (", it->second.lost_why, ")");
+      }
     }
     r->set_failure_reason(reason);
-    r->set_message(std::string(outcome.status.message()));
+    r->set_message(text);
+    r->add_log_lines(
+        absl::StrCat("attempt ", attempt, " failed (", FailureReasonName(reason), "): ", text));
     spdlog::warn("attempt {} failed ({}): {}", attempt, std::string(FailureReasonName(reason)),
-                 std::string(outcome.status.message()));
+                 text);
+    if (on_failure_) on_failure_(reason);
   } else {
+    r->add_log_lines(absl::StrCat("attempt ", attempt,
+                                  " succeeded: ", outcome.frames_written.size(), " frames in ",
+                                  absl::StrFormat("%.2f", outcome.run_seconds), " s"));
     spdlog::info("attempt {} succeeded: {} frames in {:.2f} s", attempt,
                  outcome.frames_written.size(), outcome.run_seconds);
     // Frame preview for the scheduler's dashboard (it never reads frame files itself).

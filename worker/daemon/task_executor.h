@@ -6,14 +6,20 @@
 //   executor.Handle(scheduler_message);   // assign / cancel / drain
 //   executor.Drain(absl::Minutes(5));     // SIGTERM: stop taking work, finish what runs
 //
-// The drain grace period is measured on the injected clock. Borrows the clock and the
-// runners, which must outlive the executor. Thread-safe.
+// With a LeaseTable (docs/fencing.md) every attempt is fenced: the runner checks its lease
+// before each rename, a cancel revokes it, and Lose() (the table's callback when a lease runs
+// out or the scheduler took the attempt back) stops it as worker-lost.
+//
+// Every result carries a last log line saying how the attempt ended, so no task's log is
+// empty. The drain grace period is measured on the injected clock. Borrows the clock, the
+// runners and the lease table, which must outlive the executor. Thread-safe.
 #ifndef GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
 #define GENFARM_WORKER_DAEMON_TASK_EXECUTOR_H_
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,6 +28,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "genfarm/v1/worker_service.pb.h"
+#include "worker/daemon/lease_table.h"
 #include "worker/daemon/task_runner.h"
 
 namespace genfarm::worker {
@@ -32,10 +39,19 @@ class TaskExecutor {
   // Picks the runner for an assignment (model stages vs dailies).
   using RunnerFor = std::function<TaskRunner&(const v1::Assignment&)>;
 
-  TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock);
+  TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock, LeaseTable* lease = nullptr);
   ~TaskExecutor();  // cancels and joins everything still running
 
   void Handle(const v1::SchedulerMessage& message);
+
+  // Stops an attempt this worker may no longer write for (its lease ran out, or the scheduler
+  // holds it no more): it is cancelled and reported worker-lost, `why` in its message.
+  void Lose(int64_t attempt, const std::string& why);
+
+  // Called with each failed attempt's reason (metrics). Set before the first assignment.
+  void SetFailureObserver(std::function<void(v1::FailureReason)> observer) {
+    on_failure_ = std::move(observer);
+  }
 
   std::vector<int64_t> Running() const;
   bool draining() const;
@@ -50,6 +66,7 @@ class TaskExecutor {
   struct RunningAttempt {
     std::shared_ptr<CancelToken> cancel;
     v1::FailureReason cancel_reason = v1::FAILURE_REASON_CANCELED;
+    std::string lost_why;  // set by Lose
     std::thread thread;
   };
   void Start(const v1::Assignment& assignment);
@@ -59,6 +76,8 @@ class TaskExecutor {
   RunnerFor runner_for_;
   Send send_;
   const Clock& clock_;
+  LeaseTable* lease_;  // may be null
+  std::function<void(v1::FailureReason)> on_failure_;
   mutable absl::Mutex mu_;
   std::map<int64_t, RunningAttempt> running_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);  // to join

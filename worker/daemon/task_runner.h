@@ -20,6 +20,10 @@ struct TaskContext {
   const CancelToken* cancel = nullptr;
   std::function<void(int64_t frames_done, int64_t last_frame)> progress;
   std::function<void(const std::string& line)> log;
+  // Lease fencing (docs/fencing.md): call right before renaming an output into place; a
+  // failure means the scheduler may have given the task away, so the output must not land.
+  // Empty: no fencing.
+  std::function<absl::Status()> before_rename;
 };
 
 struct TaskOutcome {
@@ -38,9 +42,12 @@ class TaskRunner {
   virtual TaskOutcome Run(const TaskContext& context) = 0;
 };
 
-// The failure reason a status most likely means, for runners that do not know better:
-// NotFound -> input missing, DataLoss -> input corrupt, ResourceExhausted -> out of
-// memory, Cancelled -> canceled, FailedPrecondition -> model unavailable, others -> model error.
+// The failure reason a status means, for runners that do not know better: the reason named in
+// its kFailureReasonPayload (worker/frames/frame_io.h: output faults, disk full) when set, else
+// by code: NotFound -> input missing, DataLoss -> input corrupt, ResourceExhausted -> out of
+// memory, Cancelled -> canceled, FailedPrecondition -> model unavailable, PermissionDenied ->
+// output write, InvalidArgument -> bad spec, Aborted -> worker lost (the lease fence), others ->
+// model error. docs/failures.md has the table.
 v1::FailureReason ReasonForStatus(const absl::Status& status);
 
 }  // namespace genfarm::worker

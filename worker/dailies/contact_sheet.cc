@@ -93,12 +93,14 @@ absl::Status ContactSheet::Add(const OIIO::ImageBuf& display, const BurnInText& 
   return absl::OkStatus();
 }
 
-absl::Status ContactSheet::Write(const std::string& path) const {
-  return WriteImageAtomically(sheet_, path, layout_.jpeg_quality);
+absl::Status ContactSheet::Write(const std::string& path,
+                                 const std::function<absl::Status()>& before_rename) const {
+  return WriteImageAtomically(sheet_, path, layout_.jpeg_quality, before_rename);
 }
 
 absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string& path,
-                                  int jpeg_quality) {
+                                  int jpeg_quality,
+                                  const std::function<absl::Status()>& before_rename) {
   static std::atomic<int> counter{0};
   const std::filesystem::path target(path);
   std::error_code ec;
@@ -121,6 +123,12 @@ absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string
   if (!out.write(temp, OIIO::TypeDesc::UINT8)) {
     std::remove(temp.c_str());
     return absl::InternalError(absl::StrCat("cannot write ", path, ": ", out.geterror()));
+  }
+  if (before_rename) {
+    if (absl::Status fenced = before_rename(); !fenced.ok()) {
+      std::remove(temp.c_str());
+      return fenced;
+    }
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     const int err = errno;

@@ -14,6 +14,7 @@
 #include <OpenImageIO/imagebuf.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,10 @@ class ContactSheet {
   // in the next cell.
   absl::Status Add(const OIIO::ImageBuf& display, const BurnInText& label);
 
-  // Writes the sheet, format from the extension (.jpg, .png, ...).
-  absl::Status Write(const std::string& path) const;
+  // Writes the sheet, format from the extension (.jpg, .png, ...). `before_rename` as in
+  // WriteImageAtomically.
+  absl::Status Write(const std::string& path,
+                     const std::function<absl::Status()>& before_rename = {}) const;
 
   const OIIO::ImageBuf& image() const { return sheet_; }
 
@@ -76,9 +79,12 @@ class ContactSheet {
 };
 
 // Writes `image` to `path` as 8-bit via a temporary file in the same folder and a rename,
-// creating missing folders. PermissionDenied/Internal errors name the path.
+// creating missing folders. PermissionDenied/Internal errors name the path. `before_rename`
+// (may be empty) runs right before the rename; its error removes the temporary and is returned
+// (lease fencing, docs/fencing.md).
 absl::Status WriteImageAtomically(const OIIO::ImageBuf& image, const std::string& path,
-                                  int jpeg_quality = 92);
+                                  int jpeg_quality = 92,
+                                  const std::function<absl::Status()>& before_rename = {});
 
 }  // namespace genfarm::worker
 

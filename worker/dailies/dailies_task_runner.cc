@@ -185,8 +185,9 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
     if (context.progress) context.progress(i + 1, f);
   }
 
-  if (absl::Status s = sheet->Write(sheet_path); !s.ok())
-    return Fail(s, v1::FAILURE_REASON_OUTPUT_WRITE);
+  if (absl::Status s = sheet->Write(sheet_path, context.before_rename); !s.ok())
+    return Fail(s, s.code() == absl::StatusCode::kAborted ? v1::FAILURE_REASON_WORKER_LOST
+                                                          : v1::FAILURE_REASON_OUTPUT_WRITE);
   log(absl::StrCat("contact sheet ", sheet_path, " (", sheet->image().spec().width, "x",
                    sheet->image().spec().height, ")"));
 
@@ -233,6 +234,12 @@ TaskOutcome DailiesTaskRunner::Run(const TaskContext& context) {
         absl::InternalError(absl::StrCat("movie ", movie_path, ": ffmpeg exited with ",
                                          ffmpeg->exit_code, ": ", Tail(ffmpeg->stderr_tail, 3))),
         v1::FAILURE_REASON_INTERNAL);
+  }
+  if (context.before_rename) {
+    if (absl::Status fenced = context.before_rename(); !fenced.ok()) {
+      std::remove(temp_movie.c_str());
+      return Fail(fenced, v1::FAILURE_REASON_WORKER_LOST);
+    }
   }
   if (std::rename(temp_movie.c_str(), movie_path.c_str()) != 0) {
     const int err = errno;

@@ -1,6 +1,7 @@
 #include "worker/frames/frame_io.h"
 
 #include <OpenImageIO/imageio.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -67,6 +69,30 @@ absl::Status FsError(const std::string& what, const std::error_code& ec) {
   return absl::InternalError(message);
 }
 
+// An output-side failure, told apart as the user needs it: no space (ENOSPC, or the folder's
+// file system has less free than the frame needs: OpenImageIO's writers do not keep errno),
+// else not writable. Returns `status` with kFailureReasonPayload set, the message kept.
+absl::Status OutputFault(absl::Status status, const fs::path& folder, uint64_t frame_bytes) {
+  bool full = absl::StrContains(status.message(), "No space left") ||
+              absl::StrContains(status.message(), "Disk quota exceeded");
+  struct statvfs vfs;
+  if (!full && statvfs(folder.empty() ? "." : folder.c_str(), &vfs) == 0) {
+    const uint64_t free_bytes = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+    full = free_bytes < std::max<uint64_t>(frame_bytes, 64 * 1024);
+  }
+  if (full) {
+    absl::Status out = absl::ResourceExhaustedError(
+        absl::StrCat(status.message(), " (no space left on the output's file system)"));
+    out.SetPayload(kFailureReasonPayload, absl::Cord("disk_full"));
+    return out;
+  }
+  if (status.code() == absl::StatusCode::kResourceExhausted) {
+    status = absl::InternalError(status.message());  // never "out of memory" for a write
+  }
+  status.SetPayload(kFailureReasonPayload, absl::Cord("output_write"));
+  return status;
+}
+
 std::string TempPath(const fs::path& final_path) {
   static std::atomic<uint64_t> counter{0};
   const std::string name = absl::StrCat(".", final_path.filename().string(), ".tmp-", getpid(), "-",
@@ -96,7 +122,12 @@ absl::StatusOr<Frame> ReadFrame(const std::string& path, int64_t frame) {
   if (status.type() == fs::file_type::not_found) {
     return absl::NotFoundError(absl::StrCat(prefix, " not found"));
   }
-  if (ec) return FsError(prefix, ec);
+  if (ec) {
+    // Unreadable (permissions, a stale mount): the input's fault, the same on every worker.
+    absl::Status unreadable = FsError(prefix, ec);
+    unreadable.SetPayload(kFailureReasonPayload, absl::Cord("input_missing"));
+    return unreadable;
+  }
   if (fs::is_directory(status)) {
     return absl::InvalidArgumentError(absl::StrCat(prefix, " is a directory, not an image"));
   }
@@ -189,7 +220,10 @@ SampleType SampleTypeFromMetadata(const FrameMetadata& md) {
   return SampleType::kAuto;
 }
 
-absl::Status WriteFrame(const std::string& path, const Image& image, const WriteOptions& options) {
+namespace {
+
+absl::Status WriteFrameUnclassified(const std::string& path, const Image& image,
+                                    const WriteOptions& options) {
   const std::string prefix = absl::StrCat(
       FramePrefix(options.provenance ? options.provenance->frame : kNoFrame), "output file ", path);
   if (image.channels != 3 || image.width < 1 || image.height < 1 ||
@@ -260,6 +294,13 @@ absl::Status WriteFrame(const std::string& path, const Image& image, const Write
     }
   }
 
+  // An attempt that has lost its lease starts no temporary file at all (one it left behind
+  // when killed right after would be nobody's to sweep).
+  if (options.before_rename) {
+    if (absl::Status fenced = options.before_rename(); !fenced.ok()) {
+      return absl::Status(fenced.code(), absl::StrCat(prefix, ": ", fenced.message()));
+    }
+  }
   const std::string temp = TempPath(final_path);
   auto fail = [&](absl::Status status) {
     out.reset();  // closes the file handle before unlinking
@@ -278,9 +319,27 @@ absl::Status WriteFrame(const std::string& path, const Image& image, const Write
     return fail(absl::InternalError(absl::StrCat(prefix, ": close failed: ", out->geterror())));
   }
   out.reset();
+  if (options.before_rename) {
+    if (absl::Status fenced = options.before_rename(); !fenced.ok()) {
+      return fail(absl::Status(fenced.code(), absl::StrCat(prefix, ": ", fenced.message())));
+    }
+  }
   fs::rename(temp, final_path, ec);
   if (ec) return fail(FsError(absl::StrCat(prefix, ": cannot rename ", temp), ec));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteFrame(const std::string& path, const Image& image, const WriteOptions& options) {
+  absl::Status status = WriteFrameUnclassified(path, image, options);
+  // Bad arguments are the spec's or the caller's; a refused rename is the lease fence's.
+  if (status.ok() || status.code() == absl::StatusCode::kInvalidArgument ||
+      status.code() == absl::StatusCode::kAborted) {
+    return status;
+  }
+  const fs::path folder = fs::path(path).parent_path();
+  return OutputFault(std::move(status), folder, uint64_t(image.pixels.size()) * 2);
 }
 
 absl::StatusOr<Provenance> ReadProvenance(const std::string& path) {

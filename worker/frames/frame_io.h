@@ -11,12 +11,16 @@
 //   NotFound         "frame 1042: input file /x/plate.1042.exr not found"
 //   DataLoss         "frame 1042: input file /x/plate.1042.exr is not a readable image: ..."
 //   InvalidArgument  unsupported layouts (deep data, unknown output extension)
-//   PermissionDenied / Internal for output folders and renames.
+//   PermissionDenied / Internal / ResourceExhausted for output folders, writes and renames;
+//   every output-side failure carries kFailureReasonPayload ("output_write" or "disk_full",
+//   common/enum_names.h names), so a full disk is never taken for out-of-memory, nor an
+//   OpenImageIO write error for a model error.
 // Thread-safety: the functions are safe to call from several threads on different files.
 #ifndef GENFARM_WORKER_FRAMES_FRAME_IO_H_
 #define GENFARM_WORKER_FRAMES_FRAME_IO_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,6 +31,10 @@
 #include "worker/frames/image.h"
 
 namespace genfarm::worker {
+
+// Status payload naming the failure reason (a common/enum_names.h name) when the adapter knows
+// it better than the status code says; the worker daemon's ReasonForStatus reads it.
+inline constexpr char kFailureReasonPayload[] = "genfarm.dev/failure_reason";
 
 // "No frame number" for messages: the "frame N: " prefix is omitted.
 inline constexpr int64_t kNoFrame = INT64_MIN;
@@ -68,6 +76,10 @@ struct WriteOptions {
   std::optional<Provenance> provenance;  // its frame also prefixes error messages
   std::string compression;               // e.g. "zip", "piz", "dwaa"; empty = writer default
   int jpeg_quality = 95;
+  // Lease fencing (docs/fencing.md): called before the temporary file is created, and again
+  // once it is complete, right before it is renamed over `path`; an error stops the write
+  // (removing the temporary) and is returned.
+  std::function<absl::Status()> before_rename;
 };
 
 // Writes `image` (3-channel float) to `path`, format from the extension. Creates missing

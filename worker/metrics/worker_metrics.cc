@@ -109,7 +109,29 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                      .Name(kConnectedMetric)
                      .Help("1 while the worker's stream to the scheduler is up, else 0.")
                      .Register(registry)
-                     .Add({})) {}
+                     .Add({})),
+      leases_lost_(BuildCounter()
+                       .Name(kLeasesLostMetric)
+                       .Help("Attempts stopped because their lease ran out or the scheduler "
+                             "took them back (docs/fencing.md).")
+                       .Register(registry)
+                       .Add({})),
+      renames_refused_(BuildCounter()
+                           .Name(kRenamesRefusedMetric)
+                           .Help("Output frames not renamed into place because their attempt "
+                                 "no longer held a lease.")
+                           .Register(registry)
+                           .Add({})),
+      log_lines_dropped_(BuildCounter()
+                             .Name(kLogLinesDroppedMetric)
+                             .Help("Task log lines dropped because the buffer kept while cut "
+                                   "off from the scheduler was full.")
+                             .Register(registry)
+                             .Add({})),
+      tasks_failed_(BuildCounter()
+                        .Name(kTasksFailedMetric)
+                        .Help("Failed attempts, by failure reason.")
+                        .Register(registry)) {}
 
 void WorkerMetrics::OnCacheEvent(const CacheEvent& event) {
   const prometheus::Labels labels{{"model", event.model}, {"device", event.device}};
@@ -157,6 +179,18 @@ void WorkerMetrics::Refresh(const WorkerSnapshot& snapshot) {
     device_memory_total_.Add(labels).Set(static_cast<double>(d.total_bytes));
     models_loaded_.Add(labels).Set(static_cast<double>(d.models_loaded));
   }
+}
+
+void WorkerMetrics::OnLeaseLost() { leases_lost_.Increment(); }
+
+void WorkerMetrics::OnRenameRefused() { renames_refused_.Increment(); }
+
+void WorkerMetrics::OnLogLinesDropped(int64_t lines) {
+  log_lines_dropped_.Increment(static_cast<double>(std::max<int64_t>(0, lines)));
+}
+
+void WorkerMetrics::OnTaskFailed(const std::string& reason) {
+  tasks_failed_.Add({{"reason", reason}}).Increment();
 }
 
 }  // namespace genfarm::worker

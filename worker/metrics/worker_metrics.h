@@ -51,6 +51,10 @@ inline constexpr char kSlotsMetric[] = "genfarm_worker_slots";
 inline constexpr char kBusySlotsMetric[] = "genfarm_worker_busy_slots";
 inline constexpr char kDrainingMetric[] = "genfarm_worker_draining";
 inline constexpr char kConnectedMetric[] = "genfarm_worker_scheduler_connected";
+inline constexpr char kLeasesLostMetric[] = "genfarm_worker_leases_lost_total";
+inline constexpr char kRenamesRefusedMetric[] = "genfarm_worker_renames_refused_total";
+inline constexpr char kLogLinesDroppedMetric[] = "genfarm_worker_log_lines_dropped_total";
+inline constexpr char kTasksFailedMetric[] = "genfarm_worker_tasks_failed_total";
 
 // What the gauges show.
 struct WorkerSnapshot {
@@ -80,6 +84,14 @@ class WorkerMetrics {
   void OnTaskTimings(const TaskTimings& timings);
   // Sets every gauge.
   void Refresh(const WorkerSnapshot& snapshot);
+  // Lease fencing (worker/daemon/lease_table.h): an attempt stopped because its lease ran out
+  // or the scheduler took it back; an output left unrenamed for that reason.
+  void OnLeaseLost();
+  void OnRenameRefused();
+  // Task log lines dropped because the buffer kept while cut off from the scheduler was full.
+  void OnLogLinesDropped(int64_t lines);
+  // A failed attempt, by its failure reason's name (common/enum_names.h): bounded.
+  void OnTaskFailed(const std::string& reason);
 
  private:
   prometheus::Family<prometheus::Counter>& frames_processed_;
@@ -99,6 +111,10 @@ class WorkerMetrics {
   prometheus::Gauge& busy_slots_;
   prometheus::Gauge& draining_;
   prometheus::Gauge& connected_;
+  prometheus::Counter& leases_lost_;
+  prometheus::Counter& renames_refused_;
+  prometheus::Counter& log_lines_dropped_;
+  prometheus::Family<prometheus::Counter>& tasks_failed_;
 };
 
 }  // namespace genfarm::worker

@@ -44,7 +44,11 @@ std::string FormatOfPath(const std::string& path) {
 }
 
 absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
-  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
+  absl::Status out(status.code(), absl::StrCat(prefix, status.message()));
+  // Payloads (the failure reason, frame_io.h) survive the prefix.
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 // The state of one Run(): three stages and the queues between them.

@@ -204,6 +204,37 @@ TEST_F(SchedulerCoreTest, BlockedTaskIsQueuedWhenItsUpstreamTaskSucceeds) {
   EXPECT_EQ(w1->Assignments()[1].task_index(), 1);
 }
 
+// Lease fencing (docs/fencing.md): every hello and heartbeat is answered with the attempts the
+// core holds for the worker, echoing the message's number, so the worker knows its lease.
+TEST_F(SchedulerCoreTest, HelloAndHeartbeatAreAnsweredWithALeaseRenewalOfTheWorkersAttempts) {
+  auto Renewals = [](const FakeChannel& channel) {
+    std::vector<v1::LeaseRenewal> out;
+    for (const auto& m : channel.sent()) {
+      if (m.has_lease()) out.push_back(m.lease());
+    }
+    return out;
+  };
+  Submit(OneStageYaml("1001-1002", 2, 0));
+  auto w1 = Connect("w1");
+  ASSERT_TRUE(w1->sent()[0].has_welcome());
+  EXPECT_EQ(w1->sent()[0].welcome().lease_ms(), absl::ToInt64Milliseconds(options_.lease_ttl));
+  ASSERT_THAT(Renewals(*w1), SizeIs(1));
+  EXPECT_THAT(Renewals(*w1)[0].attempts(), IsEmpty());
+  core_->Dispatch();
+  ASSERT_THAT(w1->Assignments(), SizeIs(1));
+  const int64_t attempt = w1->Assignments()[0].attempt_id();
+
+  v1::Heartbeat hb;
+  hb.set_lease_seq(42);
+  hb.add_running_attempts(attempt);
+  core_->WorkerHeartbeat(WorkerId("w1"), hb);
+  ASSERT_THAT(Renewals(*w1), SizeIs(2));
+  const v1::LeaseRenewal renewal = Renewals(*w1)[1];
+  EXPECT_EQ(renewal.lease_seq(), 42);
+  EXPECT_EQ(renewal.lease_ms(), absl::ToInt64Milliseconds(options_.lease_ttl));
+  EXPECT_THAT(renewal.attempts(), ElementsAre(attempt));
+}
+
 TEST_F(SchedulerCoreTest, DispatchSendsAnAssignmentNamingAttemptFramesAndDevice) {
   const JobId job = Submit(OneStageYaml("1001-1005", 2, 0, "    gpus: 1\n    timeout: 60\n"));
   auto channel = std::make_shared<FakeChannel>();

@@ -48,5 +48,16 @@ TEST(ThresholdBlamePolicyTest, BadInputIsNotTheWorkersFaultAndThresholdKeepsItOf
   EXPECT_EQ(blame.KeepOffFor(3), absl::Minutes(10));
 }
 
+TEST(ThresholdBlamePolicyTest, StorageFaultsAreNotTheWorkersButItsOwnFaultsAre) {
+  ThresholdBlamePolicy blame(3, absl::Minutes(10));
+  EXPECT_FALSE(blame.BlamesWorker(v1::FAILURE_REASON_OUTPUT_WRITE));
+  EXPECT_FALSE(blame.BlamesWorker(v1::FAILURE_REASON_DISK_FULL));
+  EXPECT_FALSE(blame.BlamesWorker(v1::FAILURE_REASON_PREEMPTED));
+  EXPECT_TRUE(blame.BlamesWorker(v1::FAILURE_REASON_OUT_OF_MEMORY));
+  EXPECT_TRUE(blame.BlamesWorker(v1::FAILURE_REASON_TIMEOUT));
+  EXPECT_TRUE(blame.BlamesWorker(v1::FAILURE_REASON_WORKER_LOST));
+  EXPECT_TRUE(blame.BlamesWorker(v1::FAILURE_REASON_MODEL_UNAVAILABLE));
+}
+
 }  // namespace
 }  // namespace genfarm::scheduler

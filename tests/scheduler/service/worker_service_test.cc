@@ -31,6 +31,10 @@ class WorkerServiceTest : public testing::ServiceFixture {
     EXPECT_TRUE(stream->Read(&welcome));
     EXPECT_EQ(welcome.welcome().worker_id(), id);
     EXPECT_GT(welcome.welcome().heartbeat_interval_ms(), 0);
+    // Lease fencing (docs/fencing.md): the hello's renewal follows the welcome.
+    v1::SchedulerMessage lease;
+    EXPECT_TRUE(stream->Read(&lease));
+    EXPECT_TRUE(lease.has_lease()) << lease.DebugString();
     return stream;
   }
 

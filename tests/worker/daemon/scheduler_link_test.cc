@@ -156,6 +156,9 @@ class SchedulerLinkTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     SchedulerLink::Options options;
     options.address = "in-process";
+    options.lease = &leases_;
+    options.max_buffered_log_lines = 5;
+    options.on_log_lines_dropped = [this](int64_t n) { dropped_lines_ += n; };
     link_ = std::make_unique<SchedulerLink>(
         server_->InProcessChannel(grpc::ChannelArguments()), options,
         [this] {
@@ -201,6 +204,8 @@ class SchedulerLinkTest : public ::testing::Test {
 
   FakeClock clock_;
   absl::BitGen bitgen_;
+  LeaseTable leases_{clock_};
+  int64_t dropped_lines_ = 0;  // written with the link's lock held, read after it is stopped
   FakeScheduler scheduler_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<SchedulerLink> link_;
@@ -326,6 +331,73 @@ TEST_F(SchedulerLinkTest, StopWhileConnectedEndsTheSchedulersStream) {
   EXPECT_FALSE(link_->connected());
   link_->Send(ResultFor(5));  // after Stop: kept, never sent
   EXPECT_THAT(scheduler_.received(), ::testing::SizeIs(1));
+}
+
+v1::WorkerMessage LogLines(int64_t attempt, std::vector<std::string> lines) {
+  v1::WorkerMessage m;
+  m.mutable_progress()->set_attempt_id(attempt);
+  for (std::string& line : lines) m.mutable_progress()->add_log_lines(std::move(line));
+  return m;
+}
+
+TEST_F(SchedulerLinkTest, LogLinesSentWhileDisconnectedArriveAfterTheHelloBeforeTheResult) {
+  scheduler_.SetHeartbeatIntervalMs(3'600'000);
+  link_->Send(LogLines(77, {"model warm", "frame 1001"}));
+  link_->Send(ResultFor(77));
+  link_->Start();
+  std::vector<v1::WorkerMessage> got = scheduler_.AwaitMessages(3);
+  ASSERT_THAT(got, ::testing::SizeIs(3));
+  EXPECT_TRUE(got[0].has_hello());
+  // In the order they were sent: the scheduler takes log lines only while the attempt runs.
+  ASSERT_TRUE(got[1].has_progress());
+  EXPECT_THAT(got[1].progress().log_lines(), ElementsAre("model warm", "frame 1001"));
+  EXPECT_EQ(got[2].result().attempt_id(), 77);
+}
+
+TEST_F(SchedulerLinkTest, TheLogBufferIsBoundedTheOldestLinesGoFirstAndAreCounted) {
+  scheduler_.SetHeartbeatIntervalMs(3'600'000);
+  link_->Send(LogLines(1, {"a", "b"}));
+  link_->Send(LogLines(1, {"c", "d"}));
+  link_->Send(ResultFor(1));             // a result is never dropped
+  link_->Send(LogLines(2, {"e", "f"}));  // 6 lines > 5: the oldest message goes
+  link_->Start();
+  std::vector<v1::WorkerMessage> got = scheduler_.AwaitMessages(4);
+  ASSERT_THAT(got, ::testing::SizeIs(4));
+  EXPECT_THAT(got[1].progress().log_lines(), ElementsAre("c", "d"));
+  EXPECT_EQ(got[2].result().attempt_id(), 1);
+  EXPECT_THAT(got[3].progress().log_lines(), ElementsAre("e", "f"));
+  link_->Stop();
+  EXPECT_EQ(dropped_lines_, 2);
+}
+
+TEST_F(SchedulerLinkTest, HellosAndHeartbeatsAreNumberedAndRenewalsGoToTheLeaseTable) {
+  scheduler_.SetHeartbeatIntervalMs(1000);
+  link_->Start();
+  std::vector<v1::Hello> hellos = scheduler_.AwaitHellos(1);
+  ASSERT_THAT(hellos, ::testing::SizeIs(1));
+  const int64_t hello_seq = hellos[0].lease_seq();
+  EXPECT_GT(hello_seq, 0);
+  AwaitConnected(absl::Seconds(1));
+  const absl::Time hello_sent = clock_.Now();  // the fake clock has not moved since
+  clock_.Advance(absl::Seconds(1));
+  std::vector<v1::WorkerMessage> got = scheduler_.AwaitMessages(2);
+  ASSERT_THAT(got, ::testing::SizeIs(2));
+  EXPECT_GT(got[1].heartbeat().lease_seq(), hello_seq);
+
+  // The renewal answers the hello: the lease runs from when the hello was sent.
+  v1::SchedulerMessage renewal;
+  renewal.mutable_lease()->set_lease_seq(hello_seq);
+  renewal.mutable_lease()->set_lease_ms(10000);
+  ASSERT_TRUE(scheduler_.Send(renewal));
+  v1::SchedulerMessage assign;  // sent after it on the same stream: handled after it
+  assign.mutable_assign()->set_attempt_id(12);
+  ASSERT_TRUE(scheduler_.Send(assign));
+  std::vector<v1::SchedulerMessage> handled = AwaitHandled(1);
+  ASSERT_THAT(handled, ::testing::SizeIs(1));  // the renewal is the link's, not the handler's
+  EXPECT_TRUE(handled[0].has_assign());
+  EXPECT_TRUE(leases_.enabled());
+  leases_.Add(12);
+  EXPECT_EQ(leases_.ValidUntil(12), hello_sent + absl::Milliseconds(9850));
 }
 
 }  // namespace

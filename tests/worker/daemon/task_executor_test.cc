@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/frames/frame_io.h"
 
 namespace genfarm::worker {
 namespace {
@@ -43,6 +44,14 @@ class FakeRunner : public TaskRunner {
       TaskOutcome outcome;
       outcome.status = absl::CancelledError("cancelled between frames");
       return outcome;
+    }
+    // Its one output goes into place through the lease fence, as WriteFrame's rename does.
+    if (context.before_rename) {
+      if (absl::Status fenced = context.before_rename(); !fenced.ok()) {
+        TaskOutcome outcome;
+        outcome.status = fenced;
+        return outcome;
+      }
     }
     auto it = outcomes_.find(attempt);
     if (it != outcomes_.end()) return it->second;
@@ -174,7 +183,8 @@ TEST_F(TaskExecutorTest, RunsAnAssignmentAndReportsProgressLogsAndResult) {
   EXPECT_EQ(progress[0].frames_done(), 1);
   EXPECT_EQ(progress[0].last_frame(), 1001);
   EXPECT_THAT(progress[0].log_lines(), ElementsAre("fake model warm"));
-  EXPECT_THAT(r.log_lines(), IsEmpty());
+  // The result's own last line says how the attempt ended, so no task's log is empty.
+  EXPECT_THAT(r.log_lines(), ElementsAre("attempt 41 succeeded: 2 frames in 2.50 s"));
   // The result goes out just before the attempt leaves the table: a drain (with a grace the
   // fake clock never reaches) returns as soon as it has.
   EXPECT_TRUE(executor_.Drain(absl::Hours(1)));
@@ -275,6 +285,79 @@ TEST_F(TaskExecutorTest, DrainCancelsWhatOutlivesTheGracePeriod) {
   EXPECT_FALSE(r.success());
   EXPECT_EQ(r.failure_reason(), v1::FAILURE_REASON_CANCELED);  // requeued by the scheduler
   EXPECT_EQ(outbox_.results(), 1);
+}
+
+TEST(ReasonForStatusTest, TheAdaptersReasonWinsOverTheStatusCode) {
+  absl::Status full = absl::ResourceExhaustedError("frame 3: output file /o/x.exr: no space");
+  full.SetPayload(kFailureReasonPayload, absl::Cord("disk_full"));
+  EXPECT_EQ(ReasonForStatus(full), v1::FAILURE_REASON_DISK_FULL);  // not out of memory
+  absl::Status write = absl::InternalError("frame 3: output file /o/x.exr: write failed");
+  write.SetPayload(kFailureReasonPayload, absl::Cord("output_write"));
+  EXPECT_EQ(ReasonForStatus(write), v1::FAILURE_REASON_OUTPUT_WRITE);  // not a model error
+  EXPECT_EQ(ReasonForStatus(absl::ResourceExhaustedError("cuda: out of memory")),
+            v1::FAILURE_REASON_OUT_OF_MEMORY);
+  EXPECT_EQ(ReasonForStatus(absl::InternalError("c10::Error")), v1::FAILURE_REASON_MODEL_ERROR);
+  EXPECT_EQ(ReasonForStatus(absl::NotFoundError("input")), v1::FAILURE_REASON_INPUT_MISSING);
+  EXPECT_EQ(ReasonForStatus(absl::DataLossError("input")), v1::FAILURE_REASON_INPUT_CORRUPT);
+  EXPECT_EQ(ReasonForStatus(absl::AbortedError("lease")), v1::FAILURE_REASON_WORKER_LOST);
+}
+
+// --- Lease fencing (worker/daemon/lease_table.h) ---
+
+class FencedTaskExecutorTest : public ::testing::Test {
+ protected:
+  FencedTaskExecutorTest() {
+    const uint64_t seq = leases_.NoteSent();
+    leases_.SetLease(absl::Seconds(10));
+    v1::LeaseRenewal renewal;
+    renewal.set_lease_seq(static_cast<int64_t>(seq));
+    renewal.set_lease_ms(10000);
+    leases_.OnRenewal(renewal);
+  }
+  void StartWatching() {
+    leases_.Start([this](int64_t a, const std::string& why) { executor_.Lose(a, why); });
+  }
+
+  FakeClock clock_;
+  FakeRunner runner_;
+  Outbox outbox_;
+  LeaseTable leases_{clock_};
+  TaskExecutor executor_{[this](const v1::Assignment&) -> TaskRunner& { return runner_; },
+                         [this](const v1::WorkerMessage& m) { outbox_.Send(m); }, clock_, &leases_};
+};
+
+TEST_F(FencedTaskExecutorTest, AnAttemptWhoseLeaseRunsOutIsStoppedAsWorkerLost) {
+  StartWatching();
+  executor_.Handle(Assign(5));
+  ASSERT_TRUE(runner_.AwaitStarted(1));
+  // Nobody renews (the scheduler is gone, or this process was frozen past its lease).
+  clock_.Advance(absl::Seconds(10));
+  v1::Result r = outbox_.AwaitResult(5);
+  EXPECT_FALSE(r.success());
+  EXPECT_EQ(r.failure_reason(), v1::FAILURE_REASON_WORKER_LOST);
+  EXPECT_THAT(r.message(), ::testing::HasSubstr("lease ran out"));
+  EXPECT_THAT(r.log_lines(), ::testing::Contains(::testing::HasSubstr("failed (worker_lost)")));
+}
+
+TEST_F(FencedTaskExecutorTest, ARenameTheFenceRefusesFailsTheAttemptAsWorkerLost) {
+  executor_.Handle(Assign(6));
+  ASSERT_TRUE(runner_.AwaitStarted(1));
+  leases_.Revoke(6, "the scheduler no longer holds this attempt");  // no watcher: not stopped
+  runner_.Release(6);
+  v1::Result r = outbox_.AwaitResult(6);
+  EXPECT_FALSE(r.success());
+  EXPECT_EQ(r.failure_reason(), v1::FAILURE_REASON_WORKER_LOST);
+  EXPECT_THAT(r.message(), ::testing::HasSubstr("not renamed"));
+  EXPECT_EQ(leases_.renames_refused(), 1);
+}
+
+TEST_F(FencedTaskExecutorTest, AFinishedAttemptLeavesTheLeaseTable) {
+  executor_.Handle(Assign(7));
+  ASSERT_TRUE(runner_.AwaitStarted(1));
+  runner_.Release(7);
+  EXPECT_TRUE(outbox_.AwaitResult(7).success());
+  EXPECT_TRUE(executor_.Drain(absl::Hours(1)));
+  EXPECT_EQ(leases_.ValidUntil(7), absl::InfinitePast());  // removed
 }
 
 }  // namespace

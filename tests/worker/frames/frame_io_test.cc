@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -211,6 +212,36 @@ TEST(FrameIoTest, UnwritableFolderFailsWithoutTempFile) {
   absl::Status status = WriteFrame(path, Ramp(4, 4, 0.f, 0.1f));
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(std::string(status.message()), HasSubstr("cannot create folder"));
+  EXPECT_FALSE(HasTempFiles(dir.path()));
+  // An output fault, never a model error or out-of-memory (docs/failures.md).
+  absl::optional<absl::Cord> reason = status.GetPayload(kFailureReasonPayload);
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(std::string(*reason), "output_write");
+}
+
+TEST(FrameIoTest, AFenceThatRefusesTheRenameLeavesTheOldFrameAndNoTempFile) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("up.0001.exr");
+  ASSERT_TRUE(WriteFrame(path, Ramp(4, 4, 0.f, 0.1f)).ok());
+  const auto before = std::filesystem::last_write_time(path);
+  WriteOptions options;
+  int checks = 0;
+  options.before_rename = [&]() -> absl::Status {
+    // Asked before the temporary is created, then once it is complete, right before the
+    // rename: the lease runs out in between.
+    if (++checks == 1) {
+      EXPECT_FALSE(HasTempFiles(dir.path()));
+      return absl::OkStatus();
+    }
+    EXPECT_TRUE(HasTempFiles(dir.path()));
+    return absl::AbortedError("attempt 9: lease ran out");
+  };
+  absl::Status status = WriteFrame(path, Ramp(4, 4, 1.f, 0.1f), options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("lease ran out"));
+  EXPECT_FALSE(status.GetPayload(kFailureReasonPayload).has_value());  // the fence's, not I/O
+  EXPECT_EQ(checks, 2);
+  EXPECT_EQ(std::filesystem::last_write_time(path), before);
   EXPECT_FALSE(HasTempFiles(dir.path()));
 }
 

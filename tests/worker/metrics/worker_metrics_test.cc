@@ -117,6 +117,21 @@ TEST_F(WorkerMetricsTest, TaskTimingsCountFramesAndSpreadStageTimesOverThem) {
   EXPECT_DOUBLE_EQ(HistogramSum(registry_, kWriteMetric, {{"model", "esrgan"}}), 0.6);
 }
 
+TEST_F(WorkerMetricsTest, FencingLogDropsAndFailuresAreCounted) {
+  metrics_.OnLeaseLost();
+  metrics_.OnRenameRefused();
+  metrics_.OnRenameRefused();
+  metrics_.OnLogLinesDropped(7);
+  metrics_.OnTaskFailed("disk_full");
+  metrics_.OnTaskFailed("disk_full");
+  metrics_.OnTaskFailed("out_of_memory");
+  EXPECT_EQ(CounterValue(registry_, kLeasesLostMetric, {}), 1);
+  EXPECT_EQ(CounterValue(registry_, kRenamesRefusedMetric, {}), 2);
+  EXPECT_EQ(CounterValue(registry_, kLogLinesDroppedMetric, {}), 7);
+  EXPECT_EQ(CounterValue(registry_, kTasksFailedMetric, {{"reason", "disk_full"}}), 2);
+  EXPECT_EQ(CounterValue(registry_, kTasksFailedMetric, {{"reason", "out_of_memory"}}), 1);
+}
+
 TEST_F(WorkerMetricsTest, RefreshSetsSlotsAndDeviceMemoryGauges) {
   ASSERT_TRUE(cache_.Get(Model("esrgan", 500), kGpu).ok());
   WorkerSnapshot snapshot;
