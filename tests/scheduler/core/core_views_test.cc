@@ -48,6 +48,8 @@ std::string Msg(const absl::Status& status) { return std::string(status.message(
 
 class CoreViewsTest : public ::testing::Test {
  protected:
+  CoreViewsTest() { core_.LearnModels({testing::Model("esrgan")}); }
+
   JobId Submit(const std::string& yaml) {
     absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(yaml);
     EXPECT_TRUE(spec.ok()) << spec.status();
