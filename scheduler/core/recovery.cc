@@ -134,7 +134,11 @@ void Unstrand(JobTable& jobs, LiveJob& job) {
 
 absl::Status RecoverTables(const StoreSnapshot& snapshot, int64_t now_ms, JobTable& jobs,
                            AttemptTable& attempts, WorkerRegistry& workers) {
-  attempts.RecoverHighWater(snapshot.attempt_high_water, /*skip_ahead=*/!snapshot.jobs.empty());
+  // Skip ahead whenever attempts were ever handed out: a store whose jobs were all deleted
+  // (retention) may still have workers holding results of attempts it never persisted.
+  attempts.RecoverHighWater(
+      snapshot.attempt_high_water,
+      /*skip_ahead=*/!snapshot.jobs.empty() || snapshot.attempt_high_water > 0);
   // Insert() raises the next id past every stored job; this covers deleted ones.
   jobs.RecoverJobHighWater(snapshot.job_high_water);
   // An operator's drain outlives the scheduler: the worker comes back drained.

@@ -20,7 +20,8 @@ import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import genfarm_testlib as lib  # noqa: E402
+import genfarm_testlib as lib  # noqa: E402  (puts build/python on the path)
+import genfarm  # noqa: E402  (the Python client)
 from test_scheduler_restart import IntegrationTestCase  # noqa: E402
 from genfarm.v1 import farm_service_pb2  # noqa: E402
 from genfarm.v1 import job_service_pb2  # noqa: E402
@@ -83,12 +84,16 @@ class RetentionTest(IntegrationTestCase):
         self.assertIn(f"job {running} is active", result.stderr)
         self.assertIn("job 999999 not found", result.stderr)
         self.assertIn(f"deleted job {kept}", result.stdout)
-        self.scheduler.jobs.CancelJob(job_service_pb2.JobRequest(job_id=running), timeout=lib.RPC_TIMEOUT)
+        # The Python client deletes too.
+        client = genfarm.Client(self.scheduler.address)
+        client.cancel(running)
+        self.assertEqual(client.delete(running).id, running)
+        with self.assertRaises(genfarm.GenFarmError):
+            client.delete(running)
 
         self.scheduler.stop()
         self.scheduler.start()
-        ids = [j.id for j in self.scheduler.list_jobs()]
-        self.assertEqual(ids, [running])
+        self.assertEqual(self.scheduler.list_jobs(), [])
         fresh = self.submit("fresh", "1-2")
         self.assertEqual(fresh, running + 1, "a deleted job's id was handed out again")
         self.assertGreater(fresh, doomed)

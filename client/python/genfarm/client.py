@@ -304,6 +304,11 @@ class Client:
         return Job.from_proto(self._call("SetPriority", job_service_pb2.SetPriorityRequest(
             job_id=job_id, priority=priority)).job)
 
+    def delete(self, job_id) -> Job:
+        """Deletes an ended job with its tasks and logs (its id is never reused); returns it."""
+        return Job.from_proto(self._call("DeleteJob", job_service_pb2.JobRequest(
+            job_id=job_id)).job)
+
     def logs(self, job_id, task=None) -> List[job_service_pb2.LogLine]:
         return list(self._call("GetTaskLog", job_service_pb2.GetTaskLogRequest(
             job_id=job_id, task_index=-1 if task is None else task)).lines)

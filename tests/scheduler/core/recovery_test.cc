@@ -303,6 +303,22 @@ TEST_F(RetentionTest, DeleteRemovesAnEndedJobFromMemoryAndStoreAndItsIdIsNeverRe
   EXPECT_EQ(Submit(*restarted, "1001").value(), again.value() + 1);
 }
 
+TEST_F(RetentionTest, AttemptIdsSkipAheadAfterARestartEvenWithEveryJobDeleted) {
+  int64_t last_attempt = 0;
+  {
+    auto core = Fresh();
+    const JobId id = Submit(*core, "1001");
+    RunToEnd(*core);
+    last_attempt = channel_->Assignments().back().attempt_id();
+    ASSERT_TRUE(core->DeleteJob(id).ok());
+  }
+  auto core = Restart(sink_.Snapshot());  // no jobs left, but attempts were handed out
+  Submit(*core, "1002");
+  core->Dispatch();
+  ASSERT_THAT(channel_->Assignments(), SizeIs(1));
+  EXPECT_GT(channel_->Assignments()[0].attempt_id(), last_attempt + 1000);
+}
+
 TEST_F(RetentionTest, DeleteRefusesAJobThatHasNotEndedNamingItsState) {
   auto core = Fresh();
   const JobId id = Submit(*core, "1001-1002");

@@ -2,6 +2,7 @@
 //   1. Task updates/s and commits/s through StoreWriter (group commit) against one transaction
 //      per update (the baseline), same run, same disk, for synchronous=NORMAL and FULL.
 //   2. Recovery: Open + Load() over a store of 1,000,000 tasks.
+//   3. Retention: deleting half of those jobs in one commit, and Load() after it.
 //
 //   genfarm-store-bench [--dir=/path] [--load_tasks=1000000] [--updates=200000]
 //
@@ -187,6 +188,25 @@ void RunLoad(const std::string& dir, int64_t tasks) {
       snapshot->tasks.size(), snapshot->jobs.size(), open_seconds, load_seconds,
       static_cast<double>(snapshot->tasks.size()) / load_seconds,
       static_cast<double>(db_bytes) / (1 << 20));
+
+  // Retention: the older half of the jobs, with their tasks, deleted in one commit (what the
+  // store writer does with the deletes of one backlog).
+  WriteBatch retire;
+  for (size_t j = 0; j < snapshot->jobs.size() / 2; ++j)
+    retire.deleted_jobs.push_back(snapshot->jobs[j].id);
+  const size_t retired_tasks = retire.deleted_jobs.size() * static_cast<size_t>(kTasksPerJob);
+  absl::Time retire_start = RealClock::Get().Now();
+  CheckOk(store->Commit(retire), "delete");
+  const double retire_seconds = Seconds(retire_start);
+  absl::Time reload_start = RealClock::Get().Now();
+  absl::StatusOr<StoreSnapshot> after = store->Load();
+  CheckOk(after.status(), "load after delete");
+  std::printf(
+      "retention: deleted %zu jobs (%zu tasks) in one commit in %.3f s (%.0f tasks/s); "
+      "Load() then %.3f s over %zu tasks\n",
+      retire.deleted_jobs.size(), retired_tasks, retire_seconds,
+      static_cast<double>(retired_tasks) / retire_seconds, Seconds(reload_start),
+      after->tasks.size());
 }
 
 }  // namespace
