@@ -25,12 +25,12 @@ std::string PostgresConnectionString(const std::string& store) {
   return std::string(absl::StripPrefix(store, kPostgresPrefix));
 }
 
-std::string SqliteDir(const std::string& store, const std::string& data_dir) {
+}  // namespace
+
+std::string SqliteDataDir(const std::string& store, const std::string& data_dir) {
   absl::string_view dir = absl::StripPrefix(store, kSqlitePrefix);
   return dir.empty() ? data_dir : std::string(dir);
 }
-
-}  // namespace
 
 absl::StatusOr<StoreKind> ParseStoreKind(const std::string& store) {
   if (store.empty() || absl::StartsWith(store, kSqlitePrefix)) return StoreKind::kSqlite;
@@ -46,7 +46,7 @@ absl::StatusOr<StoreKind> ParseStoreKind(const std::string& store) {
 std::string DescribeStore(const std::string& store, const std::string& data_dir) {
   absl::StatusOr<StoreKind> kind = ParseStoreKind(store);
   if (!kind.ok()) return PostgresJobStore::RedactUrl(store);
-  if (*kind == StoreKind::kSqlite) return absl::StrCat("sqlite:", SqliteDir(store, data_dir));
+  if (*kind == StoreKind::kSqlite) return absl::StrCat("sqlite:", SqliteDataDir(store, data_dir));
   return PostgresJobStore::RedactUrl(store);
 }
 
@@ -56,7 +56,7 @@ absl::StatusOr<std::unique_ptr<JobStore>> OpenJobStore(const std::string& store,
   if (!kind.ok()) return kind.status();
   if (*kind == StoreKind::kSqlite) {
     absl::StatusOr<std::unique_ptr<SqliteJobStore>> sqlite =
-        SqliteJobStore::Open(SqliteDir(store, data_dir));
+        SqliteJobStore::Open(SqliteDataDir(store, data_dir));
     if (!sqlite.ok()) return sqlite.status();
     return std::unique_ptr<JobStore>(std::move(*sqlite));
   }

@@ -26,6 +26,9 @@ enum class StoreKind { kSqlite, kPostgres };
 // Which store `store` names; InvalidArgument for an unknown scheme.
 absl::StatusOr<StoreKind> ParseStoreKind(const std::string& store);
 
+// The directory of the SQLite store `store` names (data_dir for "" and "sqlite:").
+std::string SqliteDataDir(const std::string& store, const std::string& data_dir);
+
 // A human-readable name of where the store lives, password redacted (for logs).
 std::string DescribeStore(const std::string& store, const std::string& data_dir);
 
