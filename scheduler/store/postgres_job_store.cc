@@ -173,6 +173,55 @@ void Damage(StoreSnapshot& snapshot, JobId job, std::string why) {
   snapshot.damaged.emplace(job, std::move(why));
 }
 
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one (overlong forms,
+// surrogates and code points past U+10FFFF are invalid, as PostgreSQL holds them).
+size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const auto cont = [&](size_t k) { return i + k < s.size() && (b(k) & 0xC0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c >= 0x01 && c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
+    if (c == 0xED && b(1) >= 0xA0) return 0;  // UTF-16 surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
+    if (c == 0xF4 && b(1) >= 0x90) return 0;  // past U+10FFFF
+    return 4;
+  }
+  return 0;  // NUL, a stray continuation byte, or a byte that cannot start a sequence
+}
+
+// `text` as PostgreSQL text accepts it: valid UTF-8 without NUL. Other bytes (a worker's log
+// line in Latin-1, a NUL in a message) become U+FFFD. Refusing them would fail the batch and
+// the StoreWriter would retry that batch forever; SQLite keeps such bytes as given, so this is
+// the one place the two stores differ.
+std::string PgText(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) break;
+    i += n;
+  }
+  if (i == text.size()) return std::string(text);
+  std::string out(text.substr(0, i));
+  while (i < text.size()) {
+    const size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    } else {
+      out.append(text.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 int64_t Int(const pqxx::field& f) { return f.as<int64_t>(); }
 std::string Text(const pqxx::field& f) { return std::string(f.c_str(), f.size()); }
 
@@ -181,8 +230,8 @@ using TaskTuple = std::tuple<int64_t, int64_t, int64_t, std::string, int64_t, in
 
 TaskTuple ToTuple(const TaskRecord& t) {
   return TaskTuple(t.id.job.value(), t.id.index, t.stage, EncodeFrameRanges(t.frames), t.state,
-                   t.attempts, t.attempt.value(), t.worker, t.start_ms, t.end_ms, t.not_before_ms,
-                   t.failure_reason, t.message, t.frames_done);
+                   t.attempts, t.attempt.value(), PgText(t.worker), t.start_ms, t.end_ms,
+                   t.not_before_ms, t.failure_reason, PgText(t.message), t.frames_done);
 }
 
 // The tasks of a batch, the last record of each task only: one INSERT ... ON CONFLICT may
@@ -214,9 +263,9 @@ absl::Status ApplyJobs(pqxx::work& txn, const std::vector<JobRecord>& jobs) {
     GENFARM_RETURN_IF_ERROR(Annotate(
         Guard("upsert job",
               [&] {
-                txn.exec_prepared("upsert_job", job.id.value(), job.idempotency_key,
+                txn.exec_prepared("upsert_job", job.id.value(), PgText(job.idempotency_key),
                                   pqxx::binarystring(spec), static_cast<int64_t>(job.state),
-                                  job.submit_ms, job.start_ms, job.end_ms, job.message);
+                                  job.submit_ms, job.start_ms, job.end_ms, PgText(job.message));
                 return absl::OkStatus();
               }),
         row));
@@ -233,9 +282,9 @@ absl::Status ApplyTasks(pqxx::work& txn, const std::vector<TaskRecord>& tasks, s
                   txn.exec_prepared("upsert_task", t.id.job.value(), int64_t{t.id.index},
                                     int64_t{t.stage}, EncodeFrameRanges(t.frames),
                                     static_cast<int64_t>(t.state), int64_t{t.attempts},
-                                    t.attempt.value(), t.worker, t.start_ms, t.end_ms,
+                                    t.attempt.value(), PgText(t.worker), t.start_ms, t.end_ms,
                                     t.not_before_ms, static_cast<int64_t>(t.failure_reason),
-                                    t.message, t.frames_done);
+                                    PgText(t.message), t.frames_done);
                   return absl::OkStatus();
                 }),
           absl::StrCat("tasks row ", t.id.ToString())));
@@ -269,7 +318,7 @@ absl::Status ApplyLogs(pqxx::work& txn, const std::vector<LogRecord>& logs, size
           Guard("append log",
                 [&] {
                   txn.exec_prepared("insert_log", log.task.job.value(), int64_t{log.task.index},
-                                    log.attempt.value(), log.time_ms, log.text);
+                                    log.attempt.value(), log.time_ms, PgText(log.text));
                   return absl::OkStatus();
                 }),
           absl::StrCat("logs of task ", log.task.ToString())));
@@ -281,7 +330,7 @@ absl::Status ApplyLogs(pqxx::work& txn, const std::vector<LogRecord>& logs, size
         txn, "logs", std::vector<std::string>{"job_id", "idx", "attempt_id", "time_ms", "text"});
     for (const LogRecord& log : logs) {
       copy << std::make_tuple(log.task.job.value(), int64_t{log.task.index}, log.attempt.value(),
-                              log.time_ms, log.text);
+                              log.time_ms, PgText(log.text));
     }
     copy.complete();
     return absl::OkStatus();
@@ -290,26 +339,26 @@ absl::Status ApplyLogs(pqxx::work& txn, const std::vector<LogRecord>& logs, size
 
 absl::Status ApplyRest(pqxx::work& txn, const WriteBatch& batch) {
   for (const WorkerRecord& worker : batch.workers) {
-    GENFARM_RETURN_IF_ERROR(
-        Annotate(Guard(worker.draining ? "store worker drain" : "clear worker drain",
-                       [&] {
-                         if (worker.draining) {
-                           txn.exec_prepared("upsert_worker", worker.id.value(), worker.updated_ms);
-                         } else {
-                           txn.exec_prepared("delete_worker", worker.id.value());
-                         }
-                         return absl::OkStatus();
-                       }),
-                 absl::StrCat("workers row ", worker.id.value())));
+    GENFARM_RETURN_IF_ERROR(Annotate(
+        Guard(worker.draining ? "store worker drain" : "clear worker drain",
+              [&] {
+                if (worker.draining) {
+                  txn.exec_prepared("upsert_worker", PgText(worker.id.value()), worker.updated_ms);
+                } else {
+                  txn.exec_prepared("delete_worker", PgText(worker.id.value()));
+                }
+                return absl::OkStatus();
+              }),
+        absl::StrCat("workers row ", worker.id.value())));
   }
   for (const ModelRecord& rec : batch.models) {
     const v1::ModelInfo& m = rec.model;
     GENFARM_RETURN_IF_ERROR(
         Annotate(Guard("store model",
                        [&] {
-                         txn.exec_prepared("upsert_model", m.name(), m.kind(),
+                         txn.exec_prepared("upsert_model", PgText(m.name()), PgText(m.kind()),
                                            int64_t{m.window_before()}, int64_t{m.window_after()},
-                                           m.version(), m.sha256(), rec.updated_ms);
+                                           PgText(m.version()), PgText(m.sha256()), rec.updated_ms);
                          return absl::OkStatus();
                        }),
                  absl::StrCat("models row ", m.name())));

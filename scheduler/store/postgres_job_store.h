@@ -40,8 +40,9 @@
 // Durability: PostgreSQL's; with the server default synchronous_commit = on, a Commit that
 // returned is on the server's disk.
 //
-// Text must be valid UTF-8 without NUL bytes (PostgreSQL text); a batch carrying other bytes
-// fails as a whole with InvalidArgument naming the row.
+// Text: PostgreSQL text holds valid UTF-8 without NUL bytes only, so other bytes in messages,
+// log lines, worker ids and model fields are stored as U+FFFD (SQLite keeps them as given).
+// Refusing them would fail the batch, which the StoreWriter would retry forever.
 //
 // Ownership: owns its connection. Thread-compatible: one caller at a time. Open a second
 // store for a second thread (the scheduler reads task logs on its own connection).
