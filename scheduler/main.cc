@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
 ABSL_FLAG(std::string, http, "127.0.0.1:7080",
           "HTTP address for /metrics, /healthz and the dashboard; empty disables");
 ABSL_FLAG(std::string, data_dir, "var/scheduler", "directory of the embedded SQLite store");
+ABSL_FLAG(std::string, store, "",
+          "job store: empty or sqlite: = SQLite in --data_dir; postgres://user@host:port/db or "
+          "postgres:<libpq keywords> = PostgreSQL (docs/deploy.md)");
 #ifndef GENFARM_WEB_ROOT
 #define GENFARM_WEB_ROOT ""
 #endif
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
   options.grpc_address = absl::GetFlag(FLAGS_listen);
   options.http_address = absl::GetFlag(FLAGS_http);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.store = absl::GetFlag(FLAGS_store);
   options.web_root = absl::GetFlag(FLAGS_web_root);
   options.core.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
   options.core.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_seconds));

@@ -34,7 +34,7 @@
 #include "scheduler/service/farm_service.h"
 #include "scheduler/service/job_service.h"
 #include "scheduler/service/worker_service.h"
-#include "scheduler/store/sqlite_job_store.h"
+#include "scheduler/store/job_store_factory.h"
 #include "scheduler/store/store_writer.h"
 #include "spdlog/spdlog.h"
 
@@ -100,9 +100,9 @@ struct SchedulerServer::Parts {
   std::unique_ptr<SchedulerMetrics> metrics;
   // Before the executor and the HTTP server, whose work puts into and reads from it.
   std::unique_ptr<ThumbnailStore> thumbnails;
-  std::unique_ptr<SqliteJobStore> store;
+  std::unique_ptr<JobStore> store;
   // A second connection for task-log reads, used only on log_reader's thread.
-  std::unique_ptr<SqliteJobStore> log_store;
+  std::unique_ptr<JobStore> log_store;
   std::unique_ptr<SerialExecutor> log_reader;
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<StoreWriterSink> sink;
@@ -163,8 +163,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                            MetricsTokenDigest(security.metrics_token_file));
   parts->http_gate = std::make_unique<auth::HttpGate>(
       parts->authenticator.get(), *parts->authorizer, metrics_digest, parts->auth_metrics.get());
-  GENFARM_ASSIGN_OR_RETURN(parts->lock_fd, LockDataDir(options.data_dir));
-  GENFARM_ASSIGN_OR_RETURN(parts->store, SqliteJobStore::Open(options.data_dir));
+  GENFARM_ASSIGN_OR_RETURN(StoreKind store_kind, ParseStoreKind(options.store));
+  // The LOCK guards the SQLite file; PostgreSQL arbitrates its own clients.
+  if (store_kind == StoreKind::kSqlite) {
+    GENFARM_ASSIGN_OR_RETURN(parts->lock_fd,
+                             LockDataDir(SqliteDataDir(options.store, options.data_dir)));
+  }
+  const std::string store_name = DescribeStore(options.store, options.data_dir);
+  GENFARM_ASSIGN_OR_RETURN(parts->store, OpenJobStore(options.store, options.data_dir));
   const absl::Time load_start = RealClock::Get().Now();
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
   parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
@@ -181,7 +187,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                                                 options.core, parts->metrics.get());
   GENFARM_RETURN_IF_ERROR(parts->core->Recover(snapshot));
   spdlog::info("loaded {} jobs and {} tasks from {} in {:.2f} s", snapshot.jobs.size(),
-               snapshot.tasks.size(), options.data_dir,
+               snapshot.tasks.size(), store_name,
                absl::ToDoubleSeconds(RealClock::Get().Now() - load_start));
   snapshot = StoreSnapshot{};
 
@@ -217,7 +223,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     executor->Post([core] { core->Tick(); });
   });
 
-  GENFARM_ASSIGN_OR_RETURN(parts->log_store, SqliteJobStore::Open(options.data_dir));
+  // Task-log reads run on their own thread, so on a connection of their own.
+  GENFARM_ASSIGN_OR_RETURN(parts->log_store, OpenJobStore(options.store, options.data_dir));
   parts->log_reader = std::make_unique<SerialExecutor>();
   parts->job_service = std::make_unique<GrpcJobService>(*parts->executor, *parts->core,
                                                         *parts->log_store, *parts->log_reader);
@@ -301,7 +308,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     GENFARM_ASSIGN_OR_RETURN(parts->http_port, parts->http->Start(options.http_address));
   }
   spdlog::info("genfarm-scheduler serving gRPC on port {} and HTTP on port {} (data {})",
-               parts->grpc_port, parts->http_port, options.data_dir);
+               parts->grpc_port, parts->http_port, store_name);
   return std::unique_ptr<SchedulerServer>(new SchedulerServer(std::move(parts)));
 }
 

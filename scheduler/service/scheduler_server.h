@@ -28,6 +28,8 @@ struct SchedulerServerOptions {
   std::string grpc_address = "127.0.0.1:7070";
   std::string http_address = "127.0.0.1:7080";  // empty: no HTTP side
   std::string data_dir = "var/scheduler";
+  // Which JobStore (see job_store_factory.h): empty = SQLite in data_dir; postgres://... .
+  std::string store;
   std::string web_root;  // dashboard static files (scheduler/web); empty: JSON API only
   CoreOptions core;
   PolicyConfig policy;

@@ -23,8 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "scheduler/store/postgres_job_store.h"
 #include "scheduler/store/sqlite_job_store.h"
 #include "scheduler/store/store_writer.h"
+#include "tests/scheduler/store/postgres_fixture.h"
 
 namespace genfarm::scheduler {
 namespace {
@@ -33,6 +35,7 @@ struct Flags {
   std::string dir;
   int64_t load_tasks = 1'000'000;
   int64_t updates = 200'000;
+  std::string postgres = "auto";
 };
 
 TaskRecord BenchTask(int64_t job, int32_t index, int64_t version) {
@@ -118,29 +121,110 @@ GroupResult GroupCommit(JobStore& store, int64_t updates, int64_t distinct_tasks
   return result;
 }
 
-void RunThroughput(const std::string& dir, SqliteJobStore::Synchronous sync, const char* name,
-                   int64_t updates, int64_t baseline_updates) {
-  std::string sub = absl::StrCat(dir, "/throughput-", name);
-  std::unique_ptr<SqliteJobStore> store = OpenOrDie(sub, sync);
-  double baseline = BaselineUpdatesPerSecond(*store, baseline_updates);
-  std::printf("synchronous=%s\n", name);
+struct Throughput {
+  double baseline = 0;
+  GroupResult distinct;
+  GroupResult hot;
+};
+
+Throughput RunThroughput(JobStore& store, const std::string& name, int64_t updates,
+                         int64_t baseline_updates) {
+  Throughput t;
+  t.baseline = BaselineUpdatesPerSecond(store, baseline_updates);
+  const double baseline = t.baseline;
+  std::printf("%s\n", name.c_str());
   std::printf(
       "  baseline, 1 txn per update      : %10.0f updates/s = %10.0f commits/s (%lld updates)\n",
       baseline, baseline, static_cast<long long>(baseline_updates));
   // Every update a different task: group commit alone, no coalescing.
-  GroupResult distinct = GroupCommit(*store, updates, updates, 2);
+  GroupResult distinct = GroupCommit(store, updates, updates, 2);
   std::printf(
       "  StoreWriter, all tasks distinct : %10.0f updates/s, %8.0f commits/s, "
       "%7.0f records/commit (%lld commits)  -> %.1fx baseline\n",
       distinct.updates_per_second, distinct.commits_per_second, distinct.records_per_commit,
       static_cast<long long>(distinct.commits), distinct.updates_per_second / baseline);
   // 10 updates per task (queued, running, progress ...): coalescing on top.
-  GroupResult hot = GroupCommit(*store, updates, updates / 10, 3);
+  GroupResult hot = GroupCommit(store, updates, updates / 10, 3);
   std::printf(
       "  StoreWriter, 10 updates/task    : %10.0f updates/s, %8.0f commits/s, "
       "%7.0f records/commit (%lld commits)  -> %.1fx baseline\n",
       hot.updates_per_second, hot.commits_per_second, hot.records_per_commit,
       static_cast<long long>(hot.commits), hot.updates_per_second / baseline);
+  t.distinct = distinct;
+  t.hot = hot;
+  return t;
+}
+
+Throughput RunSqliteThroughput(const std::string& dir, SqliteJobStore::Synchronous sync,
+                               const char* name, int64_t updates, int64_t baseline_updates) {
+  std::string sub = absl::StrCat(dir, "/throughput-", name);
+  std::unique_ptr<SqliteJobStore> store = OpenOrDie(sub, sync);
+  return RunThroughput(*store, absl::StrCat("synchronous=", name), updates, baseline_updates);
+}
+
+std::unique_ptr<PostgresJobStore> OpenPostgresOrDie(const std::string& url) {
+  absl::StatusOr<std::unique_ptr<PostgresJobStore>> store = PostgresJobStore::Open(url);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open %s: %s\n", PostgresJobStore::RedactUrl(url).c_str(),
+                 store.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*store);
+}
+
+// The group-commit figures of every store in one table, PostgreSQL as a ratio of each SQLite.
+void PrintSideBySide(const Throughput& normal, const Throughput& full, const Throughput& pg) {
+  std::printf("side by side (updates/s; ratio = PostgreSQL / SQLite):\n");
+  std::printf("  %-34s %12s %12s %12s %10s %10s\n", "", "sqlite NORMAL", "sqlite FULL", "postgres",
+              "pg/NORMAL", "pg/FULL");
+  auto row = [](const char* name, double a, double b, double c) {
+    std::printf("  %-34s %12.0f %12.0f %12.0f %9.2fx %9.2fx\n", name, a, b, c, c / a, c / b);
+  };
+  row("baseline, 1 txn per update", normal.baseline, full.baseline, pg.baseline);
+  row("StoreWriter, all tasks distinct", normal.distinct.updates_per_second,
+      full.distinct.updates_per_second, pg.distinct.updates_per_second);
+  row("StoreWriter, 10 updates/task", normal.hot.updates_per_second, full.hot.updates_per_second,
+      pg.hot.updates_per_second);
+  row("  commits/s, all tasks distinct", normal.distinct.commits_per_second,
+      full.distinct.commits_per_second, pg.distinct.commits_per_second);
+}
+
+// PostgreSQL recovery: a million tasks committed in one batch, then Open + Load().
+void RunPostgresLoad(const std::string& url, int64_t tasks) {
+  constexpr int64_t kTasksPerJob = 1000;
+  {
+    std::unique_ptr<PostgresJobStore> store = OpenPostgresOrDie(url);
+    WriteBatch batch;
+    for (int64_t i = 0; i < tasks; ++i) {
+      int64_t job = 1'000'000 + i / kTasksPerJob;  // clear of the throughput runs' jobs
+      if (i % kTasksPerJob == 0) {
+        JobRecord record;
+        record.id = JobId(job);
+        record.spec.set_name(absl::StrCat("job", job));
+        record.spec.set_project("bench");
+        record.spec.add_stages()->set_frames("1001-9000");
+        batch.jobs.push_back(record);
+      }
+      batch.tasks.push_back(BenchTask(job, static_cast<int32_t>(i % kTasksPerJob), i));
+    }
+    batch.attempt_high_water = tasks;
+    absl::Time start = RealClock::Get().Now();
+    CheckOk(store->Commit(batch), "postgres fill");
+    std::printf("postgres load: wrote %lld tasks in %.2f s (ONE transaction, COPY)\n",
+                static_cast<long long>(tasks), Seconds(start));
+  }
+  absl::Time start = RealClock::Get().Now();
+  std::unique_ptr<PostgresJobStore> store = OpenPostgresOrDie(url);
+  double open_seconds = Seconds(start);
+  absl::Time load_start = RealClock::Get().Now();
+  absl::StatusOr<StoreSnapshot> snapshot = store->Load();
+  CheckOk(snapshot.status(), "postgres load");
+  double load_seconds = Seconds(load_start);
+  std::printf(
+      "postgres load: restart over %zu tasks / %zu jobs: open %.3f s + Load() %.3f s "
+      "(%.0f tasks/s)\n",
+      snapshot->tasks.size(), snapshot->jobs.size(), open_seconds, load_seconds,
+      static_cast<double>(snapshot->tasks.size()) / load_seconds);
 }
 
 void RunLoad(const std::string& dir, int64_t tasks) {
@@ -224,11 +308,16 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(arg.substr(13), &flags.load_tasks);
     } else if (absl::StartsWith(arg, "--updates=")) {
       ok = absl::SimpleAtoi(arg.substr(10), &flags.updates);
+    } else if (absl::StartsWith(arg, "--postgres=")) {
+      flags.postgres = arg.substr(11);
     } else {
       ok = false;
     }
     if (!ok || flags.updates < 10 || flags.load_tasks < 1) {
-      std::fprintf(stderr, "usage: %s [--dir=PATH] [--load_tasks=N] [--updates=N>=10]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--dir=PATH] [--load_tasks=N] [--updates=N>=10] "
+                   "[--postgres=auto|none|URL]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -244,11 +333,46 @@ int main(int argc, char** argv) {
     flags.dir = pattern;
   }
   std::printf("genfarm-store-bench: dir %s\n", flags.dir.c_str());
-  RunThroughput(flags.dir, SqliteJobStore::Synchronous::kNormal, "NORMAL", flags.updates,
-                flags.updates / 10);
-  RunThroughput(flags.dir, SqliteJobStore::Synchronous::kFull, "FULL", flags.updates,
-                std::max<int64_t>(flags.updates / 100, 100));
+  const Throughput normal = RunSqliteThroughput(flags.dir, SqliteJobStore::Synchronous::kNormal,
+                                                "NORMAL", flags.updates, flags.updates / 10);
+  const int64_t few = std::max<int64_t>(flags.updates / 100, 100);
+  const Throughput full = RunSqliteThroughput(flags.dir, SqliteJobStore::Synchronous::kFull, "FULL",
+                                              flags.updates, few);
   RunLoad(flags.dir, flags.load_tasks);
+
+  std::unique_ptr<testing::TestPostgres> server;
+  std::string url = flags.postgres;
+  if (flags.postgres == "auto") {
+    url.clear();
+    if (!testing::TestPostgres::Available()) {
+      std::printf("postgres: skipped: %s\n", testing::TestPostgres::MissingReason().c_str());
+    } else {
+      testing::TestPostgres::Options options;
+      options.durable = true;  // server defaults: fsync, synchronous_commit on
+      absl::StatusOr<std::unique_ptr<testing::TestPostgres>> started =
+          testing::TestPostgres::Start(options);
+      CheckOk(started.status(), "start a PostgreSQL server");
+      server = std::move(*started);
+      absl::StatusOr<std::string> created = server->CreateDatabase("bench");
+      CheckOk(created.status(), "createdb bench");
+      url = *created;
+      std::printf("postgres: throwaway server %s (fsync on, synchronous_commit on), data %s\n",
+                  url.c_str(), server->dir().c_str());
+    }
+  } else if (flags.postgres == "none") {
+    url.clear();
+  }
+  if (!url.empty()) {
+    Throughput pg;
+    {
+      std::unique_ptr<PostgresJobStore> store = OpenPostgresOrDie(url);
+      // As many one-transaction updates as SQLite FULL got: each is a WAL flush here too.
+      pg = RunThroughput(*store, "postgres (synchronous_commit=on)", flags.updates, few);
+    }
+    PrintSideBySide(normal, full, pg);
+    RunPostgresLoad(url, flags.load_tasks);
+  }
+  server.reset();
   if (temporary) {
     std::error_code ec;
     std::filesystem::remove_all(flags.dir, ec);
