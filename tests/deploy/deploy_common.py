@@ -19,7 +19,7 @@ BIN_DIR = pathlib.Path(os.environ.get("GENFARM_BIN_DIR") or REPO / "build")
 # Flags that deployment files use before the code has them. Each may appear only where a
 # file says PLANNED (the studio overlay, the compose HA services). When a flag lands in
 # scheduler/main.cc it counts as real and its entry here can go.
-PLANNED_SCHEDULER_FLAGS = {"store"}  # the PostgreSQL store, issue 13
+PLANNED_SCHEDULER_FLAGS = set()  # --store (PostgreSQL) landed; leader election flags will come here
 
 # Abseil's own flags (absl/flags/parse.cc), accepted by every binary.
 ABSL_FLAGS = {"flagfile", "fromenv", "tryfromenv", "undefok", "help", "helpfull", "helpshort",
