@@ -19,6 +19,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
 ABSL_FLAG(std::string, http, "127.0.0.1:7080",
           "HTTP address for /metrics, /healthz and the dashboard; empty disables");
 ABSL_FLAG(std::string, data_dir, "var/scheduler", "directory of the embedded SQLite store");
+ABSL_FLAG(std::string, model_catalog, "",
+          "YAML file of model facts (name, kind, window_before, window_after) the scheduler knows "
+          "before any worker connects, so jobs naming them are planned at once (a job naming a "
+          "model nobody has advertised waits, unplanned); workers' hellos update it");
 ABSL_FLAG(std::string, store, "",
           "job store: empty or sqlite: = SQLite in --data_dir; postgres://user@host:port/db or "
           "postgres:<libpq keywords> = PostgreSQL (docs/deploy.md)");
@@ -83,6 +87,7 @@ int main(int argc, char** argv) {
   options.http_address = absl::GetFlag(FLAGS_http);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.store = absl::GetFlag(FLAGS_store);
+  options.model_catalog_file = absl::GetFlag(FLAGS_model_catalog);
   options.web_root = absl::GetFlag(FLAGS_web_root);
   options.core.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
   options.core.heartbeat_interval = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_seconds));

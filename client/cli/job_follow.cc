@@ -107,10 +107,8 @@ absl::StatusOr<v1::Job> FollowJob(CommandContext& ctx, int64_t job_id, std::ostr
         progress << line << "\n" << std::flush;
       }
       last_line = line;
-      if (IsFinished(job.state())) {
-        context.TryCancel();
-        break;
-      }
+      // No break on a finished state: the scheduler closes the stream after the job's last
+      // event, once its counters are final (a canceled job's tasks are canceled in slices).
     }
     grpc::Status status = reader->Finish();
     if (have_job && IsFinished(job.state())) {

@@ -89,7 +89,9 @@ absl::StatusOr<int64_t> WatchHub::Watch(JobId id, JobListener listener) {
   for (int32_t i = 0; i < first; ++i) indexes[i] = i;
   const bool all = AddTasks(views_, *job, indexes, event);
   event.set_tasks_truncated(!all || job->tasks.size() > static_cast<size_t>(first));
-  const bool ended = IsEnded(job->rec.state);
+  // A job canceled while its tasks are still being swept has not settled: watchers get
+  // their last event once the sweep is done (its counters final).
+  const bool ended = IsEnded(job->rec.state) && jobs_.FindSweep(id) == nullptr;
   listener(event, ended);
   if (ended) return 0;
   const int64_t watch_id = next_watch_id_++;
@@ -115,7 +117,7 @@ void WatchHub::Notify() {
       if (more) indexes.resize(kMaxWatchEventTasks);
       const bool all = AddTasks(views_, *job, indexes, event);
       event.set_tasks_truncated(more || !all);
-      const bool ended = IsEnded(job->rec.state);
+      const bool ended = IsEnded(job->rec.state) && jobs_.FindSweep(id) == nullptr;
       for (int64_t watch_id : it->second) {
         auto w = watchers_.find(watch_id);
         if (w == watchers_.end()) continue;

@@ -33,6 +33,7 @@
 #include "scheduler/metrics/scheduler_metrics.h"
 #include "scheduler/service/farm_service.h"
 #include "scheduler/service/job_service.h"
+#include "scheduler/service/model_catalog_file.h"
 #include "scheduler/service/worker_service.h"
 #include "scheduler/store/job_store_factory.h"
 #include "scheduler/store/store_writer.h"
@@ -186,6 +187,12 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->core = std::make_unique<SchedulerCore>(RealClock::Get(), *parts->sink, *parts->policy,
                                                 options.core, parts->metrics.get());
   GENFARM_RETURN_IF_ERROR(parts->core->Recover(snapshot));
+  if (!options.model_catalog_file.empty()) {
+    GENFARM_ASSIGN_OR_RETURN(std::vector<v1::ModelInfo> models,
+                             ReadModelCatalogFile(options.model_catalog_file));
+    parts->core->LearnModels(models);  // before any request: the executor is not running yet
+    spdlog::info("model catalog: {} models from {}", models.size(), options.model_catalog_file);
+  }
   spdlog::info("loaded {} jobs and {} tasks from {} in {:.2f} s", snapshot.jobs.size(),
                snapshot.tasks.size(), store_name,
                absl::ToDoubleSeconds(RealClock::Get().Now() - load_start));

@@ -30,6 +30,8 @@ struct SchedulerServerOptions {
   std::string data_dir = "var/scheduler";
   // Which JobStore (see job_store_factory.h): empty = SQLite in data_dir; postgres://... .
   std::string store;
+  // Model facts known before any worker connects (model_catalog_file.h); empty: none.
+  std::string model_catalog_file;
   std::string web_root;  // dashboard static files (scheduler/web); empty: JSON API only
   CoreOptions core;
   PolicyConfig policy;

@@ -74,8 +74,14 @@ class DashboardTest(unittest.TestCase):
     # ---------- farm ----------
 
     def start_scheduler(self):
+        # The scheduler knows the model before the worker says hello, so the job submitted
+        # first is planned at once (a model nobody advertised would make it wait, unplanned).
+        catalog = os.path.join(self.tmp, "models.yaml")
+        with open(catalog, "w") as f:
+            f.write("models:\n  - {name: esrgan-slim-x2, kind: upscale}\n")
         scheduler = lib.start_scheduler(self.procs, os.path.join(self.tmp, "scheduler"),
-                                        "--web_root", os.path.join(SOURCE_DIR, "scheduler", "web"))
+                                        "--web_root", os.path.join(SOURCE_DIR, "scheduler", "web"),
+                                        "--model_catalog", catalog)
         self.grpc = scheduler.address
         self.base = f"http://127.0.0.1:{scheduler.http_port}"
 

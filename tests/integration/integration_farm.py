@@ -21,8 +21,27 @@ from genfarm.v1 import types_pb2
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+# The models the scripted worker advertises (scripted_worker.model_info), declared to the
+# scheduler up front (--model_catalog) so jobs submitted before a worker's hello are planned
+# at once, with the facts that hello will bring.
+CATALOG_MODELS = ("esrgan-slim-x2", "esrgan-slim-x3", "rife-v4.6")
+
+
+def write_model_catalog(path, models=CATALOG_MODELS):
+    lines = ["models:"]
+    for name in models:
+        if name.startswith("rife"):
+            lines.append(f"  - {{name: {name}, kind: interpolate, window_before: 0, window_after: 1}}")
+        else:
+            lines.append(f"  - {{name: {name}, kind: upscale}}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 class SchedulerProcess:
-    """genfarm-scheduler on a free gRPC port, restarted on that same port."""
+    """genfarm-scheduler on a free gRPC port, restarted on that same port; it knows the
+    scripted worker's models from the start (CATALOG_MODELS)."""
 
     def __init__(self, procs, data_dir, lease_seconds=10, heartbeat_seconds=0.5,
                  retry_backoff_seconds=0.2, extra_args=()):
@@ -30,8 +49,10 @@ class SchedulerProcess:
         self.data_dir = data_dir
         self.port = 0  # known after the first start
         self.http_port = None
+        catalog = write_model_catalog(os.path.join(procs.log_dir, "models.yaml"))
         self.args = [f"--lease_seconds={lease_seconds}", f"--heartbeat_seconds={heartbeat_seconds}",
-                     f"--retry_backoff_seconds={retry_backoff_seconds}", *extra_args]
+                     f"--retry_backoff_seconds={retry_backoff_seconds}",
+                     f"--model_catalog={catalog}", *extra_args]
         self.proc = None
         self.channel = None
 

@@ -34,6 +34,7 @@ import genfarm_testlib as lib
 from genfarm.v1 import job_service_pb2
 from genfarm.v1 import job_service_pb2_grpc
 from genfarm.v1 import types_pb2
+from integration_farm import write_model_catalog
 
 TASKS = 1_000_000
 MAX_MESSAGE = 4 * 1024 * 1024  # gRPC's default receive limit, which nothing here raises
@@ -98,7 +99,8 @@ class MillionTasksTest(unittest.TestCase):
         try:
             cls.scheduler = lib.start_scheduler(
                 cls.procs, os.path.join(cls.tmp, "data"),
-                "--web_root", os.path.join(lib.SOURCE_DIR, "scheduler", "web"))
+                "--web_root", os.path.join(lib.SOURCE_DIR, "scheduler", "web"),
+                "--model_catalog", write_model_catalog(os.path.join(cls.tmp, "models.yaml")))
             cls.channel = grpc.insecure_channel(cls.scheduler.address)
             cls.jobs = job_service_pb2_grpc.JobServiceStub(cls.channel)
             submitted = cls.timer.run("SubmitJob 1,000,000 tasks (acknowledged when durable)",

@@ -339,9 +339,9 @@ class Client:
                 job_event = JobEvent(Job.from_proto(event.job),
                                      tuple(Task.from_proto(t) for t in event.changed_tasks),
                                      event.tasks_truncated)
+                # The scheduler closes the stream after the job's last event, once its
+                # counters are final (a canceled job's tasks are canceled a slice at a time).
                 yield job_event
-                if job_event.job.finished:
-                    return
         except grpc.RpcError as e:
             raise self._error("WatchJob", e) from None
 
