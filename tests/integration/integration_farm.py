@@ -64,7 +64,10 @@ class SchedulerProcess:
         self.proc = lib.start_scheduler(self.procs, self.data_dir, *self.args, port=self.port,
                                         timeout=timeout)
         self.port, self.http_port = self.proc.grpc_port, self.proc.http_port
-        self.channel = grpc.insecure_channel(self.address)
+        # A channel of its own subchannels: gRPC shares them process-wide by default, and the
+        # one to the previous scheduler on this port may still be backing off its reconnects.
+        self.channel = grpc.insecure_channel(self.address,
+                                             options=[("grpc.use_local_subchannel_pool", 1)])
         grpc.channel_ready_future(self.channel).result(timeout=timeout)
         self.jobs = job_service_pb2_grpc.JobServiceStub(self.channel)
         self.farm = farm_service_pb2_grpc.FarmServiceStub(self.channel)
