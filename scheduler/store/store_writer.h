@@ -147,8 +147,8 @@ class StoreWriter {
 
     bool empty() const {
       return jobs.empty() && tasks.empty() && new_tasks.empty() && logs.empty() &&
-             workers.empty() && models.empty() && deleted_jobs.empty() &&
-             attempt_high_water == 0 && job_high_water == 0;
+             workers.empty() && models.empty() && deleted_jobs.empty() && attempt_high_water == 0 &&
+             job_high_water == 0;
     }
     size_t records() const {
       return jobs.size() + tasks.size() + new_task_count + logs.size() + workers.size() +

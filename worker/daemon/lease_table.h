@@ -19,8 +19,8 @@
 // disconnect the rename waits (on the clock) for the next renewal, up to the lease's end. An
 // attempt a renewal does not list, or one the scheduler cancelled, is revoked at once; one whose
 // lease runs out is lost. Start's callback is told once of each attempt lost or unlisted (not
-// of a Revoke), from the watch thread or from the caller of OnRenewal / CheckBeforeRename. With no lease (a scheduler that sends none,
-// lease 0) nothing is fenced.
+// of a Revoke), from the watch thread or from the caller of OnRenewal / CheckBeforeRename. With no
+// lease (a scheduler that sends none, lease 0) nothing is fenced.
 //
 // Ownership: borrows the clock (must outlive the table). Thread-safe; the watch thread is
 // started by Start and joined by Stop or the destructor.
