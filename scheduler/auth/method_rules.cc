@@ -23,6 +23,7 @@ constexpr MethodRule kRules[] = {
     {kListWorkers, Scope::kFarm, Role::kOps},
     {kDrainWorker, Scope::kFarm, Role::kOps},
     {kGetFarmStats, Scope::kFarm, Role::kOps},
+    {kListAudit, Scope::kFarm, Role::kOps},
     {kHttpDashboard, Scope::kProject, Role::kViewer},
     {kHttpMetrics, Scope::kFarm, Role::kOps},
     {kAdminRoles, Scope::kFarm, Role::kAdmin},

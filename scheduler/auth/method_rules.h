@@ -27,6 +27,7 @@ inline constexpr absl::string_view kGetTaskLog = "/genfarm.v1.JobService/GetTask
 inline constexpr absl::string_view kListWorkers = "/genfarm.v1.FarmService/ListWorkers";
 inline constexpr absl::string_view kDrainWorker = "/genfarm.v1.FarmService/DrainWorker";
 inline constexpr absl::string_view kGetFarmStats = "/genfarm.v1.FarmService/GetFarmStats";
+inline constexpr absl::string_view kListAudit = "/genfarm.v1.FarmService/ListAudit";
 inline constexpr absl::string_view kWorkerConnect = "/genfarm.v1.WorkerService/Connect";
 // HTTP areas (http_gate.h): the dashboard and its JSON API; /metrics and /sd/workers.
 inline constexpr absl::string_view kHttpDashboard = "http:dashboard";
