@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/field_text.h"
-#include "scheduler/auth/path_containment.h"
+#include "common/path_containment.h"
 #include "scheduler/service/grpc_status.h"
 #include "scheduler/service/stream_writer.h"
 
@@ -186,7 +186,7 @@ grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext*
     spec.set_submitter(caller->name);
     allowed = auth_->Allow(*caller, {std::string(auth::kSubmitJob), spec.project(), std::nullopt});
     if (allowed.ok()) {
-      allowed = auth::CheckSpecContained(spec, auth_->authorizer().StorageRoots(spec.project()));
+      allowed = CheckSpecContained(spec, auth_->authorizer().StorageRoots(spec.project()));
       if (!allowed.ok()) auth_->CountDenial(auth::kSubmitJob, allowed.code());
     }
   }

@@ -4,21 +4,23 @@
 // before it opens anything.
 //
 //   GENFARM_RETURN_IF_ERROR(CheckSpecContained(spec, authorizer.StorageRoots(spec.project())));
-//   GENFARM_RETURN_IF_ERROR(CheckResolvedContained("stages[0].input", path, roots));  // worker
+//   GENFARM_RETURN_IF_ERROR(CheckTaskPathsContained(assignment, input, output));  // worker
 //
 // With roots configured a pattern must be absolute (a relative one would depend on the
 // worker's working directory); with none, nothing is checked.
-#ifndef GENFARM_SCHEDULER_AUTH_PATH_CONTAINMENT_H_
-#define GENFARM_SCHEDULER_AUTH_PATH_CONTAINMENT_H_
+#ifndef GENFARM_COMMON_PATH_CONTAINMENT_H_
+#define GENFARM_COMMON_PATH_CONTAINMENT_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/frame_pattern.h"
 #include "genfarm/v1/types.pb.h"
+#include "genfarm/v1/worker_service.pb.h"
 
-namespace genfarm::scheduler::auth {
+namespace genfarm {
 
 // "/a/b/../c/./d" -> "/a/c/d"; ".." above the root stays at "/". Lexical only.
 std::string NormalizePath(absl::string_view path);
@@ -39,6 +41,11 @@ absl::Status CheckSpecContained(const v1::JobSpec& spec, const std::vector<std::
 absl::Status CheckResolvedContained(absl::string_view field, absl::string_view path,
                                     const std::vector<std::string>& roots);
 
-}  // namespace genfarm::scheduler::auth
+// The worker's check of one assignment against the roots it carries: every frame it reads
+// (`frames` and `stage_frames` through `input`) and writes (`frames` through `output`).
+absl::Status CheckTaskPathsContained(const v1::Assignment& assignment, const FramePattern& input,
+                                     const FramePattern& output);
 
-#endif  // GENFARM_SCHEDULER_AUTH_PATH_CONTAINMENT_H_
+}  // namespace genfarm
+
+#endif  // GENFARM_COMMON_PATH_CONTAINMENT_H_

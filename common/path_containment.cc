@@ -1,4 +1,4 @@
-#include "scheduler/auth/path_containment.h"
+#include "common/path_containment.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace genfarm::scheduler::auth {
+namespace genfarm {
 
 std::string NormalizePath(absl::string_view path) {
   std::vector<absl::string_view> parts;
@@ -91,4 +91,23 @@ absl::Status CheckResolvedContained(absl::string_view field, absl::string_view p
   return CheckPathContained(field, path, roots);
 }
 
-}  // namespace genfarm::scheduler::auth
+absl::Status CheckTaskPathsContained(const v1::Assignment& assignment, const FramePattern& input,
+                                     const FramePattern& output) {
+  if (assignment.storage_roots().empty()) return absl::OkStatus();
+  const std::vector<std::string> roots(assignment.storage_roots().begin(),
+                                       assignment.storage_roots().end());
+  auto check = [&](absl::string_view field, const FramePattern& pattern,
+                   int64_t frame) -> absl::Status {
+    return CheckResolvedContained(field, pattern.Format(frame), roots);
+  };
+  for (int64_t frame : assignment.stage_frames()) {
+    if (absl::Status s = check("input", input, frame); !s.ok()) return s;
+  }
+  for (int64_t frame : assignment.frames()) {
+    if (absl::Status s = check("input", input, frame); !s.ok()) return s;
+    if (absl::Status s = check("output", output, frame); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace genfarm
