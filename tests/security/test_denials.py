@@ -453,6 +453,24 @@ class DenialTableTest(unittest.TestCase):
         close2()
         self.job_call("olga", "CancelJob", job)()
 
+    def test_27_genfarm_audit_lists_and_filters(self):
+        """`genfarm audit` (ops) shows the denials above; an artist is refused."""
+        self.refused(self.job_call("bob", "CancelJob", self.alice_job), CODE.PERMISSION_DENIED,
+                     "CancelJob", who="bob")
+        env = {**os.environ, "GENFARM_TOKEN": self.tokens["olga"]}
+        out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", "--who", "bob",
+                          "--method", "CancelJob", "--job", str(self.alice_job), "--since", "1h",
+                          env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("TIME", out.stdout)
+        self.assertIn(f"job {self.alice_job}", out.stdout)
+        self.assertIn("denied PERMISSION_DENIED", out.stdout)
+        self.assertNotIn("alice ", out.stdout.split("\n", 1)[1])
+        env["GENFARM_TOKEN"] = self.tokens["alice"]
+        out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", env=env)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("ops", out.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
