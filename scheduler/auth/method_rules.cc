@@ -13,6 +13,7 @@ constexpr MethodRule kRules[] = {
     {kSubmitJob, Scope::kProject, Role::kArtist},
     {kGetJob, Scope::kProject, Role::kViewer},
     {kListJobs, Scope::kProject, Role::kViewer},
+    {kListTasks, Scope::kProject, Role::kViewer},
     {kWatchJob, Scope::kProject, Role::kViewer},
     {kGetTaskLog, Scope::kProject, Role::kViewer},
     {kCancelJob, Scope::kOwnJob, Role::kArtist, Role::kWrangler},

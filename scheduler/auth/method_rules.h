@@ -17,6 +17,7 @@ namespace genfarm::scheduler::auth {
 inline constexpr absl::string_view kSubmitJob = "/genfarm.v1.JobService/SubmitJob";
 inline constexpr absl::string_view kGetJob = "/genfarm.v1.JobService/GetJob";
 inline constexpr absl::string_view kListJobs = "/genfarm.v1.JobService/ListJobs";
+inline constexpr absl::string_view kListTasks = "/genfarm.v1.JobService/ListTasks";
 inline constexpr absl::string_view kWatchJob = "/genfarm.v1.JobService/WatchJob";
 inline constexpr absl::string_view kCancelJob = "/genfarm.v1.JobService/CancelJob";
 inline constexpr absl::string_view kPauseJob = "/genfarm.v1.JobService/PauseJob";

@@ -276,7 +276,7 @@ grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* GrpcJobService::ListTasks(grpc::CallbackServerContext* ctx,
                                                     const v1::ListTasksRequest* req,
                                                     v1::ListTasksResponse* resp) {
-  return JobRead(ctx, auth::kGetJob, req->job_id(),
+  return JobRead(ctx, auth::kListTasks, req->job_id(),
                  [this, req, resp] { return Reply(core_.ListTasks(*req), resp); });
 }
 
