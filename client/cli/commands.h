@@ -76,6 +76,17 @@ absl::StatusOr<int> RunDelete(CommandContext& ctx, const std::vector<int64_t>& j
 absl::StatusOr<int> RunWorkers(CommandContext& ctx, bool include_offline);
 absl::StatusOr<int> RunDrain(CommandContext& ctx, const std::string& worker_id, bool undrain);
 
+struct AuditOptions {
+  std::string who;
+  std::string method;  // "CancelJob"
+  int64_t job_id = 0;
+  std::string since;  // a duration back from now ("2h") or an RFC 3339 time; "" = all
+  int limit = 100;
+};
+absl::StatusOr<int> RunAudit(CommandContext& ctx, const AuditOptions& options);
+// --since as Unix ms: a duration back from `now`, or an RFC 3339 time; "" = 0.
+absl::StatusOr<int64_t> ParseSince(absl::string_view since, absl::Time now);
+
 }  // namespace genfarm::client
 
 #endif  // GENFARM_CLIENT_CLI_COMMANDS_H_

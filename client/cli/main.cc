@@ -195,6 +195,16 @@ int main(int argc, char** argv) {
     });
   }
 
+  gc::AuditOptions audit;
+  auto* audit_cmd = app.add_subcommand("audit", "list the audit log (ops or admin)");
+  audit_cmd->add_option("--who", audit.who, "only this person or worker");
+  audit_cmd->add_option("--method", audit.method, "only this method (CancelJob, SubmitJob, ...)");
+  audit_cmd->add_option("--job", audit.job_id, "only records about this job");
+  audit_cmd->add_option("--since", audit.since, "a duration back (2h) or an RFC 3339 time");
+  audit_cmd->add_option("--limit", audit.limit, "at most this many records (1-10000)")
+      ->check(CLI::Range(1, 10000));
+  dispatch(audit_cmd, [&](CommandContext& ctx) { return gc::RunAudit(ctx, audit); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

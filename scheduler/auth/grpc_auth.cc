@@ -13,8 +13,8 @@ std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()
 class DoorProcessorImpl : public grpc::AuthMetadataProcessor {
  public:
   DoorProcessorImpl(const Authenticator* authenticator, const Authorizer& authorizer,
-                    AuthMetrics* metrics)
-      : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics) {}
+                    AuthMetrics* metrics, AuditLog* audit)
+      : authenticator_(authenticator), authorizer_(authorizer), metrics_(metrics), audit_(audit) {}
 
   bool IsBlocking() const override { return false; }
 
@@ -30,14 +30,21 @@ class DoorProcessorImpl : public grpc::AuthMetadataProcessor {
     const std::string method = ToString(path->second);
     const MethodRule* rule = FindMethodRule(method);
     if (rule != nullptr && rule->scope == Scope::kOpen) return grpc::Status::OK;
-    absl::Status decision = Decide(method, CredentialsOf(context, auth_metadata, ""));
-    if (!decision.ok() && metrics_ != nullptr) metrics_->Denied(method, decision.code());
+    Identity who;
+    absl::Status decision = Decide(method, CredentialsOf(context, auth_metadata, ""), &who);
+    if (!decision.ok()) {
+      if (metrics_ != nullptr) metrics_->Denied(method, decision.code());
+      // The door does not see the peer's address nor the request: who and what only.
+      if (audit_ != nullptr) audit_->Append(MakeAuditEntry(who, method, "", 0, "", decision));
+    }
     return ToGrpcStatus(decision);
   }
 
  private:
-  absl::Status Decide(const std::string& method, const PeerCredentials& credentials) const {
+  absl::Status Decide(const std::string& method, const PeerCredentials& credentials,
+                      Identity* who) const {
     absl::StatusOr<Identity> identity = authenticator_->Authenticate(credentials);
+    if (identity.ok()) *who = *identity;
     if (!identity.ok()) {
       return absl::Status(identity.status().code(),
                           absl::StrCat(ShortMethodName(method), ": ", identity.status().message()));
@@ -48,6 +55,7 @@ class DoorProcessorImpl : public grpc::AuthMetadataProcessor {
   const Authenticator* authenticator_;
   const Authorizer& authorizer_;
   AuthMetrics* metrics_;
+  AuditLog* audit_;
 };
 
 }  // namespace
@@ -102,8 +110,22 @@ grpc::Status GrpcAuth::CheckWorkerId(const grpc::ServerContextBase& context,
   return ToGrpcStatus(authorizer_.CheckWorkerId(*identity, claimed_worker_id));
 }
 
+absl::Status GrpcAuth::Allow(const Identity& who, const Action& action) const {
+  if (authenticator_ == nullptr) return absl::OkStatus();
+  absl::Status decision = authorizer_.Check(who, action);
+  if (!decision.ok() && metrics_ != nullptr) metrics_->Denied(action.method, decision.code());
+  return decision;
+}
+
+void GrpcAuth::Audit(const Identity& who, absl::string_view method, std::string object,
+                     int64_t job_id, std::string project, const absl::Status& outcome) const {
+  if (audit_ == nullptr) return;
+  audit_->Append(
+      MakeAuditEntry(who, method, std::move(object), job_id, std::move(project), outcome));
+}
+
 std::shared_ptr<grpc::AuthMetadataProcessor> GrpcAuth::DoorProcessor() const {
-  return std::make_shared<DoorProcessorImpl>(authenticator_, authorizer_, metrics_);
+  return std::make_shared<DoorProcessorImpl>(authenticator_, authorizer_, metrics_, audit_);
 }
 
 }  // namespace genfarm::scheduler::auth

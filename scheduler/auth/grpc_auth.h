@@ -29,6 +29,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "scheduler/auth/audit_log.h"
 #include "scheduler/auth/auth_metrics.h"
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/authorizer.h"
@@ -53,6 +54,25 @@ class GrpcAuth {
   grpc::Status CheckWorkerId(const grpc::ServerContextBase& context,
                              absl::string_view claimed_worker_id) const;
 
+  // For handlers that authenticated once on gRPC's thread and decide later on the core
+  // thread, once the object is known: Authorizer::Check, a denial counted in the metric.
+  absl::Status Allow(const Identity& who, const Action& action) const;
+
+  // Counts a refusal decided elsewhere (path containment) in the denials metric.
+  void CountDenial(absl::string_view method, absl::StatusCode code) const {
+    if (metrics_ != nullptr) metrics_->Denied(method, code);
+  }
+
+  // Records a decision in the audit log (no-op without one). Non-blocking.
+  void Audit(const Identity& who, absl::string_view method, std::string object, int64_t job_id,
+             std::string project, const absl::Status& outcome) const;
+
+  // Call before DoorProcessor(): the door records its denials there. May be null.
+  void set_audit(AuditLog* audit) { audit_ = audit; }
+  AuditLog* audit() const { return audit_; }
+
+  bool enabled() const { return authenticator_ != nullptr; }
+
   std::shared_ptr<grpc::AuthMetadataProcessor> DoorProcessor() const;
 
   const Authorizer& authorizer() const { return authorizer_; }
@@ -61,6 +81,7 @@ class GrpcAuth {
   const Authenticator* authenticator_;
   const Authorizer& authorizer_;
   AuthMetrics* metrics_;
+  AuditLog* audit_ = nullptr;
 };
 
 // What the caller presented: the verified client certificate of a TLS connection and the

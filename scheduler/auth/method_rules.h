@@ -17,16 +17,19 @@ namespace genfarm::scheduler::auth {
 inline constexpr absl::string_view kSubmitJob = "/genfarm.v1.JobService/SubmitJob";
 inline constexpr absl::string_view kGetJob = "/genfarm.v1.JobService/GetJob";
 inline constexpr absl::string_view kListJobs = "/genfarm.v1.JobService/ListJobs";
+inline constexpr absl::string_view kListTasks = "/genfarm.v1.JobService/ListTasks";
 inline constexpr absl::string_view kWatchJob = "/genfarm.v1.JobService/WatchJob";
 inline constexpr absl::string_view kCancelJob = "/genfarm.v1.JobService/CancelJob";
 inline constexpr absl::string_view kPauseJob = "/genfarm.v1.JobService/PauseJob";
 inline constexpr absl::string_view kResumeJob = "/genfarm.v1.JobService/ResumeJob";
 inline constexpr absl::string_view kRetryTasks = "/genfarm.v1.JobService/RetryTasks";
 inline constexpr absl::string_view kSetPriority = "/genfarm.v1.JobService/SetPriority";
+inline constexpr absl::string_view kDeleteJob = "/genfarm.v1.JobService/DeleteJob";
 inline constexpr absl::string_view kGetTaskLog = "/genfarm.v1.JobService/GetTaskLog";
 inline constexpr absl::string_view kListWorkers = "/genfarm.v1.FarmService/ListWorkers";
 inline constexpr absl::string_view kDrainWorker = "/genfarm.v1.FarmService/DrainWorker";
 inline constexpr absl::string_view kGetFarmStats = "/genfarm.v1.FarmService/GetFarmStats";
+inline constexpr absl::string_view kListAudit = "/genfarm.v1.FarmService/ListAudit";
 inline constexpr absl::string_view kWorkerConnect = "/genfarm.v1.WorkerService/Connect";
 // HTTP areas (http_gate.h): the dashboard and its JSON API; /metrics and /sd/workers.
 inline constexpr absl::string_view kHttpDashboard = "http:dashboard";

@@ -6,6 +6,7 @@
 
 #include "common/serial_executor.h"
 #include "genfarm/v1/farm_service.grpc.pb.h"
+#include "scheduler/auth/grpc_auth.h"
 #include "scheduler/core/scheduler_core.h"
 
 namespace genfarm::scheduler {
@@ -24,10 +25,18 @@ class GrpcFarmService : public v1::FarmService::CallbackService {
   grpc::ServerUnaryReactor* GetFarmStats(grpc::CallbackServerContext* ctx,
                                          const v1::GetFarmStatsRequest* req,
                                          v1::FarmStats* resp) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* ctx,
+                                      const v1::ListAuditRequest* req,
+                                      v1::ListAuditResponse* resp) override;
+
+  // Per-call authorization and the audit (docs/security.md). Null: every call allowed, no
+  // audit (ListAudit answers FAILED_PRECONDITION).
+  void set_auth(const auth::GrpcAuth* auth) { auth_ = auth; }
 
  private:
   SerialExecutor& executor_;
   SchedulerCore& core_;
+  const auth::GrpcAuth* auth_ = nullptr;
 };
 
 }  // namespace genfarm::scheduler

@@ -1,11 +1,14 @@
 #include "scheduler/service/job_service.h"
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/field_text.h"
+#include "common/path_containment.h"
 #include "scheduler/service/grpc_status.h"
 #include "scheduler/service/stream_writer.h"
 
@@ -23,13 +26,19 @@ namespace {
 
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job, std::atomic<int>& open)
+  // `allow` runs first on the executor (the caller's right to see the job).
+  WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job, std::atomic<int>& open,
+               std::function<absl::Status()> allow)
       : executor_(executor), core_(core), writer_(std::make_shared<Writer>(this)), open_(open) {
     ++open_;
     auto writer = writer_;
     auto watch_id = watch_id_;
     auto cancelled = cancelled_;
-    executor_.Post([&core, job, writer, watch_id, cancelled] {
+    executor_.Post([&core, job, writer, watch_id, cancelled, allow = std::move(allow)] {
+      if (absl::Status allowed = allow(); !allowed.ok()) {
+        writer->Close(ToGrpcStatus(allowed));
+        return;
+      }
       auto id = core.Watch(job, [writer](const v1::JobEvent& event, bool done) {
         writer->Send(event, MergeJobEvents);
         if (done) writer->Close(grpc::Status::OK);
@@ -69,6 +78,13 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   std::atomic<int>& open_;  // the service's count of open watches
 };
 
+// Ends a call at once, on gRPC's thread (a refusal decided before any core work).
+grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 // A read's reply: the core's answer moved into the response, or its error.
 template <typename Response>
 absl::Status Reply(absl::StatusOr<Response> answer, Response* resp) {
@@ -107,29 +123,112 @@ void GrpcJobService::FinishWhenDurable(grpc::ServerUnaryReactor* reactor) {
       [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
 }
 
+absl::StatusOr<auth::Identity> GrpcJobService::Caller(
+    const grpc::CallbackServerContext& ctx) const {
+  if (auth_ == nullptr) {
+    auth::Identity anonymous;
+    anonymous.peer = ctx.peer();
+    return anonymous;
+  }
+  return auth_->Authenticate(ctx);
+}
+
+absl::Status GrpcJobService::AllowOnJob(const auth::Identity& who, absl::string_view method,
+                                        int64_t job_id, std::string* project) const {
+  if (auth_ == nullptr || !auth_->enabled()) return absl::OkStatus();
+  absl::StatusOr<v1::Job> job = core_.GetJob(JobId(job_id));
+  if (!job.ok()) return job.status();
+  if (project != nullptr) *project = job->spec().project();
+  return auth_->Allow(who, {std::string(method), job->spec().project(), job->spec().submitter()});
+}
+
+template <typename Fn>
+grpc::ServerUnaryReactor* GrpcJobService::JobRead(grpc::CallbackServerContext* ctx,
+                                                  absl::string_view method, int64_t job_id, Fn fn) {
+  absl::StatusOr<auth::Identity> who = Caller(*ctx);
+  if (!who.ok()) return Refused(ctx, who.status());
+  return Unary(
+      ctx,
+      [this, method, job_id, who = *std::move(who), fn = std::move(fn)]() mutable -> absl::Status {
+        if (absl::Status allowed = AllowOnJob(who, method, job_id, nullptr); !allowed.ok())
+          return allowed;
+        return fn();
+      });
+}
+
+template <typename Fn>
+grpc::ServerUnaryReactor* GrpcJobService::JobMutation(grpc::CallbackServerContext* ctx,
+                                                      absl::string_view method, int64_t job_id,
+                                                      Fn fn) {
+  absl::StatusOr<auth::Identity> who = Caller(*ctx);
+  if (!who.ok()) return Refused(ctx, who.status());
+  return DurableUnary(
+      ctx,
+      [this, method, job_id, who = *std::move(who), fn = std::move(fn)]() mutable -> absl::Status {
+        std::string project;
+        absl::Status status = AllowOnJob(who, method, job_id, &project);
+        if (status.ok()) status = fn();
+        if (auth_ != nullptr)
+          auth_->Audit(who, method, absl::StrCat("job ", job_id), job_id, project, status);
+        return status;
+      });
+}
+
 grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext* ctx,
                                                     const v1::SubmitJobRequest* req,
                                                     v1::SubmitJobResponse* resp) {
+  absl::StatusOr<auth::Identity> caller = Caller(*ctx);
+  v1::JobSpec spec = req->spec();
+  absl::Status allowed = caller.status();
+  if (allowed.ok() && auth_ != nullptr && auth_->enabled()) {
+    // The job is the caller's, whatever the spec claims: ownership decides who may
+    // cancel, pause and resume it.
+    spec.set_submitter(caller->name);
+    allowed = auth_->Allow(*caller, {std::string(auth::kSubmitJob), spec.project(), std::nullopt});
+    if (allowed.ok()) {
+      allowed = CheckSpecContained(spec, auth_->authorizer().StorageRoots(spec.project()));
+      if (!allowed.ok()) auth_->CountDenial(auth::kSubmitJob, allowed.code());
+    }
+  }
+  if (!allowed.ok()) {
+    if (auth_ != nullptr && caller.ok())
+      auth_->Audit(*caller, auth::kSubmitJob, "", 0, spec.project(), allowed);
+    return Refused(ctx, allowed);
+  }
+  auth::Identity who = *std::move(caller);
+  // Audits the outcome of an allowed submission (the job, or the core's refusal).
+  auto audit = [this, who](const absl::Status& status, int64_t job_id, const std::string& project) {
+    if (auth_ == nullptr) return;
+    auth_->Audit(who, auth::kSubmitJob, job_id != 0 ? absl::StrCat("job ", job_id) : "", job_id,
+                 project, status);
+  };
   if (planner_ == nullptr) {
-    return DurableUnary(ctx, [this, req, resp]() -> absl::Status {
-      auto result = core_.SubmitJob(req->spec(), req->idempotency_key());
-      if (!result.ok()) return result.status();
-      resp->set_job_id(result->id.value());
-      resp->set_created(result->created);
-      return absl::OkStatus();
-    });
+    return DurableUnary(ctx,
+                        [this, req, resp, spec = std::move(spec), audit]() mutable -> absl::Status {
+                          const std::string project = spec.project();
+                          auto result = core_.SubmitJob(std::move(spec), req->idempotency_key());
+                          audit(result.status(), result.ok() ? result->id.value() : 0, project);
+                          if (!result.ok()) return result.status();
+                          resp->set_job_id(result->id.value());
+                          resp->set_created(result->created);
+                          return absl::OkStatus();
+                        });
   }
   // Validation and planning (a second for a million tasks) on the planner thread; the
   // core thread only admits the built job.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  planner_->Post([this, reactor, req, resp] {
-    auto prepared = std::make_shared<absl::StatusOr<PreparedJob>>(core_.PrepareJob(req->spec()));
+  planner_->Post([this, reactor, req, resp, spec = std::move(spec), audit]() mutable {
+    const std::string project = spec.project();
+    auto prepared =
+        std::make_shared<absl::StatusOr<PreparedJob>>(core_.PrepareJob(std::move(spec)));
     if (!prepared->ok()) {
+      audit(prepared->status(), 0, project);
       reactor->Finish(ToGrpcStatus(prepared->status()));
       return;
     }
-    executor_.Post([this, reactor, req, resp, prepared] {
+    executor_.Post([this, reactor, req, resp, prepared, audit, project] {
       auto result = core_.AdmitJob(*std::move(*prepared), req->idempotency_key());
+      audit(result.status(), result.ok() ? result->id.value() : 0, project);
       if (!result.ok()) {
         reactor->Finish(ToGrpcStatus(result.status()));
         return;
@@ -145,24 +244,51 @@ grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GrpcJobService::GetJob(grpc::CallbackServerContext* ctx,
                                                  const v1::GetJobRequest* req,
                                                  v1::GetJobResponse* resp) {
-  return Unary(ctx, [this, req, resp] { return Reply(core_.GetJob(*req), resp); });
+  return JobRead(ctx, auth::kGetJob, req->job_id(),
+                 [this, req, resp] { return Reply(core_.GetJob(*req), resp); });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* ctx,
                                                    const v1::ListJobsRequest* req,
                                                    v1::ListJobsResponse* resp) {
-  return Unary(ctx, [this, req, resp] { return Reply(core_.CheckedListJobs(*req), resp); });
+  absl::StatusOr<auth::Identity> caller = Caller(*ctx);
+  if (!caller.ok()) return Refused(ctx, caller.status());
+  return Unary(ctx, [this, req, resp, who = *std::move(caller)]() -> absl::Status {
+    const bool filtered = auth_ != nullptr && auth_->enabled();
+    if (filtered && !req->project().empty()) {
+      if (absl::Status s = auth_->Allow(who, {std::string(auth::kListJobs), req->project(), {}});
+          !s.ok())
+        return s;
+    }
+    if (absl::Status s = Reply(core_.CheckedListJobs(*req), resp); !s.ok() || !filtered) return s;
+    // Only the projects the caller may view (the page may come back shorter; its token
+    // still pages on).
+    auto* jobs = resp->mutable_jobs();
+    jobs->erase(std::remove_if(jobs->begin(), jobs->end(),
+                               [&](const v1::Job& job) {
+                                 return !auth_->authorizer().CanView(who, job.spec().project());
+                               }),
+                jobs->end());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListTasks(grpc::CallbackServerContext* ctx,
                                                     const v1::ListTasksRequest* req,
                                                     v1::ListTasksResponse* resp) {
-  return Unary(ctx, [this, req, resp] { return Reply(core_.ListTasks(*req), resp); });
+  return JobRead(ctx, auth::kListTasks, req->job_id(),
+                 [this, req, resp] { return Reply(core_.ListTasks(*req), resp); });
 }
 
 grpc::ServerWriteReactor<v1::JobEvent>* GrpcJobService::WatchJob(grpc::CallbackServerContext* ctx,
                                                                  const v1::WatchJobRequest* req) {
-  return new WatchReactor(executor_, core_, JobId(req->job_id()), open_watches_);
+  absl::StatusOr<auth::Identity> caller = Caller(*ctx);
+  const int64_t job_id = req->job_id();
+  return new WatchReactor(executor_, core_, JobId(job_id), open_watches_,
+                          [this, caller = std::move(caller), job_id]() -> absl::Status {
+                            if (!caller.ok()) return caller.status();
+                            return AllowOnJob(*caller, auth::kWatchJob, job_id, nullptr);
+                          });
 }
 
 namespace {
@@ -177,35 +303,39 @@ absl::Status FillJob(R result, v1::JobResponse* resp) {
 grpc::ServerUnaryReactor* GrpcJobService::CancelJob(grpc::CallbackServerContext* ctx,
                                                     const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return DurableUnary(
-      ctx, [this, req, resp] { return FillJob(core_.CancelJob(JobId(req->job_id())), resp); });
+  return JobMutation(ctx, auth::kCancelJob, req->job_id(), [this, req, resp] {
+    return FillJob(core_.CancelJob(JobId(req->job_id())), resp);
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::PauseJob(grpc::CallbackServerContext* ctx,
                                                    const v1::JobRequest* req,
                                                    v1::JobResponse* resp) {
-  return DurableUnary(
-      ctx, [this, req, resp] { return FillJob(core_.PauseJob(JobId(req->job_id())), resp); });
+  return JobMutation(ctx, auth::kPauseJob, req->job_id(), [this, req, resp] {
+    return FillJob(core_.PauseJob(JobId(req->job_id())), resp);
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ResumeJob(grpc::CallbackServerContext* ctx,
                                                     const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return DurableUnary(
-      ctx, [this, req, resp] { return FillJob(core_.ResumeJob(JobId(req->job_id())), resp); });
+  return JobMutation(ctx, auth::kResumeJob, req->job_id(), [this, req, resp] {
+    return FillJob(core_.ResumeJob(JobId(req->job_id())), resp);
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::DeleteJob(grpc::CallbackServerContext* ctx,
                                                     const v1::JobRequest* req,
                                                     v1::JobResponse* resp) {
-  return DurableUnary(
-      ctx, [this, req, resp] { return FillJob(core_.DeleteJob(JobId(req->job_id())), resp); });
+  return JobMutation(ctx, auth::kDeleteJob, req->job_id(), [this, req, resp] {
+    return FillJob(core_.DeleteJob(JobId(req->job_id())), resp);
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContext* ctx,
                                                       const v1::SetPriorityRequest* req,
                                                       v1::JobResponse* resp) {
-  return DurableUnary(ctx, [this, req, resp] {
+  return JobMutation(ctx, auth::kSetPriority, req->job_id(), [this, req, resp] {
     return FillJob(core_.SetPriority(JobId(req->job_id()), req->priority()), resp);
   });
 }
@@ -213,7 +343,7 @@ grpc::ServerUnaryReactor* GrpcJobService::SetPriority(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* GrpcJobService::RetryTasks(grpc::CallbackServerContext* ctx,
                                                      const v1::RetryTasksRequest* req,
                                                      v1::RetryTasksResponse* resp) {
-  return DurableUnary(ctx, [this, req, resp]() -> absl::Status {
+  return JobMutation(ctx, auth::kRetryTasks, req->job_id(), [this, req, resp]() -> absl::Status {
     std::vector<int32_t> indexes(req->task_indexes().begin(), req->task_indexes().end());
     auto retried = core_.RetryTasks(JobId(req->job_id()), req->failed_only(), indexes);
     if (!retried.ok()) return retried.status();
@@ -229,7 +359,14 @@ grpc::ServerUnaryReactor* GrpcJobService::GetTaskLog(grpc::CallbackServerContext
   // The job is checked on the core thread; the store is read on the log reader's thread,
   // with a connection of its own (a SQLite connection is used by one thread only, and the
   // core thread never waits for the disk).
-  executor_.Post([this, reactor, req, resp] {
+  absl::StatusOr<auth::Identity> caller = Caller(*ctx);
+  executor_.Post([this, reactor, req, resp, caller = std::move(caller)] {
+    absl::Status allowed = caller.status();
+    if (allowed.ok()) allowed = AllowOnJob(*caller, auth::kGetTaskLog, req->job_id(), nullptr);
+    if (!allowed.ok()) {
+      reactor->Finish(ToGrpcStatus(allowed));
+      return;
+    }
     auto tasks = core_.GetJob(JobId(req->job_id()));
     absl::Status status = tasks.status();
     if (status.ok()) {

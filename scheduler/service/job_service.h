@@ -12,6 +12,7 @@
 
 #include "common/serial_executor.h"
 #include "genfarm/v1/job_service.grpc.pb.h"
+#include "scheduler/auth/grpc_auth.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/store/job_store.h"
 
@@ -31,6 +32,9 @@ class GrpcJobService : public v1::JobService::CallbackService {
   // Where SubmitJob validates and plans (SchedulerCore::PrepareJob) before the core thread
   // admits the job; without one it all runs on the core thread.
   void set_planner(SerialExecutor* planner) { planner_ = planner; }
+  // Per-call authorization, the submitter from the caller, storage roots and the audit
+  // (docs/security.md). Null: every call allowed, nothing audited.
+  void set_auth(const auth::GrpcAuth* auth) { auth_ = auth; }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
                                       const v1::SubmitJobRequest* req,
@@ -77,12 +81,28 @@ class GrpcJobService : public v1::JobService::CallbackService {
   // Finishes `reactor` OK once what the core changed so far is committed (call on the core
   // thread, right after the change).
   void FinishWhenDurable(grpc::ServerUnaryReactor* reactor);
+  // The caller, learned on gRPC's thread (anonymous without auth).
+  absl::StatusOr<auth::Identity> Caller(const grpc::CallbackServerContext& ctx) const;
+  // On the core thread: may `who` call `method` on job `job_id`? Looks the job up (its
+  // project and submitter) only when authentication is on; `project` gets its project.
+  absl::Status AllowOnJob(const auth::Identity& who, absl::string_view method, int64_t job_id,
+                          std::string* project) const;
+  // A read of one job: the check at the top of the core closure, then `fn`.
+  template <typename Fn>
+  grpc::ServerUnaryReactor* JobRead(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                    int64_t job_id, Fn fn);
+  // A mutation of one job: checked at the top of the core closure, then `fn`, and the
+  // outcome audited (allowed or denied).
+  template <typename Fn>
+  grpc::ServerUnaryReactor* JobMutation(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                        int64_t job_id, Fn fn);
 
   SerialExecutor& executor_;
   SchedulerCore& core_;
   JobStore& log_store_;
   SerialExecutor& log_reader_;
   SerialExecutor* planner_ = nullptr;
+  const auth::GrpcAuth* auth_ = nullptr;
   std::atomic<int> open_watches_{0};
 };
 

@@ -95,6 +95,7 @@ struct SchedulerServer::Parts {
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<auth::Authorizer> authorizer;
   std::unique_ptr<auth::GrpcAuth> grpc_auth;
+  std::unique_ptr<auth::AuditLog> audit;  // audit.db in the data dir (docs/security.md)
   std::unique_ptr<auth::HttpGate> http_gate;
   // Before the writer and the core, which report into the metrics until they stop.
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
@@ -239,6 +240,14 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->worker_service =
       std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core, parts->thumbnails.get());
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
+  GENFARM_ASSIGN_OR_RETURN(
+      parts->audit,
+      auth::AuditLog::Open((std::filesystem::path(options.data_dir) / "audit.db").string(),
+                           RealClock::Get()));
+  parts->grpc_auth->set_audit(parts->audit.get());
+  parts->job_service->set_auth(parts->grpc_auth.get());
+  parts->worker_service->set_auth(parts->grpc_auth.get());
+  parts->farm_service->set_auth(parts->grpc_auth.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "scheduler/http/thumbnail_store.h"
 #include "scheduler/service/grpc_status.h"
 #include "scheduler/service/stream_writer.h"
@@ -46,8 +47,21 @@ void KeepThumbnail(const SchedulerCore& core, ThumbnailStore& store, const Worke
 // The core's handle on this stream; outlives the reactor safely (see StreamWriter).
 class StreamChannel : public WorkerChannel {
  public:
-  explicit StreamChannel(Reactor* reactor) : writer_(reactor) {}
-  void Send(const v1::SchedulerMessage& message) override { writer_.Send(message); }
+  StreamChannel(Reactor* reactor, const auth::GrpcAuth* auth) : writer_(reactor), auth_(auth) {}
+  void Send(const v1::SchedulerMessage& message) override {
+    if (auth_ != nullptr && message.has_assign()) {
+      // The worker checks its paths against the project's roots (symlinks resolved).
+      std::vector<std::string> roots = auth_->authorizer().StorageRoots(message.assign().project());
+      if (!roots.empty()) {
+        v1::SchedulerMessage with_roots = message;
+        for (std::string& root : roots)
+          with_roots.mutable_assign()->add_storage_roots(std::move(root));
+        writer_.Send(with_roots);
+        return;
+      }
+    }
+    writer_.Send(message);
+  }
   void Close() override { writer_.Close(grpc::Status::OK); }
   void CloseWithReason(const absl::Status& reason) override { writer_.Close(ToGrpcStatus(reason)); }
   void Close(const grpc::Status& status) { writer_.Close(status); }
@@ -55,15 +69,23 @@ class StreamChannel : public WorkerChannel {
 
  private:
   Writer writer_;
+  const auth::GrpcAuth* auth_;
 };
 
 class WorkerStream : public Reactor {
  public:
-  WorkerStream(SerialExecutor& executor, SchedulerCore& core, ThumbnailStore* thumbnails)
+  WorkerStream(SerialExecutor& executor, SchedulerCore& core, ThumbnailStore* thumbnails,
+               const auth::GrpcAuth* auth, grpc::CallbackServerContext* ctx)
       : executor_(executor),
         core_(core),
         thumbnails_(thumbnails),
-        channel_(std::make_shared<StreamChannel>(this)) {
+        auth_(auth),
+        channel_(std::make_shared<StreamChannel>(this, auth)) {
+    if (auth_ != nullptr) {
+      absl::StatusOr<auth::Identity> who = auth_->Authenticate(*ctx);
+      if (who.ok()) caller_ = *std::move(who);
+      ctx_ = ctx;
+    }
     StartRead(&in_);
   }
 
@@ -115,6 +137,19 @@ class WorkerStream : public Reactor {
                                 "'; a stream carries one hello (reconnect to start over)"));
         return;
       }
+      if (auth_ != nullptr && auth_->enabled()) {
+        // A worker speaks only for itself: its certificate's CN is its id.
+        grpc::Status id_ok = auth_->CheckWorkerId(*ctx_, message.hello().worker_id());
+        if (!id_ok.ok()) {
+          const absl::Status refused(static_cast<absl::StatusCode>(id_ok.error_code()),
+                                     "hello: " + id_ok.error_message());
+          auth_->CountDenial(auth::kWorkerConnect, refused.code());
+          auth_->Audit(caller_, auth::kWorkerConnect, "worker " + message.hello().worker_id(), 0,
+                       "", refused);
+          Refuse(ToGrpcStatus(refused));
+          return;
+        }
+      }
       worker_id_ = message.hello().worker_id();
       std::shared_ptr<StreamChannel> channel = channel_;
       executor_.Post([&core, hello = message.hello(), channel] {
@@ -147,14 +182,22 @@ class WorkerStream : public Reactor {
         });
         break;
       case v1::WorkerMessage::kResult:
-        executor_.Post(
-            [&core, thumbnails = thumbnails_, id, channel, r = message.result()]() mutable {
-              const bool accepted = core.WorkerResult(id, channel.get(), r);
-              if (accepted && thumbnails != nullptr && r.success() && r.has_thumbnail() &&
-                  r.job_id() != 0) {
-                KeepThumbnail(core, *thumbnails, id, r);
-              }
-            });
+        executor_.Post([&core, thumbnails = thumbnails_, auth = auth_, caller = caller_, id,
+                        channel, r = message.result()]() mutable {
+          const bool accepted = core.WorkerResult(id, channel.get(), r);
+          if (!accepted && auth != nullptr) {
+            // A stale result, or an attempt that is not this worker's: ignored, and on
+            // the record (one line per ignored result, bounded by the stream's rate).
+            auth->Audit(caller, "Result", absl::StrCat("attempt ", r.attempt_id()), r.job_id(), "",
+                        absl::PermissionDeniedError(absl::StrCat(
+                            "worker ", id.value(), " reported attempt ", r.attempt_id(),
+                            ", which is not its current attempt: ignored")));
+          }
+          if (accepted && thumbnails != nullptr && r.success() && r.has_thumbnail() &&
+              r.job_id() != 0) {
+            KeepThumbnail(core, *thumbnails, id, r);
+          }
+        });
         break;
       default:
         break;
@@ -164,6 +207,9 @@ class WorkerStream : public Reactor {
   SerialExecutor& executor_;
   SchedulerCore& core_;
   ThumbnailStore* thumbnails_;
+  const auth::GrpcAuth* auth_;
+  grpc::CallbackServerContext* ctx_ = nullptr;  // for CheckWorkerId; with auth only
+  auth::Identity caller_;                       // who opened the stream, for the audit
   std::shared_ptr<StreamChannel> channel_;
   v1::WorkerMessage in_;
   std::string worker_id_;  // set by the hello; reactor thread only
@@ -174,7 +220,7 @@ class WorkerStream : public Reactor {
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* GrpcWorkerService::Connect(
     grpc::CallbackServerContext* ctx) {
-  return new WorkerStream(executor_, core_, thumbnails_);
+  return new WorkerStream(executor_, core_, thumbnails_, auth_, ctx);
 }
 
 }  // namespace genfarm::scheduler

@@ -10,6 +10,7 @@
 
 #include "common/serial_executor.h"
 #include "genfarm/v1/worker_service.grpc.pb.h"
+#include "scheduler/auth/grpc_auth.h"
 #include "scheduler/core/scheduler_core.h"
 
 namespace genfarm::scheduler {
@@ -26,10 +27,15 @@ class GrpcWorkerService : public v1::WorkerService::CallbackService {
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::SchedulerMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
 
+  // A hello's worker id must be the certificate's; assignments carry the project's storage
+  // roots; refused hellos and ignored results are audited. Null: as without authentication.
+  void set_auth(const auth::GrpcAuth* auth) { auth_ = auth; }
+
  private:
   SerialExecutor& executor_;
   SchedulerCore& core_;
   ThumbnailStore* thumbnails_;
+  const auth::GrpcAuth* auth_ = nullptr;
 };
 
 }  // namespace genfarm::scheduler

@@ -70,6 +70,7 @@ std::vector<Case> Cases() {
       // Viewers.
       {"ViewerLists", Person("vic"), act(kListJobs, f), kOk},
       {"ViewerListsAtTheDoor", Person("vic"), act(kListJobs), kOk},
+      {"ViewerListsTasks", Person("vic"), act(kListTasks, f), kOk},
       {"ViewerReadsLogs", Person("vic"), act(kGetTaskLog, f), kOk},
       {"ViewerSubmits", Person("vic"), act(kSubmitJob, f), kDenied,
        "needs artist in project feature"},
@@ -105,6 +106,8 @@ std::vector<Case> Cases() {
       {"FarmViewerCannotListWorkers", Person("wanda"), act(kListWorkers), kDenied},
       {"OpsDrains", Person("olga"), act(kDrainWorker), kOk},
       {"OpsFarmStats", Person("olga"), act(kGetFarmStats), kOk},
+      {"OpsReadsTheAudit", Person("olga"), act(kListAudit), kOk},
+      {"WranglerCannotReadTheAudit", Person("bob"), act(kListAudit), kDenied},
       {"OpsWrangleAnywhere", Person("olga"), act(kCancelJob, c, "zed"), kOk},
       {"OpsCannotAdministerRoles", Person("olga"), act(kAdminRoles), kDenied, "needs admin"},
       {"AdminAdministersRoles", Person("adam"), act(kAdminRoles), kOk},

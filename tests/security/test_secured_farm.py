@@ -51,7 +51,8 @@ class SecuredFarmTest(unittest.TestCase):
             f.write("people:\n"
                     f"  alice: {{token_sha256: {digest['alice']}, roles: {{e2e: artist}}}}\n"
                     f"  olga: {{token_sha256: {digest['olga']}, roles: {{'*': ops}}}}\n"
-                    "  carol: {cert_cn: carol, roles: {e2e: artist}}\n")
+                    "  carol: {cert_cn: carol, roles: {e2e: artist}}\n"
+                    f"projects:\n  e2e: {{storage_roots: [{self.tmp}/farm]}}\n")
         ca = os.path.join(tls, "ca.pem")
         scheduler = lib.start_scheduler(
             self.procs, self.path("data"), f"--tls_cert={tls}/server.pem",
@@ -66,7 +67,7 @@ class SecuredFarmTest(unittest.TestCase):
             lib.wait_for(lambda: any(w.id == "w1" and w.state == types_pb2.WORKER_STATE_ONLINE
                                      for w in ops.workers()), 60, "w1 online over mutual TLS")
 
-        plates = self.path("plates", "p.####.exr")
+        plates = self.path("farm", "plates", "p.####.exr")
         subprocess.run([lib.PYTHON, os.path.join(lib.SOURCE_DIR, "examples", "make_plates.py"),
                         plates, "1", "2", "--size", "32x24"], check=True,
                        stdout=subprocess.DEVNULL, timeout=120)
@@ -79,7 +80,7 @@ class SecuredFarmTest(unittest.TestCase):
                         f"    output: {output}\n    frames: 1-2\n")
             return path
 
-        cli_out = self.path("cli", "up.####.exr")
+        cli_out = self.path("farm", "cli", "up.####.exr")
         result = lib.run_cli(scheduler.address, "--tls_ca", ca, "--token_file",
                              os.path.join(tls, "tokens", "alice.token"), "submit",
                              spec("from_cli", cli_out), "--wait", "--json", timeout=240,
@@ -87,7 +88,7 @@ class SecuredFarmTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertEqual(json.loads(result.stdout)["state"], "succeeded")
 
-        py_out = self.path("py", "up.####.exr")
+        py_out = self.path("farm", "py", "up.####.exr")
         with genfarm.Client(scheduler.address, ca=ca, cert=os.path.join(tls, "users", "carol.pem"),
                             key=os.path.join(tls, "users", "carol.key")) as carol:
             job = carol.submit(spec("from_python", py_out), wait=True)
@@ -95,6 +96,29 @@ class SecuredFarmTest(unittest.TestCase):
         for pattern in (cli_out, py_out):
             for frame in (1, 2):
                 self.assertTrue(os.path.isfile(pattern.replace("####", f"{frame:04d}")), pattern)
+
+        # Contained paths on the worker: a symlink inside the project's root that points out
+        # passes the scheduler's lexical check, and the worker refuses it before opening
+        # anything (BAD_SPEC, naming the path).
+        outside = self.path("outside")
+        shutil.copytree(self.path("farm", "plates"), outside)
+        os.symlink(outside, self.path("farm", "escape"))
+        escaping = self.path("farm", "escape", "p.####.exr")
+        with open(self.path("escape.yaml"), "w") as f:
+            f.write(f"name: escape\nproject: e2e\nstages:\n"
+                    f"  - name: upres\n    model: {MODEL}\n    input: {escaping}\n"
+                    f"    output: {self.path('farm', 'esc', 'up.####.exr')}\n    frames: 1-2\n"
+                    "    retries: 0\n")
+        with genfarm.Client(scheduler.address, ca=ca, cert=os.path.join(tls, "users", "carol.pem"),
+                            key=os.path.join(tls, "users", "carol.key")) as carol:
+            job = carol.submit(self.path("escape.yaml"), wait=True)
+            self.assertFalse(job.succeeded, job)
+            failed = carol.tasks(job.id, failed_only=True)
+            self.assertEqual({t.failure_reason for t in failed}, {"bad_spec"}, failed)
+            self.assertEqual(len(failed), 2, failed)
+            self.assertIn(escaping.replace("####", "0001"), failed[0].message)
+            self.assertIn("outside the project's storage roots", failed[0].message)
+        self.assertFalse(os.path.exists(self.path("farm", "esc")))
 
 
 if __name__ == "__main__":

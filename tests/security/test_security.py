@@ -91,7 +91,10 @@ class SecuredSchedulerTest(unittest.TestCase):
                 "  carol: {cert_cn: carol, roles: {feature_x: artist}}\n")
         if with_tmp:
             text += f"  tmp: {{token_sha256: {digests['tmp']}, roles: {{feature_x: viewer}}}}\n"
-        text += "projects:\n  feature_x: {storage_roots: [/mnt/feature_x]}\n"
+        # The example job's plates and renders live under examples/; the denial cases use
+        # <tmp>/storage (and an outside folder next to it).
+        text += ("projects:\n  feature_x: {storage_roots: ["
+                 f"{os.path.join(lib.SOURCE_DIR, 'examples')}, {cls.tmp}/storage]}}\n")
         with open(cls.roles_path + ".new", "w") as f:
             f.write(text)
         os.replace(cls.roles_path + ".new", cls.roles_path)

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/frame_pattern.h"
+#include "common/path_containment.h"
 #include "common/stage_params.h"
 #include "worker/frames/thumbnail.h"
 #include "worker/pipeline/frame_pipeline.h"
@@ -90,6 +91,13 @@ TaskOutcome ModelTaskRunner::Run(const TaskContext& context) {
   auto output = FramePattern::Parse(stage.output());
   if (!input.ok() || !output.ok()) {
     outcome.status = !input.ok() ? input.status() : output.status();
+    outcome.reason = v1::FAILURE_REASON_BAD_SPEC;
+    return outcome;
+  }
+  // Contained paths (docs/security.md): every frame this task reads or writes, symlinks
+  // resolved, under the project's storage roots, before anything is opened.
+  if (absl::Status contained = CheckTaskPathsContained(a, *input, *output); !contained.ok()) {
+    outcome.status = contained;
     outcome.reason = v1::FAILURE_REASON_BAD_SPEC;
     return outcome;
   }

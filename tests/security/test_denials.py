@@ -1,0 +1,497 @@
+"""The denial table of issue 12 against a real TLS scheduler (deploy/certs.sh certificates,
+a roles file with two projects and storage roots), and the audit log that records it.
+
+Every case asserts the status code the client sees, that the farm did not change (jobs with
+their state, priority and submitter, and workers, as olga (ops) sees them), and, for calls
+that reach the scheduler as calls, the audit record (FarmService.ListAudit). A TLS
+handshake that fails (plaintext client, a server certificate from another CA, an expired
+client certificate) never becomes a call: the scheduler has no request to record, so those
+cases assert that no record appeared. The symlink case is the worker's: the scheduler's
+part (the assignment carries the project's roots) is asserted here, the worker's refusal
+in tests/security/path_containment_test.cc.
+
+Run: ctest -L security --output-on-failure
+"""
+
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+import grpc
+
+import genfarm_testlib as lib
+from genfarm.v1 import farm_service_pb2
+from genfarm.v1 import farm_service_pb2_grpc
+from genfarm.v1 import job_service_pb2
+from genfarm.v1 import job_service_pb2_grpc
+from genfarm.v1 import types_pb2
+from genfarm.v1 import worker_service_pb2
+from genfarm.v1 import worker_service_pb2_grpc
+
+from test_security import CERTS_SH, certs, read
+
+CODE = grpc.StatusCode
+PEOPLE = ("alice", "bob", "vic", "wendy", "pat", "olga", "gone")
+
+
+class DenialTableTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="genfarm-denials-")
+        cls.procs = lib.ProcessGroup(cls.tmp)
+        cls.dir = os.path.join(cls.tmp, "certs")
+        token_args = [a for p in PEOPLE for a in ("--token", p)]
+        digests = certs(cls.dir, "--worker", "w1", "--worker", "w2", "--worker", "w3",
+                        "--user", "carol", *token_args)
+        # w3's certificate is revoked in the roles file (by serial, before it expires).
+        serial = subprocess.run(
+            ["openssl", "x509", "-noout", "-serial", "-in",
+             os.path.join(cls.dir, "workers", "w3.pem")],
+            check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+        revoked_serial = serial.split("=", 1)[1]
+        cls.other = os.path.join(cls.tmp, "other-ca")
+        certs(cls.other, "--worker", "w1")
+        cls.make_expired_user("eve")
+        cls.tokens = {p: read(os.path.join(cls.dir, "tokens", f"{p}.token")).decode().strip()
+                      for p in PEOPLE}
+        cls.storage = os.path.join(cls.tmp, "storage")
+        for project in ("feature_x", "project_b"):
+            os.makedirs(os.path.join(cls.storage, project, "in"))
+        os.makedirs(os.path.join(cls.tmp, "outside"))
+        # A symlink inside feature_x's root that points out of it.
+        os.symlink(os.path.join(cls.tmp, "outside"),
+                   os.path.join(cls.storage, "feature_x", "escape"))
+        roles = os.path.join(cls.tmp, "roles.yaml")
+        with open(roles, "w") as f:
+            f.write("people:\n"
+                    f"  alice: {{token_sha256: {digests['alice']}, roles: {{feature_x: artist}}}}\n"
+                    f"  bob: {{token_sha256: {digests['bob']}, roles: {{feature_x: artist}}}}\n"
+                    f"  vic: {{token_sha256: {digests['vic']}, roles: {{feature_x: viewer}}}}\n"
+                    f"  wendy: {{token_sha256: {digests['wendy']}, "
+                    "roles: {feature_x: wrangler}}\n"
+                    f"  pat: {{token_sha256: {digests['pat']}, roles: {{project_b: artist}}}}\n"
+                    f"  olga: {{token_sha256: {digests['olga']}, roles: {{'*': ops}}}}\n"
+                    "  carol: {cert_cn: carol, roles: {feature_x: artist}}\n"
+                    "  eve: {cert_cn: eve, roles: {feature_x: artist}}\n"
+                    "projects:\n"
+                    f"  feature_x: {{storage_roots: [{cls.storage}/feature_x]}}\n"
+                    f"  project_b: {{storage_roots: [{cls.storage}/project_b]}}\n"
+                    f"revoked_certificates: ['{revoked_serial}']\n")
+        cls.ca = os.path.join(cls.dir, "ca.pem")
+        cls.scheduler = lib.start_scheduler(
+            cls.procs, os.path.join(cls.tmp, "data"),
+            f"--tls_cert={cls.dir}/server.pem", f"--tls_key={cls.dir}/server.key",
+            f"--tls_client_ca={cls.ca}", f"--roles={roles}", "--lease_seconds=30")
+        cls.channels = []
+        # The jobs the cases try to change: alice's and bob's in feature_x, pat's in
+        # project_b. No worker knows their model yet, so they wait, unchanged by time.
+        cls.alice_job = cls.submit_as("alice", "feature_x")
+        cls.bob_job = cls.submit_as("bob", "feature_x")
+        cls.pat_job = cls.submit_as("pat", "project_b")
+
+    @classmethod
+    def make_expired_user(cls, name):
+        """A user certificate from the farm CA whose validity ended yesterday (openssl ca
+        with -startdate/-enddate in the past)."""
+        d = os.path.join(cls.tmp, "expired")
+        os.makedirs(d)
+        conf = os.path.join(d, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write(f"[ca]\ndefault_ca=x\n[x]\ndir={d}\ndatabase={d}/index.txt\n"
+                    f"new_certs_dir={d}\nserial={d}/serial\ndefault_md=sha256\n"
+                    "policy=p\nunique_subject=no\n[p]\ncommonName=supplied\n"
+                    "organizationalUnitName=optional\n")
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("1000\n")
+        key, csr, pem = (os.path.join(d, f"{name}.{ext}") for ext in ("key", "csr", "pem"))
+        run = lambda *args: subprocess.run(args, check=True, capture_output=True, timeout=60)
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", csr, "-subj", f"/OU=genfarm-user/CN={name}")
+        run("openssl", "ca", "-batch", "-config", conf, "-cert", os.path.join(cls.dir, "ca.pem"),
+            "-keyfile", os.path.join(cls.dir, "ca.key"), "-in", csr, "-out", pem,
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", "-notext")
+        cls.expired = (key, pem)
+
+    @classmethod
+    def tearDownClass(cls):
+        for channel in cls.channels:
+            channel.close()
+        cls.procs.stop_all()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tearDown(self):
+        if lib.test_failed(self):
+            self.procs.dump_logs(lines=40)
+
+    # --- clients ----------------------------------------------------------------------
+
+    @classmethod
+    def channel(cls, person=None, cert=None, ca=None, plaintext=False, key_pem=None):
+        address = cls.scheduler.address
+        if plaintext:
+            channel = grpc.insecure_channel(address)
+        else:
+            key = chain = None
+            if cert:
+                key = read(os.path.join(cls.dir, cert + ".key"))
+                chain = read(os.path.join(cls.dir, cert + ".pem"))
+            if key_pem:
+                key, chain = read(key_pem[0]), read(key_pem[1])
+            creds = grpc.ssl_channel_credentials(root_certificates=read(ca or cls.ca),
+                                                 private_key=key, certificate_chain=chain)
+            if person:
+                creds = grpc.composite_channel_credentials(
+                    creds, grpc.access_token_call_credentials(cls.tokens[person]))
+            channel = grpc.secure_channel(address, creds)
+        cls.channels.append(channel)
+        return channel
+
+    @classmethod
+    def jobs(cls, **kw):
+        return job_service_pb2_grpc.JobServiceStub(cls.channel(**kw))
+
+    @classmethod
+    def farm(cls, **kw):
+        return farm_service_pb2_grpc.FarmServiceStub(cls.channel(**kw))
+
+    @classmethod
+    def spec(cls, project, name="shot", input_path=None, output_path=None, model="m-denials"):
+        root = os.path.join(cls.storage, project)
+        stage = types_pb2.StageSpec(
+            name="s", kind=types_pb2.STAGE_KIND_MODEL, model=model,
+            input=input_path or os.path.join(root, "in", "p.####.exr"),
+            output=output_path or os.path.join(root, "out", "o.####.exr"),
+            frames="1-2", chunk=2)
+        return types_pb2.JobSpec(name=name, project=project, shot="sh010", stages=[stage])
+
+    @classmethod
+    def submit_as(cls, person, project, **kw):
+        reply = cls.jobs(person=person).SubmitJob(
+            job_service_pb2.SubmitJobRequest(spec=cls.spec(project, **kw)),
+            timeout=lib.RPC_TIMEOUT)
+        return reply.job_id
+
+    def state(self):
+        jobs = self.jobs(person="olga").ListJobs(job_service_pb2.ListJobsRequest(page_size=1000),
+                                                 timeout=lib.RPC_TIMEOUT)
+        workers = self.farm(person="olga").ListWorkers(
+            farm_service_pb2.ListWorkersRequest(include_offline=True), timeout=lib.RPC_TIMEOUT)
+        return (sorted((j.id, j.state, j.spec.priority, j.spec.submitter) for j in jobs.jobs),
+                sorted((w.id, w.state) for w in workers.workers))
+
+    def audit(self, **kw):
+        return list(self.farm(person="olga").ListAudit(
+            farm_service_pb2.ListAuditRequest(limit=10000, **kw), timeout=lib.RPC_TIMEOUT).records)
+
+    def last_audit_id(self):
+        records = self.audit()
+        return records[0].id if records else 0
+
+    def audited_since(self, first_id, method, who=None):
+        """The denied records of ``method`` (by ``who``) newer than ``first_id``; waits a
+        moment for the audit writer thread."""
+        def find():
+            return [r for r in self.audit() if r.id > first_id and r.method == method
+                    and not r.allowed and (who is None or r.who == who)]
+        lib.wait_for(lambda: find(), 10, f"an audit record of the denied {method}")
+        return find()
+
+    def refused(self, call, code, method, who=None, text=None, audited=True):
+        """``call()`` fails with ``code``, changes nothing, and (``audited``) is recorded
+        as a denial of ``method``."""
+        before_state, first_id = self.state(), self.last_audit_id()
+        with self.assertRaises(grpc.RpcError) as caught:
+            call()
+        self.assertEqual(caught.exception.code(), code, caught.exception.details())
+        if text:
+            self.assertIn(text, caught.exception.details())
+        self.assertEqual(self.state(), before_state)
+        if audited:
+            records = self.audited_since(first_id, method, who)
+            self.assertEqual(records[0].code, code.name)
+            return records[0]
+        self.assertEqual([r for r in self.audit() if r.id > first_id and not r.allowed], [])
+        return None
+
+    def job_call(self, person, rpc, job_id, **kw):
+        stub = self.jobs(person=person)
+        if rpc == "SetPriority":
+            request = job_service_pb2.SetPriorityRequest(job_id=job_id, priority=90)
+        elif rpc == "RetryTasks":
+            request = job_service_pb2.RetryTasksRequest(job_id=job_id, failed_only=True)
+        else:
+            request = job_service_pb2.JobRequest(job_id=job_id)
+        return lambda: getattr(stub, rpc)(request, timeout=lib.RPC_TIMEOUT, **kw)
+
+    def submit_call(self, person, spec):
+        stub = self.jobs(person=person)
+        return lambda: stub.SubmitJob(job_service_pb2.SubmitJobRequest(spec=spec),
+                                      timeout=lib.RPC_TIMEOUT)
+
+    def worker_stream(self, channel, worker_id, models=()):
+        """Opens WorkerService.Connect with a hello; returns (send, replies, close)."""
+        requests = queue.Queue()
+        hello = worker_service_pb2.Hello(
+            worker_id=worker_id, hostname="test", slots=1,
+            models=[types_pb2.ModelInfo(name=m, version="1", sha256="0" * 64, kind="upscale",
+                                        scale=2, memory_bytes=256 << 20, batch_size=1)
+                    for m in models])
+        hello.devices.add(name="cpu", kind="cpu", index=0, memory_total_bytes=16 << 30)
+        requests.put(worker_service_pb2.WorkerMessage(hello=hello))
+        stream = worker_service_pb2_grpc.WorkerServiceStub(channel).Connect(
+            iter(requests.get, None), timeout=60)
+
+        def close():
+            stream.cancel()
+            requests.put(None)
+        self.addCleanup(close)
+        return requests.put, stream, close
+
+    # --- the table --------------------------------------------------------------------
+
+    def test_01_no_credentials(self):
+        self.refused(self.job_call(None, "CancelJob", self.alice_job), CODE.UNAUTHENTICATED,
+                     "CancelJob")
+        self.refused(self.submit_call(None, self.spec("feature_x")), CODE.UNAUTHENTICATED,
+                     "SubmitJob")
+        self.refused(lambda: self.farm().DrainWorker(
+            farm_service_pb2.DrainWorkerRequest(worker_id="w1"), timeout=lib.RPC_TIMEOUT),
+            CODE.UNAUTHENTICATED, "DrainWorker")
+
+    def test_02_plaintext_client_on_the_tls_port(self):
+        stub = job_service_pb2_grpc.JobServiceStub(self.channel(plaintext=True))
+        self.refused(lambda: stub.CancelJob(job_service_pb2.JobRequest(job_id=self.alice_job),
+                                            timeout=lib.RPC_TIMEOUT),
+                     CODE.UNAVAILABLE, "CancelJob", audited=False)
+
+    def test_03_server_certificate_from_another_ca(self):
+        stub = self.jobs(person="alice", ca=os.path.join(self.other, "ca.pem"))
+        self.refused(lambda: stub.CancelJob(job_service_pb2.JobRequest(job_id=self.alice_job),
+                                            timeout=lib.RPC_TIMEOUT),
+                     CODE.UNAVAILABLE, "CancelJob", audited=False)
+
+    def test_04_expired_client_certificate(self):
+        stub = self.jobs(key_pem=self.expired)
+        self.refused(lambda: stub.CancelJob(job_service_pb2.JobRequest(job_id=self.alice_job),
+                                            timeout=lib.RPC_TIMEOUT),
+                     CODE.UNAVAILABLE, "CancelJob", audited=False)
+
+    def test_05_revoked_token(self):
+        # "gone" has a token from certs.sh but no entry in the roles file: revoked.
+        record = self.refused(self.job_call("gone", "CancelJob", self.alice_job),
+                              CODE.UNAUTHENTICATED, "CancelJob")
+        self.assertEqual(record.kind, "anonymous")
+
+    def test_05b_revoked_worker_certificate(self):
+        def call():
+            _, stream, _ = self.worker_stream(self.channel(cert="workers/w3"), "w3")
+            next(stream)
+        self.refused(call, CODE.UNAUTHENTICATED, "Connect", text="revoked")
+
+    def test_06_viewer_submits(self):
+        self.refused(self.submit_call("vic", self.spec("feature_x")), CODE.PERMISSION_DENIED,
+                     "SubmitJob", who="vic")
+
+    def test_07_viewer_cancels(self):
+        self.refused(self.job_call("vic", "CancelJob", self.alice_job), CODE.PERMISSION_DENIED,
+                     "CancelJob", who="vic")
+
+    def test_08_artist_cancels_another_artists_job(self):
+        record = self.refused(self.job_call("bob", "CancelJob", self.alice_job),
+                              CODE.PERMISSION_DENIED, "CancelJob", who="bob",
+                              text="another person's job")
+        self.assertEqual(record.object, f"job {self.alice_job}")
+        self.assertEqual(record.project, "feature_x")
+        self.assertTrue(record.peer.startswith("ipv"), record.peer)
+
+    def test_09_artist_pauses_and_resumes_another_artists_job(self):
+        self.refused(self.job_call("bob", "PauseJob", self.alice_job), CODE.PERMISSION_DENIED,
+                     "PauseJob", who="bob")
+        self.refused(self.job_call("bob", "ResumeJob", self.alice_job), CODE.PERMISSION_DENIED,
+                     "ResumeJob", who="bob")
+
+    def test_10_artist_cancels_another_projects_job(self):
+        self.refused(self.job_call("alice", "CancelJob", self.pat_job), CODE.PERMISSION_DENIED,
+                     "CancelJob", who="alice")
+
+    def test_11_artist_sets_priority_or_retries(self):
+        self.refused(self.job_call("alice", "SetPriority", self.alice_job),
+                     CODE.PERMISSION_DENIED, "SetPriority", who="alice", text="wrangler")
+        self.refused(self.job_call("alice", "RetryTasks", self.alice_job),
+                     CODE.PERMISSION_DENIED, "RetryTasks", who="alice")
+
+    def test_12_wrangler_of_a_changes_b(self):
+        for rpc in ("SetPriority", "RetryTasks", "CancelJob", "PauseJob"):
+            self.refused(self.job_call("wendy", rpc, self.pat_job), CODE.PERMISSION_DENIED, rpc,
+                         who="wendy", text="project_b")
+
+    def test_13_artist_submits_to_another_project(self):
+        self.refused(self.submit_call("alice", self.spec("project_b")), CODE.PERMISSION_DENIED,
+                     "SubmitJob", who="alice")
+
+    def test_14_artist_drains_a_worker(self):
+        self.refused(lambda: self.farm(person="alice").DrainWorker(
+            farm_service_pb2.DrainWorkerRequest(worker_id="w1"), timeout=lib.RPC_TIMEOUT),
+            CODE.PERMISSION_DENIED, "DrainWorker", who="alice")
+
+    def test_15_artist_reads_the_audit_log(self):
+        self.refused(lambda: self.farm(person="alice").ListAudit(
+            farm_service_pb2.ListAuditRequest(), timeout=lib.RPC_TIMEOUT),
+            CODE.PERMISSION_DENIED, "ListAudit", who="alice")
+
+    def test_16_a_persons_token_opens_worker_service(self):
+        def call():
+            _, stream, _ = self.worker_stream(self.channel(person="alice"), "w1")
+            next(stream)
+        self.refused(call, CODE.PERMISSION_DENIED, "Connect", who="alice")
+
+    def test_17_a_user_certificate_opens_worker_service(self):
+        def call():
+            _, stream, _ = self.worker_stream(self.channel(cert="users/carol"), "w1")
+            next(stream)
+        self.refused(call, CODE.PERMISSION_DENIED, "Connect", who="carol")
+
+    def test_18_a_worker_certificate_calls_job_service(self):
+        stub = self.jobs(cert="workers/w1")
+        self.refused(lambda: stub.CancelJob(job_service_pb2.JobRequest(job_id=self.alice_job),
+                                            timeout=lib.RPC_TIMEOUT),
+                     CODE.PERMISSION_DENIED, "CancelJob", who="w1")
+
+    def test_19_worker_w1_says_hello_as_w2(self):
+        def call():
+            _, stream, _ = self.worker_stream(self.channel(cert="workers/w1"), "w2")
+            next(stream)
+        record = self.refused(call, CODE.PERMISSION_DENIED, "Connect", who="w1",
+                              text="cannot speak for worker w2")
+        self.assertEqual(record.object, "worker w2")
+
+    def test_20_input_outside_the_roots(self):
+        spec = self.spec("feature_x", input_path="/etc/passwd.####")
+        self.refused(self.submit_call("alice", spec), CODE.PERMISSION_DENIED, "SubmitJob",
+                     who="alice", text="stages[0].input")
+
+    def test_21_output_escaping_with_dotdot(self):
+        out = os.path.join(self.storage, "feature_x", "..", "project_b", "o.####.exr")
+        spec = self.spec("feature_x", output_path=out)
+        self.refused(self.submit_call("alice", spec), CODE.PERMISSION_DENIED, "SubmitJob",
+                     who="alice", text="stages[0].output")
+
+    def test_22_relative_pattern_with_roots(self):
+        spec = self.spec("feature_x", input_path="in/p.####.exr")
+        self.refused(self.submit_call("alice", spec), CODE.PERMISSION_DENIED, "SubmitJob",
+                     who="alice", text="must be an absolute path")
+
+    def test_23_dashboard_json_api_and_thumbnail_without_a_login(self):
+        import ssl
+        import urllib.error
+        import urllib.request
+        context = ssl.create_default_context(cafile=self.ca)
+        before = self.state()
+        for path in ("/", "/api/jobs", f"/api/jobs/{self.alice_job}",
+                     f"/api/thumbnail?job={self.alice_job}&stage=s&frame=1"):
+            url = f"https://127.0.0.1:{self.scheduler.http_port}{path}"
+            with self.assertRaises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(url, timeout=10, context=context)
+            self.assertEqual(caught.exception.code, 401, path)
+        self.assertEqual(self.state(), before)
+
+    def test_24_listings_show_only_viewable_projects(self):
+        listed = self.jobs(person="pat").ListJobs(job_service_pb2.ListJobsRequest(page_size=100),
+                                                  timeout=lib.RPC_TIMEOUT)
+        self.assertEqual(sorted(j.id for j in listed.jobs), [self.pat_job])
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.jobs(person="pat").GetJob(job_service_pb2.GetJobRequest(job_id=self.alice_job),
+                                           timeout=lib.RPC_TIMEOUT)
+        self.assertEqual(caught.exception.code(), CODE.PERMISSION_DENIED)
+        # Tasks: a viewer of the project reads them; another project's artist does not.
+        # (alice's job waits for its model, unplanned: the page is empty, but answered.)
+        self.jobs(person="vic").ListTasks(
+            job_service_pb2.ListTasksRequest(job_id=self.alice_job), timeout=lib.RPC_TIMEOUT)
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.jobs(person="pat").ListTasks(
+                job_service_pb2.ListTasksRequest(job_id=self.alice_job), timeout=lib.RPC_TIMEOUT)
+        self.assertEqual(caught.exception.code(), CODE.PERMISSION_DENIED)
+
+    def test_25_the_submitter_is_the_caller(self):
+        spec = self.spec("feature_x", name="claims-to-be-bob")
+        spec.submitter = "bob"
+        job = self.jobs(person="alice").SubmitJob(job_service_pb2.SubmitJobRequest(spec=spec),
+                                                  timeout=lib.RPC_TIMEOUT).job_id
+        got = self.jobs(person="alice").GetJob(job_service_pb2.GetJobRequest(job_id=job),
+                                               timeout=lib.RPC_TIMEOUT)
+        self.assertEqual(got.job.spec.submitter, "alice")
+        # So bob cannot cancel it, and alice can.
+        self.refused(self.job_call("bob", "CancelJob", job), CODE.PERMISSION_DENIED,
+                     "CancelJob", who="bob")
+        self.job_call("alice", "CancelJob", job)()
+        allowed = [r for r in self.audit(method="CancelJob", who="alice") if r.allowed]
+        self.assertEqual(allowed[0].object, f"job {job}")
+
+    def test_26_worker_claims_another_workers_attempt(self):
+        """w2 takes a task; w1 (its own certificate, its own stream) reports w2's attempt
+        and a made-up one: both ignored and recorded; the task stays w2's. The assignment
+        carries the project's storage roots for the worker's own check (symlinks)."""
+        spec = self.spec("feature_x", name="attempt-fence", model="m-fence",
+                         input_path=os.path.join(self.storage, "feature_x", "escape",
+                                                 "p.####.exr"))
+        job = self.jobs(person="alice").SubmitJob(job_service_pb2.SubmitJobRequest(spec=spec),
+                                                  timeout=lib.RPC_TIMEOUT).job_id
+        send2, replies2, close2 = self.worker_stream(self.channel(cert="workers/w2"), "w2",
+                                                     models=["m-fence"])
+        assignment = None
+        for reply in replies2:
+            if reply.HasField("assign"):
+                assignment = reply.assign
+                break
+        self.assertEqual(assignment.job_id, job)
+        self.assertEqual(list(assignment.storage_roots),
+                         [os.path.join(self.storage, "feature_x")])
+        send1, replies1, close1 = self.worker_stream(self.channel(cert="workers/w1"), "w1")
+        self.assertTrue(next(replies1).HasField("welcome"))
+        first_id = self.last_audit_id()
+        for attempt in (assignment.attempt_id, 987654321):
+            send1(worker_service_pb2.WorkerMessage(result=worker_service_pb2.Result(
+                attempt_id=attempt, success=True, job_id=job,
+                task_index=assignment.task_index, frames_done=[1, 2])))
+        wanted = {f"attempt {assignment.attempt_id}", "attempt 987654321"}
+
+        def refused_results():
+            found = [r for r in self.audited_since(first_id, "Result", who="w1")
+                     if r.object in wanted]
+            return found if len(found) >= 2 else None
+        records = lib.wait_for(refused_results, 10, "both results recorded as refused")
+        self.assertEqual(len(records), 2)
+        got = self.jobs(person="olga").GetJob(job_service_pb2.GetJobRequest(job_id=job),
+                                              timeout=lib.RPC_TIMEOUT)
+        self.assertNotEqual(got.job.state, types_pb2.JOB_STATE_SUCCEEDED)
+        self.assertEqual(sum(s.frames_done for s in got.job.stages), 0)
+        close1()
+        close2()
+        self.job_call("olga", "CancelJob", job)()
+
+    def test_27_genfarm_audit_lists_and_filters(self):
+        """`genfarm audit` (ops) shows the denials above; an artist is refused."""
+        self.refused(self.job_call("bob", "CancelJob", self.alice_job), CODE.PERMISSION_DENIED,
+                     "CancelJob", who="bob")
+        env = {**os.environ, "GENFARM_TOKEN": self.tokens["olga"]}
+        out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", "--who", "bob",
+                          "--method", "CancelJob", "--job", str(self.alice_job), "--since", "1h",
+                          env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("TIME", out.stdout)
+        self.assertIn(f"job {self.alice_job}", out.stdout)
+        self.assertIn("denied PERMISSION_DENIED", out.stdout)
+        self.assertNotIn("alice ", out.stdout.split("\n", 1)[1])
+        env["GENFARM_TOKEN"] = self.tokens["alice"]
+        out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", env=env)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("ops", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
