@@ -6,6 +6,7 @@
 #   deploy/fuzz.sh                          # every target, 20 s each
 #   deploy/fuzz.sh --seconds 600            # a longer hunt
 #   deploy/fuzz.sh --seconds 5 --targets "manifest frame_set"
+#   deploy/fuzz.sh --runs 10000000           # each target until it has run 10M inputs
 #
 # A crash is kept as build-fuzz/fuzz-out/<target>/crash-*; the exit status is non-zero if any
 # target crashed. Per target it prints runs, executions/s and coverage.
@@ -16,9 +17,10 @@ SECONDS_PER_TARGET=20
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) SECONDS_PER_TARGET=$2; shift 2 ;;
+    --runs) export FUZZ_RUNS=$2; shift 2 ;;
     --targets) export FUZZ_TARGETS=$2; shift 2 ;;
     --build) export FUZZ_BUILD_DIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
