@@ -164,6 +164,11 @@ def vm_size(pid):
     raise AssertionError(f"no VmSize for pid {pid}")
 
 
+def worker_metric(proc, name, labels):
+    """A sample of the worker's /metrics (0 if absent)."""
+    return farm.lib.sample_value(farm.lib.scrape_metrics(proc.metrics_url), name, labels)
+
+
 # How far above its warm size the worker's address space may grow. The frames below need well
 # over this from LibTorch's CPU allocator, and well under it for everything else (reading the
 # plate: 12 and 24 MB of floats; a task's threads).
@@ -208,9 +213,9 @@ class OutOfMemoryTest(ReasonTestCase):
                 self.assertTrue(w1.alive(), f"the worker died of {name}:\n{w1.log_tail()}")
                 f.wait_worker_online("w1", timeout=10)
 
-        self.assertEqual(lib_metric(w1, "genfarm_worker_tasks_failed_total",
+        self.assertEqual(worker_metric(w1, "genfarm_worker_tasks_failed_total",
                                     {"reason": "out_of_memory"}), len(cases))
-        self.assertEqual(lib_metric(w1, "genfarm_worker_tasks_failed_total",
+        self.assertEqual(worker_metric(w1, "genfarm_worker_tasks_failed_total",
                                     {"reason": "model_error"}), 0)
         # Still capped, the worker serves a frame that fits (a new job: the blocklist is per job).
         after = farm.write_spec(f.path("after.yaml"), farm.job_yaml(
@@ -219,10 +224,6 @@ class OutOfMemoryTest(ReasonTestCase):
         after_job = f.wait_job(f.submit(after, "--json"), timeout=120)
         self.assertEqual(after_job.job.state, farm.JOB_SUCCEEDED, after_job.job.message)
         self.assertEqual(after_job.tasks[0].worker, "w1")
-
-
-def lib_metric(proc, name, labels):
-    return farm.lib.sample_value(farm.lib.scrape_metrics(proc.metrics_url), name, labels)
 
 
 class WorkerLostTest(ReasonTestCase):

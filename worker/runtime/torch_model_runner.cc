@@ -61,12 +61,15 @@ bool SaysOutOfMemory(const std::string& msg) {
   return false;
 }
 
-// What to show the user of a LibTorch exception: c10::Error without its C++ backtrace; an
-// error rethrown by the TorchScript interpreter as its last line ("RuntimeError: ..."), the
-// TorchScript traceback above it going to the worker's log only.
+// What to show the user of a LibTorch exception: c10::Error without its C++ backtrace; a
+// std::bad_alloc as out of memory; an error rethrown by the TorchScript interpreter as its last
+// line ("RuntimeError: ..."), the TorchScript traceback above it going to the worker's log only.
 std::string TorchErrorText(const std::exception& e) {
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
     return c10_error->what_without_backtrace();
+  }
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return absl::StrCat("out of memory (", e.what(), ")");
   }
   std::string text = e.what();
   if (absl::StrContains(text, "TorchScript interpreter")) {
