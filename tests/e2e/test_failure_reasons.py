@@ -279,7 +279,9 @@ class WorkerLostTest(ReasonTestCase):
         self.assertEqual(done.worker, "w2")
         self.assertNotEqual(done.attempt_id, lost.attempt_id)
 
-        # Not blocklisted: w1, restarted, runs "late", which only it can.
+        # Not blocklisted: w1, restarted, runs "late", which only it can. (Its old port file
+        # goes first, or the new process would be credited with the dead one's HTTP port.)
+        os.remove(f.path("worker-w1.ports"))
         f.start_worker("w1", tags=("w1",))
         final = f.wait_job(job_id, timeout=120)
         self.assertEqual(final.job.state, farm.JOB_SUCCEEDED, final.job.message)
