@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <new>
 #include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -45,13 +47,50 @@ absl::Mutex& SeedMutex() {
   return *mu;
 }
 
-// The one place LibTorch failures become absl::Status.
+// Whether LibTorch's text says an allocation failed. c10::OutOfMemoryError is not enough:
+// LibTorch 1.13's CPU allocator throws a plain c10::Error ("DefaultCPUAllocator: can't
+// allocate memory: you tried to allocate N bytes. Error code 12 (Cannot allocate memory)"),
+// and the TorchScript interpreter rethrows whatever an op threw, CUDA's "CUDA out of memory"
+// included, as a std::runtime_error carrying only the text.
+bool SaysOutOfMemory(const std::string& msg) {
+  const std::string lower = absl::AsciiStrToLower(msg);
+  for (const char* needle : {"out of memory", "can't allocate memory", "cannot allocate memory",
+                             "not enough memory", "failed to allocate"}) {
+    if (absl::StrContains(lower, needle)) return true;
+  }
+  return false;
+}
+
+// What to show the user of a LibTorch exception: c10::Error without its C++ backtrace; a
+// std::bad_alloc as out of memory; an error rethrown by the TorchScript interpreter as its last
+// line ("RuntimeError: ..."), the TorchScript traceback above it going to the worker's log only.
+std::string TorchErrorText(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
+    return c10_error->what_without_backtrace();
+  }
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return absl::StrCat("out of memory (", e.what(), ")");
+  }
+  std::string text = e.what();
+  if (absl::StrContains(text, "TorchScript interpreter")) {
+    spdlog::warn("{}", text);
+    const size_t last = text.rfind("Error: ");
+    if (last != std::string::npos) {
+      const size_t start = text.rfind('\n', last);
+      text = text.substr(start == std::string::npos ? 0 : start + 1);
+    }
+  }
+  return std::string(absl::StripAsciiWhitespace(text));
+}
+
+// The one place LibTorch failures become absl::Status: kResourceExhausted for memory (the
+// worker reports out_of_memory, docs/failures.md), kInternal for the rest (model_error).
 absl::Status FromTorchError(const std::string& model, const std::string& what,
-                            const c10::Error& e) {
-  const std::string msg = e.what_without_backtrace();
+                            const std::exception& e) {
+  const std::string msg = TorchErrorText(e);
   const std::string text = absl::StrCat("model ", model, ": ", what, ": ", msg);
   if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
-      absl::StrContains(msg, "out of memory") || absl::StrContains(msg, "not enough memory")) {
+      dynamic_cast<const std::bad_alloc*>(&e) != nullptr || SaysOutOfMemory(msg)) {
     return absl::ResourceExhaustedError(text);
   }
   return absl::InternalError(text);
@@ -164,14 +203,8 @@ absl::StatusOr<std::unique_ptr<TorchModelRunner>> TorchModelRunner::Load(const M
     state->module = torch::jit::load(manifest.model_path, state->device);
     state->module.eval();
     if (state->dtype == torch::kHalf) state->module.to(torch::kHalf);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {  // c10::Error, std::bad_alloc, the interpreter's
     return FromTorchError(manifest.name, absl::StrCat("cannot load ", manifest.model_path), e);
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("model ", manifest.name, ": out of memory loading ", manifest.model_path));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("model ", manifest.name, ": cannot load ",
-                                            manifest.model_path, ": ", e.what()));
   }
   spdlog::info("loaded model {} {} on {}{}", manifest.name, manifest.version, device.Key(),
                state->dtype == torch::kHalf ? " (float16)" : "");
@@ -298,10 +331,11 @@ absl::StatusOr<std::vector<Image>> TorchModelRunner::Upscale(const std::vector<I
       result.push_back(ToImage(out));
     }
     return result;
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
+    // c10::Error from ATen, std::bad_alloc, and the std::runtime_error the TorchScript
+    // interpreter makes of anything thrown inside forward(): none may escape (the worker's
+    // task thread would call std::terminate).
     return FromTorchError(m.name, "upscale failed", e);
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("model ", m.name, ": out of memory"));
   }
 }
 
@@ -357,10 +391,11 @@ absl::StatusOr<Image> TorchModelRunner::Interpolate(const Image& a, const Image&
                             .to(torch::kCPU, torch::kFloat32)
                             .clamp(m.value_min, m.value_max);
     return ToImage(out);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
+    // c10::Error from ATen, std::bad_alloc, and the std::runtime_error the TorchScript
+    // interpreter makes of anything thrown inside forward(): none may escape (the worker's
+    // task thread would call std::terminate).
     return FromTorchError(m.name, "interpolate failed", e);
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("model ", m.name, ": out of memory"));
   }
 }
 
@@ -393,10 +428,11 @@ absl::StatusOr<double> TorchModelRunner::BenchForward(int iterations, int batch,
     for (int i = 0; i < iterations; ++i) st.module.forward(inputs);
     sync();
     return absl::ToDoubleSeconds(clock_.Now() - start);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
+    // c10::Error from ATen, std::bad_alloc, and the std::runtime_error the TorchScript
+    // interpreter makes of anything thrown inside forward(): none may escape (the worker's
+    // task thread would call std::terminate).
     return FromTorchError(m.name, "benchmark forward failed", e);
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("model ", m.name, ": out of memory"));
   }
 }
 

@@ -14,7 +14,10 @@
 //   GENFARM_ASSIGN_OR_RETURN(double seconds, runner->BenchForward(10, 4, 128, 128));
 //
 // Thread-safe: calls are serialised per runner (one forward at a time per model and
-// device); LibTorch errors come back as absl::Status naming the model.
+// device); LibTorch errors come back as absl::Status naming the model: kResourceExhausted
+// when memory ran out (the CPU allocator's or CUDA's out-of-memory, also when the TorchScript
+// interpreter rethrows it from inside forward), which the worker reports as out_of_memory;
+// kInternal for any other LibTorch failure (model_error). No exception escapes.
 #ifndef GENFARM_WORKER_RUNTIME_TORCH_MODEL_RUNNER_H_
 #define GENFARM_WORKER_RUNTIME_TORCH_MODEL_RUNNER_H_
 

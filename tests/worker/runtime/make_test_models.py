@@ -9,6 +9,10 @@ OUT_DIR/<model>/{model.pt,manifest.json} for:
   noise-x1     seeded: adds torch.randn noise (tests per-frame seeding)
   blend        interpolate: (1-t)*img0 + t*img1
   not-torchscript  a zip archive that is not TorchScript (load must fail cleanly)
+  hungry-x1    forward asks LibTorch's CPU allocator for 2^62 bytes (a real allocation
+               failure on any host, thrown from inside the TorchScript interpreter)
+  cuda-oom-x1  forward raises the text of LibTorch's CUDA out-of-memory error (no GPU here)
+  raises-x1    forward raises an ordinary RuntimeError (a model error, not memory)
 Deterministic: fixed torch seed, so reruns produce the same weights.
 """
 import hashlib
@@ -39,6 +43,22 @@ class TinyUpscaler(torch.nn.Module):
 class Noise(torch.nn.Module):
     def forward(self, x):
         return x + 0.1 * torch.randn_like(x)
+
+
+class Hungry(torch.nn.Module):
+    def forward(self, x):
+        return x + torch.zeros([1 << 60], dtype=torch.float32).sum()
+
+
+class Raises(torch.nn.Module):
+    def __init__(self, message: str):
+        super().__init__()
+        self.message = message
+
+    def forward(self, x):
+        if x.size(1) > 0:
+            raise RuntimeError(self.message)
+        return x
 
 
 class Blend(torch.nn.Module):
@@ -80,6 +100,12 @@ def main():
     write(out, "noise-x1", Noise(), seeded=True, tile={"size": 0, "overlap": 0})
     write(out, "blend", Blend(), kind="interpolate", inputs=2, window={"before": 0, "after": 1},
           tile={"size": 0, "overlap": 0})
+    untiled = {"tile": {"size": 0, "overlap": 0}}
+    write(out, "hungry-x1", Hungry(), **untiled)
+    write(out, "cuda-oom-x1", Raises("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; "
+                                      "7.79 GiB total capacity; 1.02 GiB already allocated)"),
+          **untiled)
+    write(out, "raises-x1", Raises("the model cannot handle this input"), **untiled)
     d = os.path.join(out, "not-torchscript")
     os.makedirs(d, exist_ok=True)
     with zipfile.ZipFile(os.path.join(d, "model.pt"), "w") as z:

@@ -24,6 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::MaxAbsDiff;
+using ::testing::Not;
 using testing::SmoothTexture;
 
 class TorchModelRunnerTest : public ::testing::Test {
@@ -233,6 +234,41 @@ TEST_F(TorchModelRunnerTest, UnloadableModelFailsWithItsNameWhileOthersServe) {
   EXPECT_TRUE((*runner)->Upscale({SmoothTexture(8, 8, 1)}, {}).ok());
   EXPECT_EQ(cache.stats().loads, 1);
   EXPECT_EQ(cache.stats().load_failures, 1);
+}
+
+// A forward that runs out of memory is kResourceExhausted (the worker's out_of_memory), not
+// a model error, and not a crash: inside forward() the TorchScript interpreter rethrows the
+// allocator's c10::Error as a std::runtime_error, which must not escape the runner.
+TEST_F(TorchModelRunnerTest, OutOfMemoryInsideForwardIsResourceExhausted) {
+  auto hungry = Load("hungry-x1");  // asks the real CPU allocator for 2^62 bytes
+  ASSERT_NE(hungry, nullptr);
+  absl::Status s = hungry->Upscale({SmoothTexture(8, 8, 1)}, {}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(s.message(), HasSubstr("model hungry-x1: upscale failed: RuntimeError: "));
+  EXPECT_THAT(s.message(), HasSubstr("DefaultCPUAllocator: can't allocate memory"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("Traceback")));  // one line for `genfarm status`
+  EXPECT_EQ(hungry->BenchForward(1, 1, 8, 8).status().code(), absl::StatusCode::kResourceExhausted);
+
+  auto cuda = Load("cuda-oom-x1");  // CUDA's out-of-memory text, as the interpreter passes it on
+  ASSERT_NE(cuda, nullptr);
+  s = cuda->Upscale({SmoothTexture(8, 8, 1)}, {}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(s.message(), HasSubstr("CUDA out of memory. Tried to allocate 20.00 GiB"));
+
+  // The runner still serves after an out-of-memory failure.
+  EXPECT_TRUE(hungry->Upscale({}, {}).ok());
+  auto tiny = Load("tiny-x2");
+  ASSERT_NE(tiny, nullptr);
+  EXPECT_TRUE(tiny->Upscale({SmoothTexture(8, 8, 1)}, {}).ok());
+}
+
+TEST_F(TorchModelRunnerTest, OtherErrorsInsideForwardAreInternalNotACrash) {
+  auto raises = Load("raises-x1");
+  ASSERT_NE(raises, nullptr);
+  absl::Status s = raises->Upscale({SmoothTexture(8, 8, 1)}, {}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_THAT(s.message(), HasSubstr("model raises-x1: upscale failed: "));
+  EXPECT_THAT(s.message(), HasSubstr("the model cannot handle this input"));
 }
 
 TEST_F(TorchModelRunnerTest, CudaDeviceIsRefusedWithoutCuda) {
