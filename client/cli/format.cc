@@ -243,15 +243,20 @@ std::string FormatJobStatus(const v1::Job& job, const std::vector<v1::Task>& tas
       std::vector<int64_t> frames(task.frames().begin(), task.frames().end());
       while (end < stuck.size() && stuck[end]->index() == stuck[end - 1]->index() + 1 &&
              stuck[end]->state() == task.state() && stuck[end]->stage() == task.stage() &&
-             stuck[end]->message() == task.message()) {
+             stuck[end]->message() == task.message() &&
+             stuck[end]->failure_reason() == task.failure_reason()) {
         frames.insert(frames.end(), stuck[end]->frames().begin(), stuck[end]->frames().end());
         ++end;
       }
       const std::string which =
           end - i == 1 ? absl::StrCat("task ", task.index())
                        : absl::StrCat("tasks ", task.index(), "-", stuck[end - 1]->index());
+      // A task queued again after a failed attempt says why it failed (worker_lost...).
+      const std::string reason = task.failure_reason() == v1::FAILURE_REASON_UNSPECIFIED
+                                     ? ""
+                                     : absl::StrCat(", ", FailureReasonName(task.failure_reason()));
       absl::StrAppend(&out, "  ", which, " ", task.stage(), " frames ", FrameSet::Format(frames),
-                      " (", TaskStateName(task.state()), "): ", task.message(), "\n");
+                      " (", TaskStateName(task.state()), reason, "): ", task.message(), "\n");
       i = end;
     }
     for (v1::TaskState state : stuck_states) {

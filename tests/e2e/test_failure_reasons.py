@@ -255,16 +255,20 @@ class WorkerLostTest(ReasonTestCase):
         f.kill_worker("w1")  # SIGKILL, a real worker with its real model mid-frame
 
         # With no other worker, the task waits, and `genfarm status` says why: w1 was lost.
-        # (The "not placed" line gives the task's message; the reason's name, worker_lost, is
-        # in the task's failure_reason and its log, checked below.)
-        lost_line = re.compile(rf"task {lost.index} up frames 1-6 \(queued(, worker_lost)?\): "
+        # (The "not placed" line names the reason of the failed attempt, then its message.)
+        lost_line = re.compile(rf"task {lost.index} up frames 1-6 \(queued, worker_lost\): "
                                r"worker w1 lost: ")
 
+        seen = {}
+
         def lost_in_status():
-            text = f.cli("status", job_id).stdout
+            text = seen["status"] = f.cli("status", job_id).stdout
             return text if lost_line.search(text) else None
 
-        status = farm.wait_for(lost_in_status, 30, "`genfarm status` to show the lost attempt")
+        try:
+            status = farm.wait_for(lost_in_status, 30, "`genfarm status` to show the lost attempt")
+        except Exception as e:  # the deadline: say what status showed last
+            self.fail(f"{e}\nlast `genfarm status`:\n{seen.get('status')}")
         queued = up_task()
         self.assertEqual(farm.types_pb2.FailureReason.Name(queued.failure_reason),
                          "FAILURE_REASON_WORKER_LOST", status)

@@ -1,5 +1,8 @@
 #include "worker/daemon/task_executor.h"
 
+#include <exception>
+#include <new>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,6 +40,26 @@ v1::FailureReason ReasonForStatus(const absl::Status& status) {
     default:
       return v1::FAILURE_REASON_MODEL_ERROR;
   }
+}
+
+TaskOutcome RunCatching(TaskRunner& runner, const TaskContext& context) {
+  // The last line of defence: an exception out of a task (std::bad_alloc while reading or
+  // converting a huge frame in the pipeline, a library throwing where it should not) fails
+  // that attempt. Uncaught, it would end the worker and every other attempt running on it.
+  TaskOutcome outcome;
+  try {
+    return runner.Run(context);
+  } catch (const std::bad_alloc&) {
+    outcome.status = absl::ResourceExhaustedError("out of memory (std::bad_alloc)");
+    outcome.reason = v1::FAILURE_REASON_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    outcome.status = absl::InternalError(absl::StrCat("the task threw: ", e.what()));
+    outcome.reason = v1::FAILURE_REASON_MODEL_ERROR;
+  } catch (...) {
+    outcome.status = absl::InternalError("the task threw a non-standard exception");
+    outcome.reason = v1::FAILURE_REASON_MODEL_ERROR;
+  }
+  return outcome;
 }
 
 TaskExecutor::TaskExecutor(RunnerFor runner_for, Send send, const Clock& clock, LeaseTable* lease)
@@ -144,7 +167,7 @@ void TaskExecutor::RunAttempt(v1::Assignment assignment, std::shared_ptr<CancelT
   if (lease_ != nullptr) {
     context.before_rename = [this, attempt] { return lease_->CheckBeforeRename(attempt); };
   }
-  TaskOutcome outcome = runner_for_(assignment).Run(context);
+  TaskOutcome outcome = RunCatching(runner_for_(assignment), context);
   if (lease_ != nullptr) lease_->Remove(attempt);
 
   v1::WorkerMessage message;

@@ -33,6 +33,10 @@
 
 namespace genfarm::worker {
 
+// Runs `runner` on `context`; an exception it throws becomes a failed outcome
+// (std::bad_alloc: out of memory; anything else: model error) instead of ending the worker.
+TaskOutcome RunCatching(TaskRunner& runner, const TaskContext& context);
+
 class TaskExecutor {
  public:
   using Send = std::function<void(const v1::WorkerMessage&)>;

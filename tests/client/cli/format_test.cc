@@ -129,6 +129,22 @@ TEST(FormatTest, StatusOfABigJobListsASampleAndSaysHowManyMore) {
                                 "  ... 998996 more queued tasks\n"));
 }
 
+// A task queued again after its worker was lost says so by the reason's name.
+TEST(FormatTest, ATaskQueuedAgainAfterAFailedAttemptNamesTheReason) {
+  v1::Task lost = ParseText<v1::Task>(R"pb(
+    index: 0
+    stage: "up"
+    state: TASK_STATE_QUEUED
+    frames: [ 1, 2 ]
+    attempts: 1
+    failure_reason: FAILURE_REASON_WORKER_LOST
+    message: "worker w1 lost: stream closed"
+  )pb");
+  std::string status = FormatJobStatus(ActiveJob(), {lost}, kNow, absl::UTCTimeZone());
+  EXPECT_THAT(status, HasSubstr("not placed:\n  task 0 up frames 1-2 (queued, worker_lost): "
+                                "worker w1 lost: stream closed\n"));
+}
+
 TEST(FormatTest, FailedTasksWithATotalSayHowManyWereLeftOut) {
   EXPECT_THAT(FormatFailedTasks(SomeTasks(), 5), HasSubstr("  ... 4 more failed tasks\n"));
   EXPECT_THAT(FormatFailedTasks(SomeTasks(), 1), Not(HasSubstr("more")));

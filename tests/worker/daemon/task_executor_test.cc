@@ -1,7 +1,10 @@
 #include "worker/daemon/task_executor.h"
 
+#include <functional>
 #include <map>
+#include <new>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -16,6 +19,7 @@ namespace genfarm::worker {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr absl::Duration kEventually = absl::Seconds(10);
@@ -230,6 +234,36 @@ TEST_F(TaskExecutorTest, AFailureWithoutAReasonGetsOneFromItsStatus) {
   EXPECT_EQ(r8.failure_reason(), v1::FAILURE_REASON_INPUT_MISSING);
   EXPECT_EQ(r8.message(), "frame 1001: in/plate.1001.exr not found");
   EXPECT_EQ(outbox_.AwaitResult(9).failure_reason(), v1::FAILURE_REASON_OUT_OF_MEMORY);
+}
+
+// Throws what it was made with, as the frame pipeline may when a huge frame is read.
+class ThrowingRunner : public TaskRunner {
+ public:
+  explicit ThrowingRunner(std::function<void()> thrower) : thrower_(std::move(thrower)) {}
+  TaskOutcome Run(const TaskContext&) override {
+    thrower_();
+    return TaskOutcome{};
+  }
+
+ private:
+  std::function<void()> thrower_;
+};
+
+TEST(RunCatchingTest, AnExceptionFailsTheAttemptWithAReasonInsteadOfEndingTheWorker) {
+  TaskContext context;
+  ThrowingRunner bad_alloc([] { throw std::bad_alloc(); });
+  TaskOutcome oom = RunCatching(bad_alloc, context);
+  EXPECT_EQ(oom.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(oom.reason, v1::FAILURE_REASON_OUT_OF_MEMORY);
+  EXPECT_THAT(std::string(oom.status.message()), HasSubstr("std::bad_alloc"));
+
+  ThrowingRunner runtime([] { throw std::runtime_error("oiio: bad tile"); });
+  TaskOutcome other = RunCatching(runtime, context);
+  EXPECT_EQ(other.reason, v1::FAILURE_REASON_MODEL_ERROR);
+  EXPECT_THAT(std::string(other.status.message()), HasSubstr("oiio: bad tile"));
+
+  ThrowingRunner odd([] { throw 42; });
+  EXPECT_EQ(RunCatching(odd, context).reason, v1::FAILURE_REASON_MODEL_ERROR);
 }
 
 TEST_F(TaskExecutorTest, WhileTheSchedulerDrainsUsNewAssignmentsAreRefused) {
