@@ -386,36 +386,94 @@ class DenialTableTest(unittest.TestCase):
         self.refused(self.submit_call("alice", spec), CODE.PERMISSION_DENIED, "SubmitJob",
                      who="alice", text="must be an absolute path")
 
-    def test_23_dashboard_json_api_and_thumbnail_without_a_login(self):
+    def http_get(self, path, token=None):
+        """GET ``path`` on the HTTPS port; the HTTP status (an error's too)."""
         import ssl
         import urllib.error
         import urllib.request
         context = ssl.create_default_context(cafile=self.ca)
-        before = self.state()
+        request = urllib.request.Request(f"https://127.0.0.1:{self.scheduler.http_port}{path}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as reply:
+                return reply.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def http_refused(self, path, status, area, token=None, who=None):
+        """GET ``path`` gets ``status``, changes nothing, and is recorded as a denial of
+        ``area`` with the path as its object."""
+        before_state, first_id = self.state(), self.last_audit_id()
+        self.assertEqual(self.http_get(path, token), status, path)
+        self.assertEqual(self.state(), before_state)
+        bare = path.split("?", 1)[0]
+        wanted = lambda: [r for r in self.audited_since(first_id, area, who)
+                          if r.object == f"GET {bare}"]
+        record = lib.wait_for(wanted, 10, f"the audit record of GET {bare}")[0]
+        self.assertEqual(record.code,
+                         "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED")
+        self.assertTrue(record.peer.startswith("127.0.0.1:"), record.peer)
+        return record
+
+    def test_23_dashboard_json_api_and_thumbnail_without_a_login(self):
         for path in ("/", "/api/jobs", f"/api/jobs/{self.alice_job}",
                      f"/api/thumbnail?job={self.alice_job}&stage=s&frame=1"):
-            url = f"https://127.0.0.1:{self.scheduler.http_port}{path}"
-            with self.assertRaises(urllib.error.HTTPError) as caught:
-                urllib.request.urlopen(url, timeout=10, context=context)
-            self.assertEqual(caught.exception.code, 401, path)
-        self.assertEqual(self.state(), before)
+            record = self.http_refused(path, 401, "http:dashboard")
+            self.assertEqual(record.kind, "anonymous")
+        # A token that matches nobody is no login either.
+        self.http_refused("/api/jobs", 401, "http:dashboard", token="0" * 64)
+
+    def test_23b_metrics_without_or_with_a_wrong_credential(self):
+        self.http_refused("/metrics", 401, "http:metrics")
+        self.http_refused("/metrics", 401, "http:metrics", token="0" * 64)
+        # A person who is not ops: known, but refused.
+        record = self.http_refused("/metrics", 403, "http:metrics", token=self.tokens["alice"],
+                                   who="alice")
+        self.assertEqual(record.kind, "person")
+        # Allowed requests are reads: not on record.
+        first_id = self.last_audit_id()
+        self.assertEqual(self.http_get("/api/jobs", self.tokens["vic"]), 200)
+        self.assertEqual(self.http_get("/metrics", self.tokens["olga"]), 200)
+        self.assertEqual([r for r in self.audit() if r.id > first_id], [])
 
     def test_24_listings_show_only_viewable_projects(self):
         listed = self.jobs(person="pat").ListJobs(job_service_pb2.ListJobsRequest(page_size=100),
                                                   timeout=lib.RPC_TIMEOUT)
         self.assertEqual(sorted(j.id for j in listed.jobs), [self.pat_job])
-        with self.assertRaises(grpc.RpcError) as caught:
-            self.jobs(person="pat").GetJob(job_service_pb2.GetJobRequest(job_id=self.alice_job),
-                                           timeout=lib.RPC_TIMEOUT)
-        self.assertEqual(caught.exception.code(), CODE.PERMISSION_DENIED)
-        # Tasks: a viewer of the project reads them; another project's artist does not.
+        # Tasks: a viewer of the project reads them (not on record: an allowed read).
         # (alice's job waits for its model, unplanned: the page is empty, but answered.)
+        first_id = self.last_audit_id()
         self.jobs(person="vic").ListTasks(
             job_service_pb2.ListTasksRequest(job_id=self.alice_job), timeout=lib.RPC_TIMEOUT)
-        with self.assertRaises(grpc.RpcError) as caught:
-            self.jobs(person="pat").ListTasks(
-                job_service_pb2.ListTasksRequest(job_id=self.alice_job), timeout=lib.RPC_TIMEOUT)
-        self.assertEqual(caught.exception.code(), CODE.PERMISSION_DENIED)
+        self.jobs(person="vic").GetJob(job_service_pb2.GetJobRequest(job_id=self.alice_job),
+                                       timeout=lib.RPC_TIMEOUT)
+        self.assertEqual([r for r in self.audit() if r.id > first_id], [])
+
+    def test_24b_reads_of_another_projects_job(self):
+        """pat (project_b) reads alice's feature_x job every way there is: each refused and
+        on record, with the job and its project."""
+        stub = self.jobs(person="pat")
+        job = self.alice_job
+        reads = {
+            "GetJob": lambda: stub.GetJob(job_service_pb2.GetJobRequest(job_id=job),
+                                          timeout=lib.RPC_TIMEOUT),
+            "ListTasks": lambda: stub.ListTasks(job_service_pb2.ListTasksRequest(job_id=job),
+                                                timeout=lib.RPC_TIMEOUT),
+            "GetTaskLog": lambda: stub.GetTaskLog(
+                job_service_pb2.GetTaskLogRequest(job_id=job, task_index=-1),
+                timeout=lib.RPC_TIMEOUT),
+            "WatchJob": lambda: next(stub.WatchJob(job_service_pb2.WatchJobRequest(job_id=job),
+                                                   timeout=lib.RPC_TIMEOUT)),
+        }
+        for method, call in reads.items():
+            record = self.refused(call, CODE.PERMISSION_DENIED, method, who="pat")
+            self.assertEqual(record.object, f"job {job}", method)
+            self.assertEqual(record.project, "feature_x", method)
+        record = self.refused(lambda: stub.ListJobs(
+            job_service_pb2.ListJobsRequest(project="feature_x"), timeout=lib.RPC_TIMEOUT),
+            CODE.PERMISSION_DENIED, "ListJobs", who="pat")
+        self.assertEqual(record.project, "feature_x")
 
     def test_25_the_submitter_is_the_caller(self):
         spec = self.spec("feature_x", name="claims-to-be-bob")
