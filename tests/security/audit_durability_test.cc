@@ -133,6 +133,14 @@ class AuditDurabilityTest : public testing::ServiceFixture {
     ASSERT_TRUE(gate_.WaitUntilHeldWithRecords());
   }
 
+  // The call has no answer while the writer is held; released, it has one.
+  template <typename C>
+  void ExpectAnsweredOnlyOnRelease(C& call) {
+    EXPECT_FALSE(call.answered.WaitForNotificationWithTimeout(kNoReplyWithin));
+    gate_.Release();
+    call.answered.WaitForNotification();
+  }
+
   WriterGate gate_;
   std::unique_ptr<auth::AuditLog> audit_;
   auth::Authorizer authorizer_{nullptr};  // authentication off: every call allowed, all audited
@@ -151,9 +159,7 @@ TEST_F(AuditDurabilityTest, ACancelIsAnsweredOnlyOnceItsRecordIsCommitted) {
   EXPECT_EQ(JobStateOf(job), v1::JOB_STATE_CANCELED);
   EXPECT_EQ(RunOnCore([&] { return sink_.held(); }), 0u);
   // ... but its record is not, so the client has no answer.
-  EXPECT_FALSE(call.answered.WaitForNotificationWithTimeout(kNoReplyWithin));
-  gate_.Release();
-  call.answered.WaitForNotification();
+  ExpectAnsweredOnlyOnRelease(call);
   EXPECT_TRUE(call.status.ok()) << call.status.error_message();
   std::vector<auth::AuditEntry> records = Records("CancelJob");
   ASSERT_EQ(records.size(), 1u);
@@ -164,9 +170,7 @@ TEST_F(AuditDurabilityTest, ACancelIsAnsweredOnlyOnceItsRecordIsCommitted) {
 TEST_F(AuditDurabilityTest, ARefusedMutationIsAnsweredOnceItsRecordIsCommitted) {
   Call<v1::JobRequest, v1::JobResponse> call;
   CancelWhileHeld(call, JobId(404));
-  EXPECT_FALSE(call.answered.WaitForNotificationWithTimeout(kNoReplyWithin));
-  gate_.Release();
-  call.answered.WaitForNotification();
+  ExpectAnsweredOnlyOnRelease(call);
   EXPECT_EQ(call.status.error_code(), grpc::StatusCode::NOT_FOUND);
   std::vector<auth::AuditEntry> records = Records("CancelJob");
   ASSERT_EQ(records.size(), 1u);
@@ -187,9 +191,7 @@ TEST_F(AuditDurabilityTest, ASubmissionWaitsForBothItsJobAndItsRecord) {
   ASSERT_TRUE(Eventually([&] { return sink_.held() == 1; }));
   ASSERT_TRUE(gate_.WaitUntilHeldWithRecords());
   RunOnCore([&] { sink_.ReleaseDurable(); });
-  EXPECT_FALSE(call.answered.WaitForNotificationWithTimeout(kNoReplyWithin));
-  gate_.Release();
-  call.answered.WaitForNotification();
+  ExpectAnsweredOnlyOnRelease(call);
   EXPECT_TRUE(call.status.ok()) << call.status.error_message();
   std::vector<auth::AuditEntry> records = Records("SubmitJob");
   ASSERT_EQ(records.size(), 1u);
@@ -226,9 +228,7 @@ TEST_F(AuditDurabilityTest, ADrainIsAnsweredOnlyOnceItsRecordIsCommitted) {
   farm_stub_->async()->DrainWorker(&call.context, &call.request, &call.response, call.Done());
   ASSERT_TRUE(gate_.WaitUntilHeldWithRecords());
   EXPECT_TRUE(RunOnCore([&] { return sink_.drained("w1"); }));
-  EXPECT_FALSE(call.answered.WaitForNotificationWithTimeout(kNoReplyWithin));
-  gate_.Release();
-  call.answered.WaitForNotification();
+  ExpectAnsweredOnlyOnRelease(call);
   EXPECT_TRUE(call.status.ok()) << call.status.error_message();
   std::vector<auth::AuditEntry> records = Records("DrainWorker");
   ASSERT_EQ(records.size(), 1u);
