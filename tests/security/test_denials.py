@@ -6,9 +6,11 @@ their state, priority and submitter, and workers, as olga (ops) sees them), and,
 that reach the scheduler as calls, the audit record (FarmService.ListAudit). A TLS
 handshake that fails (plaintext client, a server certificate from another CA, an expired
 client certificate) never becomes a call: the scheduler has no request to record, so those
-cases assert that no record appeared. The symlink case is the worker's: the scheduler's
-part (the assignment carries the project's roots) is asserted here, the worker's refusal
-in tests/security/path_containment_test.cc.
+cases assert that no record appeared. Allowed reads leave no record either. The symlink
+case is the worker's: the scheduler's part (the assignment carries the project's roots) is
+asserted here, the worker's refusal in tests/security/path_containment_test.cc.
+AcknowledgedIsOnRecordTest SIGKILLs a scheduler right after answered calls and reads
+audit.db: what was answered is on record.
 
 Run: ctest -L security --output-on-failure
 """
@@ -549,6 +551,39 @@ class DenialTableTest(unittest.TestCase):
         out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", env=env)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("ops", out.stderr)
+
+
+class AcknowledgedIsOnRecordTest(unittest.TestCase):
+    """Committed before acknowledged, end to end: the scheduler is SIGKILLed the moment a
+    submission and a cancel are answered, and audit.db (read with sqlite3, as a forensic
+    reader would) holds both records."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="genfarm-audit-kill-")
+        self.procs = lib.ProcessGroup(self.tmp)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.addCleanup(self.procs.stop_all)
+
+    def test_acknowledged_calls_survive_sigkill(self):
+        import sqlite3
+        data = os.path.join(self.tmp, "data")
+        scheduler = lib.start_scheduler(self.procs, data)
+        channel = grpc.insecure_channel(scheduler.address)
+        self.addCleanup(channel.close)
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        stage = types_pb2.StageSpec(name="s", kind=types_pb2.STAGE_KIND_MODEL, model="m-kill",
+                                    input="/tmp/in/p.####.exr", output="/tmp/out/o.####.exr",
+                                    frames="1-2", chunk=2)
+        job = stub.SubmitJob(job_service_pb2.SubmitJobRequest(spec=types_pb2.JobSpec(
+            name="kill", project="p", shot="sh010", stages=[stage])),
+            timeout=lib.RPC_TIMEOUT).job_id
+        stub.CancelJob(job_service_pb2.JobRequest(job_id=job), timeout=lib.RPC_TIMEOUT)
+        scheduler.kill()  # no shutdown, no flush: only what was committed is there
+        db = sqlite3.connect(os.path.join(data, "audit.db"))
+        self.addCleanup(db.close)
+        rows = db.execute("SELECT method, object, allowed FROM audit ORDER BY id").fetchall()
+        self.assertIn(("SubmitJob", f"job {job}", 1), rows)
+        self.assertIn(("CancelJob", f"job {job}", 1), rows)
 
 
 if __name__ == "__main__":
