@@ -2,7 +2,9 @@
 // posted to the core's executor; no call blocks a gRPC thread. Replies are the core's
 // bounded views (CoreViews, WatchHub): every message fits gRPC's default 4 MiB limit
 // whatever the size of the job, and a slow watcher's pending events are merged within the
-// same bounds (MergeJobEvents) rather than queued.
+// same bounds (MergeJobEvents) rather than queued. A mutation is answered only once both
+// the change and its audit record are committed, and a denial once its record is
+// (FinishAudited, below; docs/security.md): the reply leaves from the commit callbacks.
 #ifndef GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
 #define GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
 
