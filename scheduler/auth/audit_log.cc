@@ -1,6 +1,8 @@
 #include "scheduler/auth/audit_log.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -54,6 +56,16 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
                                                          const Clock& clock, Options options) {
+  // The data folder holds only the audit log when the jobs live in PostgreSQL: make it.
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && path != ":memory:") {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      return absl::FailedPreconditionError(absl::StrCat("audit log: cannot create the folder ",
+                                                        parent.string(), ": ", error.message()));
+    }
+  }
   GENFARM_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> db, SqliteConnection::Open(path));
   GENFARM_RETURN_IF_ERROR(db->Exec(kSchema, "create the audit table"));
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(db), clock, std::move(options)));

@@ -128,6 +128,18 @@ TEST(AuditLogTest, CallbacksRunOnlyOnceTheirRecordsAreCommittedTogether) {
   EXPECT_EQ(transactions, (std::vector<size_t>{1, 2}));  // the two queued: one transaction
 }
 
+TEST(AuditLogTest, OpenMakesTheDataFolder) {
+  // With the jobs in PostgreSQL nothing else makes the data folder.
+  char tmpl[] = "/tmp/genfarm-audit-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  FakeClock clock;
+  auto log = AuditLog::Open(dir + "/data/sub/audit.db", clock);
+  ASSERT_TRUE(log.ok()) << log.status();
+  log->reset();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/data/sub/audit.db"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(AuditLogTest, WhenCommittedWithNothingAppendedIsOk) {
   FakeClock clock;
   auto log = AuditLog::Open(":memory:", clock);
