@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/tls/certificate_info.h"
+#include "scheduler/auth/roles_file.h"
 
 namespace genfarm::scheduler::auth {
 namespace {
@@ -62,7 +63,7 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const PeerCredentials& cred
       return absl::UnauthenticatedError(
           absl::StrCat("client certificate: ", cert.status().message()));
     }
-    if (roles->config.revoked_certificates.count(cert->serial_hex) > 0) {
+    if (roles->config.revoked_certificates.count(CanonicalSerial(cert->serial_hex)) > 0) {
       return absl::UnauthenticatedError(absl::StrCat(
           "the certificate of ", cert->common_name, " (serial ", cert->serial_hex, ") is revoked"));
     }

@@ -84,12 +84,14 @@ PeerCredentials CredentialsOf(const grpc::AuthContext* auth_context,
   return credentials;
 }
 
+Identity AnonymousCaller(const grpc::ServerContextBase& context) {
+  Identity anonymous;
+  anonymous.peer = context.peer();
+  return anonymous;
+}
+
 absl::StatusOr<Identity> GrpcAuth::Authenticate(const grpc::ServerContextBase& context) const {
-  if (authenticator_ == nullptr) {
-    Identity anonymous;
-    anonymous.peer = context.peer();
-    return anonymous;
-  }
+  if (authenticator_ == nullptr) return AnonymousCaller(context);
   std::shared_ptr<const grpc::AuthContext> auth_context = context.auth_context();
   return authenticator_->Authenticate(
       CredentialsOf(auth_context.get(), context.client_metadata(), context.peer()));
@@ -119,9 +121,19 @@ absl::Status GrpcAuth::Allow(const Identity& who, const Action& action) const {
 
 void GrpcAuth::Audit(const Identity& who, absl::string_view method, std::string object,
                      int64_t job_id, std::string project, const absl::Status& outcome) const {
-  if (audit_ == nullptr) return;
+  Audit(who, method, std::move(object), job_id, std::move(project), outcome, nullptr);
+}
+
+void GrpcAuth::Audit(const Identity& who, absl::string_view method, std::string object,
+                     int64_t job_id, std::string project, const absl::Status& outcome,
+                     AuditLog::CommitCallback committed) const {
+  if (audit_ == nullptr) {
+    if (committed) committed(absl::OkStatus());
+    return;
+  }
   audit_->Append(
-      MakeAuditEntry(who, method, std::move(object), job_id, std::move(project), outcome));
+      MakeAuditEntry(who, method, std::move(object), job_id, std::move(project), outcome),
+      std::move(committed));
 }
 
 std::shared_ptr<grpc::AuthMetadataProcessor> GrpcAuth::DoorProcessor() const {

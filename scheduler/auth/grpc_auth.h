@@ -66,6 +66,11 @@ class GrpcAuth {
   // Records a decision in the audit log (no-op without one). Non-blocking.
   void Audit(const Identity& who, absl::string_view method, std::string object, int64_t job_id,
              std::string project, const absl::Status& outcome) const;
+  // The same, then `committed` once the record is committed (AuditLog::Append): on the
+  // audit writer's thread; at once, with OK, without a log.
+  void Audit(const Identity& who, absl::string_view method, std::string object, int64_t job_id,
+             std::string project, const absl::Status& outcome,
+             AuditLog::CommitCallback committed) const;
 
   // Call before DoorProcessor(): the door records its denials there. May be null.
   void set_audit(AuditLog* audit) { audit_ = audit; }
@@ -83,6 +88,10 @@ class GrpcAuth {
   AuthMetrics* metrics_;
   AuditLog* audit_ = nullptr;
 };
+
+// The caller as an anonymous identity from where it called (authentication off, or its
+// credentials proved nobody).
+Identity AnonymousCaller(const grpc::ServerContextBase& context);
 
 // What the caller presented: the verified client certificate of a TLS connection and the
 // bearer token of the call's metadata.

@@ -4,6 +4,14 @@
 #include "scheduler/auth/method_rules.h"
 
 namespace genfarm::scheduler::auth {
+namespace {
+
+// The method_rules.h area a path belongs to: Prometheus' paths, or the dashboard's.
+absl::string_view AreaOf(const std::string& path) {
+  return path == "/metrics" || path == "/sd/workers" ? kHttpMetrics : kHttpDashboard;
+}
+
+}  // namespace
 
 HttpGate::HttpGate(const Authenticator* authenticator, const Authorizer& authorizer,
                    const std::string& metrics_token_sha256, AuthMetrics* metrics)
@@ -16,10 +24,17 @@ HttpGate::HttpGate(const Authenticator* authenticator, const Authorizer& authori
 
 absl::Status HttpGate::Check(const std::string& path, const std::string& authorization_header,
                              const std::string& peer) const {
+  Identity who;
+  return Decide(path, authorization_header, peer, &who);
+}
+
+absl::Status HttpGate::Decide(const std::string& path, const std::string& authorization_header,
+                              const std::string& peer, Identity* who) const {
+  who->peer = peer;
   if (authenticator_ == nullptr || path == "/healthz") return absl::OkStatus();
   const std::string token = TokenFromAuthorizationHeader(authorization_header);
-  const bool metrics = path == "/metrics" || path == "/sd/workers";
-  if (metrics && metrics_token_.Find(token)) return absl::OkStatus();
+  const absl::string_view area = AreaOf(path);
+  if (area == kHttpMetrics && metrics_token_.Find(token)) return absl::OkStatus();
   PeerCredentials credentials;
   credentials.bearer_token = token;
   credentials.peer = peer;
@@ -28,9 +43,9 @@ absl::Status HttpGate::Check(const std::string& path, const std::string& authori
     return absl::Status(identity.status().code(),
                         absl::StrCat(path, ": ", identity.status().message()));
   }
-  absl::Status allowed = authorizer_.Check(
-      *identity,
-      Action{std::string(metrics ? kHttpMetrics : kHttpDashboard), std::nullopt, std::nullopt});
+  *who = *identity;
+  absl::Status allowed =
+      authorizer_.Check(*identity, Action{std::string(area), std::nullopt, std::nullopt});
   if (!allowed.ok()) {
     return absl::Status(allowed.code(), absl::StrCat(path, ": ", allowed.message()));
   }
@@ -39,10 +54,15 @@ absl::Status HttpGate::Check(const std::string& path, const std::string& authori
 
 void HttpGate::Install(httplib::Server& server) const {
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    absl::Status s = Check(req.path, req.get_header_value("Authorization"),
-                           absl::StrCat(req.remote_addr, ":", req.remote_port));
+    Identity who;
+    absl::Status s = Decide(req.path, req.get_header_value("Authorization"),
+                            absl::StrCat(req.remote_addr, ":", req.remote_port), &who);
     if (s.ok()) return httplib::Server::HandlerResponse::Unhandled;
     if (metrics_ != nullptr) metrics_->Denied("http", s.code());
+    if (audit_ != nullptr) {
+      audit_->Append(
+          MakeAuditEntry(who, AreaOf(req.path), absl::StrCat(req.method, " ", req.path), 0, "", s));
+    }
     if (s.code() == absl::StatusCode::kUnauthenticated) {
       res.status = 401;
       res.set_header("WWW-Authenticate", "Basic realm=\"GenFarm\", charset=\"UTF-8\"");

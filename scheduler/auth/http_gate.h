@@ -7,8 +7,12 @@
 // A token comes as "Authorization: Bearer T", or as HTTP Basic auth with the token as the
 // password (so a browser's login prompt works; the user name is ignored). Refusals are 401
 // with a WWW-Authenticate challenge (no or bad credentials) or 403 (a role too small).
+// Every refusal is counted in the denials metric and recorded in the audit log (method
+// "http:dashboard" or "http:metrics", object "GET /api/jobs"); allowed requests are reads
+// and are not recorded.
 //
 //   HttpGate gate(&authenticator, authorizer, Sha256Hex(prometheus_token));
+//   gate.set_audit(audit.get());
 //   gate.Install(http->server());
 //
 // Authentication off (no authenticator): everything passes. Thread-safe.
@@ -20,6 +24,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "scheduler/auth/audit_log.h"
 #include "scheduler/auth/auth_metrics.h"
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/authorizer.h"
@@ -41,11 +46,19 @@ class HttpGate {
   // Runs Check before every route; refusals never reach a handler.
   void Install(httplib::Server& server) const;
 
+  // Where refusals are recorded; null: nowhere. Set before Install; must outlive the server.
+  void set_audit(AuditLog* audit) { audit_ = audit; }
+
  private:
+  // Check, and who was calling (anonymous when the credentials proved nobody).
+  absl::Status Decide(const std::string& path, const std::string& authorization_header,
+                      const std::string& peer, Identity* who) const;
+
   const Authenticator* authenticator_;
   const Authorizer& authorizer_;
   TokenStore metrics_token_;
   AuthMetrics* metrics_;
+  AuditLog* audit_ = nullptr;
 };
 
 }  // namespace genfarm::scheduler::auth

@@ -163,10 +163,8 @@ absl::StatusOr<RolesConfig> Parse(const YAML::Node& root) {
   if (const YAML::Node revoked = root["revoked_certificates"]) {
     GENFARM_ASSIGN_OR_RETURN(std::vector<std::string> serials,
                              Scalars(revoked, "revoked_certificates"));
-    for (std::string serial : serials) {
-      serial = absl::AsciiStrToLower(serial);
-      if (absl::StartsWith(serial, "0x")) serial.erase(0, 2);
-      serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size() - 1));
+    for (const std::string& written : serials) {
+      const std::string serial = CanonicalSerial(written);
       if (serial.empty() || !std::all_of(serial.begin(), serial.end(), [](char c) {
             return absl::ascii_isxdigit(static_cast<unsigned char>(c));
           })) {
@@ -181,6 +179,14 @@ absl::StatusOr<RolesConfig> Parse(const YAML::Node& root) {
 }
 
 }  // namespace
+
+std::string CanonicalSerial(absl::string_view hex) {
+  std::string serial = absl::AsciiStrToLower(hex);
+  if (absl::StartsWith(serial, "0x")) serial.erase(0, 2);
+  if (serial.empty()) return serial;
+  serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size() - 1));
+  return serial;
+}
 
 absl::StatusOr<RolesConfig> ParseRolesYaml(absl::string_view text) {
   try {

@@ -55,6 +55,12 @@ struct RolesConfig {
 // Parses and checks the whole file; errors name the line and the key.
 absl::StatusOr<RolesConfig> ParseRolesYaml(absl::string_view text);
 
+// A certificate serial as revoked_certificates keeps it: lower-case hex, without "0x" and
+// without leading zeros ("0A1B", what `openssl x509 -serial` and BN_bn2hex print for a
+// serial whose first byte is below 0x10, is "a1b"). The roles file and the certificate's
+// serial both go through it, so they compare equal however each was written.
+std::string CanonicalSerial(absl::string_view hex);
+
 }  // namespace genfarm::scheduler::auth
 
 #endif  // GENFARM_SCHEDULER_AUTH_ROLES_FILE_H_

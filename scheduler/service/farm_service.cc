@@ -3,28 +3,27 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "scheduler/service/grpc_status.h"
-#include "scheduler/service/job_service.h"  // AsDurability
+#include "scheduler/service/job_service.h"  // FinishAudited, RefuseAudited
 
 namespace genfarm::scheduler {
 namespace {
 
-// The caller and the farm-wide rule of `method` (the door decided it already; this is the
-// handler's own check, so a handler never depends on how it was reached).
-absl::StatusOr<auth::Identity> Allowed(const auth::GrpcAuth* auth,
-                                       const grpc::CallbackServerContext& ctx,
-                                       absl::string_view method) {
-  if (auth == nullptr) {
-    auth::Identity anonymous;
-    anonymous.peer = ctx.peer();
-    return anonymous;
-  }
-  absl::StatusOr<auth::Identity> who = auth->Authenticate(ctx);
-  if (!who.ok()) return who.status();
-  if (absl::Status s = auth->Allow(*who, {std::string(method), std::nullopt, std::nullopt});
-      !s.ok()) {
-    return s;
-  }
-  return who;
+// The farm-wide rule of `method` for the caller, who is set to the caller (anonymous if
+// their credentials prove nobody). The door decided it already; this is the handler's own
+// check, so a handler never depends on how it was reached.
+absl::Status Allowed(const auth::GrpcAuth* auth, const grpc::CallbackServerContext& ctx,
+                     absl::string_view method, auth::Identity* who) {
+  *who = auth::AnonymousCaller(ctx);
+  if (auth == nullptr) return absl::OkStatus();
+  absl::StatusOr<auth::Identity> caller = auth->Authenticate(ctx);
+  if (!caller.ok()) return caller.status();
+  *who = *std::move(caller);
+  return auth->Allow(*who, {std::string(method), std::nullopt, std::nullopt});
+}
+
+// A farm-wide call on record: no job, no project.
+AuditedCall FarmCall(auth::Identity who, absl::string_view method, std::string object = "") {
+  return {std::move(who), method, std::move(object), 0, ""};
 }
 
 grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* ctx, const absl::Status& status) {
@@ -38,8 +37,9 @@ grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* ctx, const absl::
 grpc::ServerUnaryReactor* GrpcFarmService::ListWorkers(grpc::CallbackServerContext* ctx,
                                                        const v1::ListWorkersRequest* req,
                                                        v1::ListWorkersResponse* resp) {
-  if (auto who = Allowed(auth_, *ctx, auth::kListWorkers); !who.ok())
-    return Refused(ctx, who.status());
+  auth::Identity who;
+  if (absl::Status s = Allowed(auth_, *ctx, auth::kListWorkers, &who); !s.ok())
+    return RefuseAudited(ctx, auth_, FarmCall(std::move(who), auth::kListWorkers), s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   executor_.Post([this, req, resp, reactor] {
     for (v1::Worker& w : core_.ListWorkers(req->include_offline()))
@@ -52,27 +52,19 @@ grpc::ServerUnaryReactor* GrpcFarmService::ListWorkers(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* GrpcFarmService::DrainWorker(grpc::CallbackServerContext* ctx,
                                                        const v1::DrainWorkerRequest* req,
                                                        v1::DrainWorkerResponse* resp) {
-  absl::StatusOr<auth::Identity> who = Allowed(auth_, *ctx, auth::kDrainWorker);
-  const std::string object = absl::StrCat("worker ", req->worker_id());
-  if (!who.ok()) {
-    if (auth_ != nullptr) {
-      absl::StatusOr<auth::Identity> caller = auth_->Authenticate(*ctx);
-      if (caller.ok()) auth_->Audit(*caller, auth::kDrainWorker, object, 0, "", who.status());
-    }
-    return Refused(ctx, who.status());
-  }
+  auth::Identity who;
+  std::string object = absl::StrCat("worker ", req->worker_id());
+  if (absl::Status s = Allowed(auth_, *ctx, auth::kDrainWorker, &who); !s.ok())
+    return RefuseAudited(ctx, auth_,
+                         FarmCall(std::move(who), auth::kDrainWorker, std::move(object)), s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  executor_.Post([this, req, resp, reactor, who = *std::move(who), object] {
+  executor_.Post([this, req, resp, reactor, who = std::move(who), object = std::move(object)] {
     auto worker = core_.SetDrain(WorkerId(req->worker_id()), !req->undrain());
-    if (auth_ != nullptr) auth_->Audit(who, auth::kDrainWorker, object, 0, "", worker.status());
-    if (!worker.ok()) {
-      reactor->Finish(ToGrpcStatus(worker.status()));
-      return;
-    }
-    *resp->mutable_worker() = *std::move(worker);
-    // The reply promises the drain survives a restart: it leaves once committed.
-    core_.WhenDurable(
-        [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
+    if (worker.ok()) *resp->mutable_worker() = *std::move(worker);
+    // The reply promises the drain survives a restart and is on record: it leaves once both
+    // are committed.
+    FinishAudited(reactor, core_, auth_, FarmCall(who, auth::kDrainWorker, object),
+                  worker.status());
   });
   return reactor;
 }
@@ -80,8 +72,9 @@ grpc::ServerUnaryReactor* GrpcFarmService::DrainWorker(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* GrpcFarmService::GetFarmStats(grpc::CallbackServerContext* ctx,
                                                         const v1::GetFarmStatsRequest* req,
                                                         v1::FarmStats* resp) {
-  if (auto who = Allowed(auth_, *ctx, auth::kGetFarmStats); !who.ok())
-    return Refused(ctx, who.status());
+  auth::Identity who;
+  if (absl::Status s = Allowed(auth_, *ctx, auth::kGetFarmStats, &who); !s.ok())
+    return RefuseAudited(ctx, auth_, FarmCall(std::move(who), auth::kGetFarmStats), s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   executor_.Post([this, resp, reactor] {
     *resp = core_.Stats();
@@ -93,8 +86,9 @@ grpc::ServerUnaryReactor* GrpcFarmService::GetFarmStats(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* GrpcFarmService::ListAudit(grpc::CallbackServerContext* ctx,
                                                      const v1::ListAuditRequest* req,
                                                      v1::ListAuditResponse* resp) {
-  if (auto who = Allowed(auth_, *ctx, auth::kListAudit); !who.ok())
-    return Refused(ctx, who.status());
+  auth::Identity who;
+  if (absl::Status s = Allowed(auth_, *ctx, auth::kListAudit, &who); !s.ok())
+    return RefuseAudited(ctx, auth_, FarmCall(std::move(who), auth::kListAudit), s);
   if (auth_ == nullptr || auth_->audit() == nullptr) {
     return Refused(ctx, absl::FailedPreconditionError(
                             "ListAudit: this scheduler keeps no audit log (it needs --data_dir)"));

@@ -1,4 +1,6 @@
-// GrpcFarmService: FarmService (workers, drain, farm stats) over gRPC's callback API.
+// GrpcFarmService: FarmService (workers, drain, farm stats, the audit log) over gRPC's
+// callback API. A drain is answered once both it and its audit record are committed; a
+// denial once its record is (FinishAudited, job_service.h).
 #ifndef GENFARM_SCHEDULER_SERVICE_FARM_SERVICE_H_
 #define GENFARM_SCHEDULER_SERVICE_FARM_SERVICE_H_
 

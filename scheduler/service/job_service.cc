@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/field_text.h"
 #include "common/path_containment.h"
 #include "scheduler/service/grpc_status.h"
@@ -22,23 +24,99 @@ absl::Status AsDurability(absl::Status durable) {
       absl::StrCat("the change was not made durable: ", durable.message()));
 }
 
+std::function<void(absl::Status)> AfterCommits(int count, std::function<void(absl::Status)> done) {
+  struct Join {
+    absl::Mutex mu;
+    int left ABSL_GUARDED_BY(mu);
+    absl::Status first_error ABSL_GUARDED_BY(mu);
+    std::function<void(absl::Status)> done ABSL_GUARDED_BY(mu);
+  };
+  auto join = std::make_shared<Join>();
+  {
+    absl::MutexLock lock(&join->mu);
+    join->left = count;
+    join->done = std::move(done);
+  }
+  return [join](absl::Status status) {
+    std::function<void(absl::Status)> done;
+    absl::Status outcome;
+    {
+      absl::MutexLock lock(&join->mu);
+      if (!status.ok() && join->first_error.ok()) join->first_error = std::move(status);
+      if (--join->left > 0) return;
+      done = std::move(join->done);
+      outcome = join->first_error;
+    }
+    done(std::move(outcome));
+  };
+}
+
+namespace {
+
+// Records `call` with `outcome`, then `then` once the record is committed (at once, OK,
+// without an audit log).
+void Record(const auth::GrpcAuth* auth, AuditedCall call, const absl::Status& outcome,
+            std::function<void(absl::Status)> then) {
+  if (auth == nullptr) {
+    then(absl::OkStatus());
+    return;
+  }
+  auth->Audit(call.who, call.method, std::move(call.object), call.job_id, std::move(call.project),
+              outcome, std::move(then));
+}
+
+void FinishRefused(grpc::ServerUnaryReactor* reactor, const auth::GrpcAuth* auth, AuditedCall call,
+                   const absl::Status& refusal) {
+  // The refusal stands whether or not its record could be written.
+  Record(auth, std::move(call), refusal,
+         [reactor, refusal](absl::Status) { reactor->Finish(ToGrpcStatus(refusal)); });
+}
+
+}  // namespace
+
+void FinishAudited(grpc::ServerUnaryReactor* reactor, SchedulerCore& core,
+                   const auth::GrpcAuth* auth, AuditedCall call, absl::Status outcome) {
+  if (!outcome.ok()) {
+    FinishRefused(reactor, auth, std::move(call), outcome);
+    return;
+  }
+  auto finish = AfterCommits(2, [reactor](absl::Status committed) {
+    reactor->Finish(ToGrpcStatus(AsDurability(committed)));
+  });
+  core.WhenDurable(finish);
+  Record(auth, std::move(call), outcome, std::move(finish));
+}
+
+grpc::ServerUnaryReactor* RefuseAudited(grpc::CallbackServerContext* ctx,
+                                        const auth::GrpcAuth* auth, AuditedCall call,
+                                        absl::Status refusal) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  FinishRefused(reactor, auth, std::move(call), refusal);
+  return reactor;
+}
+
+bool IsDenial(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kPermissionDenied ||
+         status.code() == absl::StatusCode::kUnauthenticated;
+}
+
 namespace {
 
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  // `allow` runs first on the executor (the caller's right to see the job).
+  // Ends the watch with a status, from any thread.
+  using Close = std::function<void(absl::Status)>;
+  // `allow` runs first on the executor: true to watch. False when it refused the watch, in
+  // which case it calls `close` with the refusal (at once, or once it is on record).
   WatchReactor(SerialExecutor& executor, SchedulerCore& core, JobId job, std::atomic<int>& open,
-               std::function<absl::Status()> allow)
+               std::function<bool(Close close)> allow)
       : executor_(executor), core_(core), writer_(std::make_shared<Writer>(this)), open_(open) {
     ++open_;
     auto writer = writer_;
     auto watch_id = watch_id_;
     auto cancelled = cancelled_;
     executor_.Post([&core, job, writer, watch_id, cancelled, allow = std::move(allow)] {
-      if (absl::Status allowed = allow(); !allowed.ok()) {
-        writer->Close(ToGrpcStatus(allowed));
-        return;
-      }
+      if (!allow([writer](absl::Status refusal) { writer->Close(ToGrpcStatus(refusal)); })) return;
       auto id = core.Watch(job, [writer](const v1::JobEvent& event, bool done) {
         writer->Send(event, MergeJobEvents);
         if (done) writer->Close(grpc::Status::OK);
@@ -78,13 +156,6 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   std::atomic<int>& open_;  // the service's count of open watches
 };
 
-// Ends a call at once, on gRPC's thread (a refusal decided before any core work).
-grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 // A read's reply: the core's answer moved into the response, or its error.
 template <typename Response>
 absl::Status Reply(absl::StatusOr<Response> answer, Response* resp) {
@@ -93,44 +164,23 @@ absl::Status Reply(absl::StatusOr<Response> answer, Response* resp) {
   return absl::OkStatus();
 }
 
+std::string JobObject(int64_t job_id) { return absl::StrCat("job ", job_id); }
+
 }  // namespace
-
-template <typename Fn>
-grpc::ServerUnaryReactor* GrpcJobService::Unary(grpc::CallbackServerContext* ctx, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  executor_.Post([reactor, fn = std::move(fn)]() mutable { reactor->Finish(ToGrpcStatus(fn())); });
-  return reactor;
-}
-
-template <typename Fn>
-grpc::ServerUnaryReactor* GrpcJobService::DurableUnary(grpc::CallbackServerContext* ctx, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  executor_.Post([this, reactor, fn = std::move(fn)]() mutable {
-    absl::Status status = fn();
-    if (!status.ok()) {
-      reactor->Finish(ToGrpcStatus(status));
-      return;
-    }
-    FinishWhenDurable(reactor);
-  });
-  return reactor;
-}
-
-void GrpcJobService::FinishWhenDurable(grpc::ServerUnaryReactor* reactor) {
-  // The reply promises the change is committed: it leaves from the commit's callback
-  // (the store writer's thread), and the core thread goes on meanwhile.
-  core_.WhenDurable(
-      [reactor](absl::Status durable) { reactor->Finish(ToGrpcStatus(AsDurability(durable))); });
-}
 
 absl::StatusOr<auth::Identity> GrpcJobService::Caller(
     const grpc::CallbackServerContext& ctx) const {
-  if (auth_ == nullptr) {
-    auth::Identity anonymous;
-    anonymous.peer = ctx.peer();
-    return anonymous;
-  }
+  if (auth_ == nullptr) return auth::AnonymousCaller(ctx);
   return auth_->Authenticate(ctx);
+}
+
+grpc::ServerUnaryReactor* GrpcJobService::RefuseCaller(grpc::CallbackServerContext* ctx,
+                                                       absl::string_view method, int64_t job_id,
+                                                       const absl::Status& refusal) const {
+  return RefuseAudited(
+      ctx, auth_,
+      {auth::AnonymousCaller(*ctx), method, job_id != 0 ? JobObject(job_id) : "", job_id, ""},
+      refusal);
 }
 
 absl::Status GrpcJobService::AllowOnJob(const auth::Identity& who, absl::string_view method,
@@ -146,14 +196,21 @@ template <typename Fn>
 grpc::ServerUnaryReactor* GrpcJobService::JobRead(grpc::CallbackServerContext* ctx,
                                                   absl::string_view method, int64_t job_id, Fn fn) {
   absl::StatusOr<auth::Identity> who = Caller(*ctx);
-  if (!who.ok()) return Refused(ctx, who.status());
-  return Unary(
-      ctx,
-      [this, method, job_id, who = *std::move(who), fn = std::move(fn)]() mutable -> absl::Status {
-        if (absl::Status allowed = AllowOnJob(who, method, job_id, nullptr); !allowed.ok())
-          return allowed;
-        return fn();
+  if (!who.ok()) return RefuseCaller(ctx, method, job_id, who.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor_.Post(
+      [this, reactor, method, job_id, who = *std::move(who), fn = std::move(fn)]() mutable {
+        std::string project;
+        absl::Status allowed = AllowOnJob(who, method, job_id, &project);
+        if (IsDenial(allowed)) {
+          // A denied read goes on record; an allowed one does not (its volume).
+          FinishRefused(reactor, auth_,
+                        {std::move(who), method, JobObject(job_id), job_id, project}, allowed);
+          return;
+        }
+        reactor->Finish(ToGrpcStatus(allowed.ok() ? fn() : allowed));
       });
+  return reactor;
 }
 
 template <typename Fn>
@@ -161,26 +218,28 @@ grpc::ServerUnaryReactor* GrpcJobService::JobMutation(grpc::CallbackServerContex
                                                       absl::string_view method, int64_t job_id,
                                                       Fn fn) {
   absl::StatusOr<auth::Identity> who = Caller(*ctx);
-  if (!who.ok()) return Refused(ctx, who.status());
-  return DurableUnary(
-      ctx,
-      [this, method, job_id, who = *std::move(who), fn = std::move(fn)]() mutable -> absl::Status {
+  if (!who.ok()) return RefuseCaller(ctx, method, job_id, who.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor_.Post(
+      [this, reactor, method, job_id, who = *std::move(who), fn = std::move(fn)]() mutable {
         std::string project;
         absl::Status status = AllowOnJob(who, method, job_id, &project);
         if (status.ok()) status = fn();
-        if (auth_ != nullptr)
-          auth_->Audit(who, method, absl::StrCat("job ", job_id), job_id, project, status);
-        return status;
+        FinishAudited(reactor, core_, auth_,
+                      {std::move(who), method, JobObject(job_id), job_id, std::move(project)},
+                      std::move(status));
       });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext* ctx,
                                                     const v1::SubmitJobRequest* req,
                                                     v1::SubmitJobResponse* resp) {
   absl::StatusOr<auth::Identity> caller = Caller(*ctx);
+  if (!caller.ok()) return RefuseCaller(ctx, auth::kSubmitJob, 0, caller.status());
   v1::JobSpec spec = req->spec();
-  absl::Status allowed = caller.status();
-  if (allowed.ok() && auth_ != nullptr && auth_->enabled()) {
+  absl::Status allowed;
+  if (auth_ != nullptr && auth_->enabled()) {
     // The job is the caller's, whatever the spec claims: ownership decides who may
     // cancel, pause and resume it.
     spec.set_submitter(caller->name);
@@ -191,51 +250,49 @@ grpc::ServerUnaryReactor* GrpcJobService::SubmitJob(grpc::CallbackServerContext*
     }
   }
   if (!allowed.ok()) {
-    if (auth_ != nullptr && caller.ok())
-      auth_->Audit(*caller, auth::kSubmitJob, "", 0, spec.project(), allowed);
-    return Refused(ctx, allowed);
+    return RefuseAudited(ctx, auth_, {*std::move(caller), auth::kSubmitJob, "", 0, spec.project()},
+                         allowed);
   }
-  auth::Identity who = *std::move(caller);
-  // Audits the outcome of an allowed submission (the job, or the core's refusal).
-  auto audit = [this, who](const absl::Status& status, int64_t job_id, const std::string& project) {
-    if (auth_ == nullptr) return;
-    auth_->Audit(who, auth::kSubmitJob, job_id != 0 ? absl::StrCat("job ", job_id) : "", job_id,
-                 project, status);
+  // The outcome of an allowed submission (the job, or the core's refusal), answered once
+  // it is on record (and, for a job, once the job is committed).
+  auto finish = [this, who = *std::move(caller)](grpc::ServerUnaryReactor* reactor,
+                                                 const absl::Status& status, int64_t job_id,
+                                                 std::string project) {
+    FinishAudited(
+        reactor, core_, auth_,
+        {who, auth::kSubmitJob, job_id != 0 ? JobObject(job_id) : "", job_id, std::move(project)},
+        status);
   };
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (planner_ == nullptr) {
-    return DurableUnary(ctx,
-                        [this, req, resp, spec = std::move(spec), audit]() mutable -> absl::Status {
-                          const std::string project = spec.project();
-                          auto result = core_.SubmitJob(std::move(spec), req->idempotency_key());
-                          audit(result.status(), result.ok() ? result->id.value() : 0, project);
-                          if (!result.ok()) return result.status();
-                          resp->set_job_id(result->id.value());
-                          resp->set_created(result->created);
-                          return absl::OkStatus();
-                        });
+    executor_.Post([this, reactor, req, resp, spec = std::move(spec), finish]() mutable {
+      std::string project = spec.project();
+      auto result = core_.SubmitJob(std::move(spec), req->idempotency_key());
+      if (result.ok()) {
+        resp->set_job_id(result->id.value());
+        resp->set_created(result->created);
+      }
+      finish(reactor, result.status(), result.ok() ? result->id.value() : 0, std::move(project));
+    });
+    return reactor;
   }
   // Validation and planning (a second for a million tasks) on the planner thread; the
   // core thread only admits the built job.
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  planner_->Post([this, reactor, req, resp, spec = std::move(spec), audit]() mutable {
-    const std::string project = spec.project();
+  planner_->Post([this, reactor, req, resp, spec = std::move(spec), finish]() mutable {
+    std::string project = spec.project();
     auto prepared =
         std::make_shared<absl::StatusOr<PreparedJob>>(core_.PrepareJob(std::move(spec)));
     if (!prepared->ok()) {
-      audit(prepared->status(), 0, project);
-      reactor->Finish(ToGrpcStatus(prepared->status()));
+      finish(reactor, prepared->status(), 0, std::move(project));
       return;
     }
-    executor_.Post([this, reactor, req, resp, prepared, audit, project] {
+    executor_.Post([this, reactor, req, resp, prepared, finish, project] {
       auto result = core_.AdmitJob(*std::move(*prepared), req->idempotency_key());
-      audit(result.status(), result.ok() ? result->id.value() : 0, project);
-      if (!result.ok()) {
-        reactor->Finish(ToGrpcStatus(result.status()));
-        return;
+      if (result.ok()) {
+        resp->set_job_id(result->id.value());
+        resp->set_created(result->created);
       }
-      resp->set_job_id(result->id.value());
-      resp->set_created(result->created);
-      FinishWhenDurable(reactor);
+      finish(reactor, result.status(), result.ok() ? result->id.value() : 0, project);
     });
   });
   return reactor;
@@ -252,15 +309,21 @@ grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* 
                                                    const v1::ListJobsRequest* req,
                                                    v1::ListJobsResponse* resp) {
   absl::StatusOr<auth::Identity> caller = Caller(*ctx);
-  if (!caller.ok()) return Refused(ctx, caller.status());
-  return Unary(ctx, [this, req, resp, who = *std::move(caller)]() -> absl::Status {
+  if (!caller.ok()) return RefuseCaller(ctx, auth::kListJobs, 0, caller.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor_.Post([this, reactor, req, resp, who = *std::move(caller)]() mutable {
     const bool filtered = auth_ != nullptr && auth_->enabled();
     if (filtered && !req->project().empty()) {
       if (absl::Status s = auth_->Allow(who, {std::string(auth::kListJobs), req->project(), {}});
-          !s.ok())
-        return s;
+          !s.ok()) {
+        FinishRefused(reactor, auth_, {std::move(who), auth::kListJobs, "", 0, req->project()}, s);
+        return;
+      }
     }
-    if (absl::Status s = Reply(core_.CheckedListJobs(*req), resp); !s.ok() || !filtered) return s;
+    if (absl::Status s = Reply(core_.CheckedListJobs(*req), resp); !s.ok() || !filtered) {
+      reactor->Finish(ToGrpcStatus(s));
+      return;
+    }
     // Only the projects the caller may view (the page may come back shorter; its token
     // still pages on).
     auto* jobs = resp->mutable_jobs();
@@ -269,8 +332,9 @@ grpc::ServerUnaryReactor* GrpcJobService::ListJobs(grpc::CallbackServerContext* 
                                  return !auth_->authorizer().CanView(who, job.spec().project());
                                }),
                 jobs->end());
-    return absl::OkStatus();
+    reactor->Finish(grpc::Status::OK);
   });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* GrpcJobService::ListTasks(grpc::CallbackServerContext* ctx,
@@ -284,11 +348,23 @@ grpc::ServerWriteReactor<v1::JobEvent>* GrpcJobService::WatchJob(grpc::CallbackS
                                                                  const v1::WatchJobRequest* req) {
   absl::StatusOr<auth::Identity> caller = Caller(*ctx);
   const int64_t job_id = req->job_id();
-  return new WatchReactor(executor_, core_, JobId(job_id), open_watches_,
-                          [this, caller = std::move(caller), job_id]() -> absl::Status {
-                            if (!caller.ok()) return caller.status();
-                            return AllowOnJob(*caller, auth::kWatchJob, job_id, nullptr);
-                          });
+  auth::Identity who = caller.ok() ? *caller : auth::AnonymousCaller(*ctx);
+  return new WatchReactor(
+      executor_, core_, JobId(job_id), open_watches_,
+      [this, allowed = caller.status(), who = std::move(who),
+       job_id](WatchReactor::Close close) -> bool {
+        std::string project;
+        absl::Status status = allowed;
+        if (status.ok()) status = AllowOnJob(who, auth::kWatchJob, job_id, &project);
+        if (status.ok()) return true;
+        if (!IsDenial(status)) {
+          close(status);
+          return false;
+        }
+        Record(auth_, {who, auth::kWatchJob, JobObject(job_id), job_id, std::move(project)}, status,
+               [close, status](absl::Status) { close(status); });
+        return false;
+      });
 }
 
 namespace {
@@ -355,14 +431,22 @@ grpc::ServerUnaryReactor* GrpcJobService::RetryTasks(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* GrpcJobService::GetTaskLog(grpc::CallbackServerContext* ctx,
                                                      const v1::GetTaskLogRequest* req,
                                                      v1::GetTaskLogResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // The job is checked on the core thread; the store is read on the log reader's thread,
   // with a connection of its own (a SQLite connection is used by one thread only, and the
   // core thread never waits for the disk).
   absl::StatusOr<auth::Identity> caller = Caller(*ctx);
-  executor_.Post([this, reactor, req, resp, caller = std::move(caller)] {
-    absl::Status allowed = caller.status();
-    if (allowed.ok()) allowed = AllowOnJob(*caller, auth::kGetTaskLog, req->job_id(), nullptr);
+  if (!caller.ok()) return RefuseCaller(ctx, auth::kGetTaskLog, req->job_id(), caller.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  executor_.Post([this, reactor, req, resp, who = *std::move(caller)]() mutable {
+    std::string project;
+    absl::Status allowed = AllowOnJob(who, auth::kGetTaskLog, req->job_id(), &project);
+    if (IsDenial(allowed)) {
+      FinishRefused(reactor, auth_,
+                    {std::move(who), auth::kGetTaskLog, JobObject(req->job_id()), req->job_id(),
+                     std::move(project)},
+                    allowed);
+      return;
+    }
     if (!allowed.ok()) {
       reactor->Finish(ToGrpcStatus(allowed));
       return;

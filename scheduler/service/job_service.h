@@ -2,13 +2,17 @@
 // posted to the core's executor; no call blocks a gRPC thread. Replies are the core's
 // bounded views (CoreViews, WatchHub): every message fits gRPC's default 4 MiB limit
 // whatever the size of the job, and a slow watcher's pending events are merged within the
-// same bounds (MergeJobEvents) rather than queued.
+// same bounds (MergeJobEvents) rather than queued. A mutation is answered only once both
+// the change and its audit record are committed, and a denial once its record is
+// (FinishAudited, below; docs/security.md): the reply leaves from the commit callbacks.
 #ifndef GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
 #define GENFARM_SCHEDULER_SERVICE_JOB_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
+#include <string>
 
 #include "common/serial_executor.h"
 #include "genfarm/v1/job_service.grpc.pb.h"
@@ -21,6 +25,37 @@ namespace genfarm::scheduler {
 // A durability callback's status as the client sees it: OK, or UNAVAILABLE saying the
 // change may not survive a restart (so the client retries).
 absl::Status AsDurability(absl::Status durable);
+
+// Returns a callback to be called `count` times (from any threads); the last call runs
+// `done` with OK, or the first error among them. For a reply that waits for two commits.
+std::function<void(absl::Status)> AfterCommits(int count, std::function<void(absl::Status)> done);
+
+// A call as the audit log records it (auth::MakeAuditEntry).
+struct AuditedCall {
+  auth::Identity who;
+  absl::string_view method;  // a method_rules.h name
+  std::string object;        // "job 12", "worker w1", ""
+  int64_t job_id = 0;
+  std::string project;
+};
+
+// Answers a call whose outcome goes on record, "committed before acknowledged"
+// (docs/security.md): records `outcome` in the audit log and finishes `reactor` from the
+// commit callbacks, so no thread waits. A refusal or a failure is answered once its record
+// is committed; a change (OK) once both the change (SchedulerCore::WhenDurable) and its
+// record are, and UNAVAILABLE (AsDurability) if either is not. With OK, call it on the core
+// thread right after the change; otherwise from any thread. `auth` null: nothing recorded.
+void FinishAudited(grpc::ServerUnaryReactor* reactor, SchedulerCore& core,
+                   const auth::GrpcAuth* auth, AuditedCall call, absl::Status outcome);
+
+// FinishAudited for a refusal decided on gRPC's thread, on the call's own reactor.
+grpc::ServerUnaryReactor* RefuseAudited(grpc::CallbackServerContext* ctx,
+                                        const auth::GrpcAuth* auth, AuditedCall call,
+                                        absl::Status refusal);
+
+// Whether a refusal is the rules' (authentication or authorization), which goes on record
+// even for a read, rather than the call's own failure (an unknown job).
+bool IsDenial(const absl::Status& status);
 
 class GrpcJobService : public v1::JobService::CallbackService {
  public:
@@ -71,28 +106,22 @@ class GrpcJobService : public v1::JobService::CallbackService {
   int open_watches() const { return open_watches_.load(); }
 
  private:
-  // Runs `fn` (returning absl::Status) on the executor and finishes the call with it.
-  template <typename Fn>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn fn);
-  // For mutations: like Unary, but a successful call is answered only once what it changed
-  // is committed (SchedulerCore::WhenDurable); an uncommitted change answers UNAVAILABLE.
-  template <typename Fn>
-  grpc::ServerUnaryReactor* DurableUnary(grpc::CallbackServerContext* ctx, Fn fn);
-  // Finishes `reactor` OK once what the core changed so far is committed (call on the core
-  // thread, right after the change).
-  void FinishWhenDurable(grpc::ServerUnaryReactor* reactor);
   // The caller, learned on gRPC's thread (anonymous without auth).
   absl::StatusOr<auth::Identity> Caller(const grpc::CallbackServerContext& ctx) const;
+  // A refusal of the caller's credentials on gRPC's thread, recorded as an anonymous call.
+  grpc::ServerUnaryReactor* RefuseCaller(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                         int64_t job_id, const absl::Status& refusal) const;
   // On the core thread: may `who` call `method` on job `job_id`? Looks the job up (its
   // project and submitter) only when authentication is on; `project` gets its project.
   absl::Status AllowOnJob(const auth::Identity& who, absl::string_view method, int64_t job_id,
                           std::string* project) const;
-  // A read of one job: the check at the top of the core closure, then `fn`.
+  // A read of one job: the check at the top of the core closure (a denial recorded), then
+  // `fn`.
   template <typename Fn>
   grpc::ServerUnaryReactor* JobRead(grpc::CallbackServerContext* ctx, absl::string_view method,
                                     int64_t job_id, Fn fn);
   // A mutation of one job: checked at the top of the core closure, then `fn`, and the
-  // outcome audited (allowed or denied).
+  // outcome audited (allowed or denied) and answered with FinishAudited.
   template <typename Fn>
   grpc::ServerUnaryReactor* JobMutation(grpc::CallbackServerContext* ctx, absl::string_view method,
                                         int64_t job_id, Fn fn);

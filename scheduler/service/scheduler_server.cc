@@ -245,6 +245,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
       auth::AuditLog::Open((std::filesystem::path(options.data_dir) / "audit.db").string(),
                            RealClock::Get()));
   parts->grpc_auth->set_audit(parts->audit.get());
+  parts->http_gate->set_audit(parts->audit.get());
   parts->job_service->set_auth(parts->grpc_auth.get());
   parts->worker_service->set_auth(parts->grpc_auth.get());
   parts->farm_service->set_auth(parts->grpc_auth.get());

@@ -115,10 +115,14 @@ class WorkerStream : public Reactor {
  private:
   // Ends the stream with `status`; later messages on it are dropped unread.
   void Refuse(const grpc::Status& status) {
+    MarkRefused(status);
+    channel_->Close(status);
+  }
+  // Drops what comes next on the stream; the caller ends it.
+  void MarkRefused(const grpc::Status& status) {
     spdlog::warn("worker stream{}{}: {}", worker_id_.empty() ? "" : " of ", worker_id_,
                  status.error_message());
     refused_ = true;
-    channel_->Close(status);
   }
 
   // Runs on gRPC's reactor thread: check, translate and post, never block. The checks are
@@ -144,9 +148,13 @@ class WorkerStream : public Reactor {
           const absl::Status refused(static_cast<absl::StatusCode>(id_ok.error_code()),
                                      "hello: " + id_ok.error_message());
           auth_->CountDenial(auth::kWorkerConnect, refused.code());
+          MarkRefused(ToGrpcStatus(refused));
+          // The stream ends once the refusal is on record (the channel outlives the reactor).
           auth_->Audit(caller_, auth::kWorkerConnect, "worker " + message.hello().worker_id(), 0,
-                       "", refused);
-          Refuse(ToGrpcStatus(refused));
+                       "", refused,
+                       [channel = channel_, status = ToGrpcStatus(refused)](absl::Status) {
+                         channel->Close(status);
+                       });
           return;
         }
       }

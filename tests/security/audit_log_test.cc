@@ -1,5 +1,6 @@
 // AuditLog: records survive a reopen (their own SQLite file), come back newest first, and
-// filter by who, method, job and time.
+// filter by who, method, job and time; commit callbacks run once the record is committed
+// (group commit), and carry the error of a transaction that lost it.
 #include "scheduler/auth/audit_log.h"
 
 #include <gtest/gtest.h>
@@ -7,8 +8,10 @@
 
 #include <filesystem>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "scheduler/store/sqlite_connection.h"
 
 namespace genfarm::scheduler::auth {
 namespace {
@@ -73,6 +76,123 @@ TEST(AuditLogTest, RecordsPersistAndFilter) {
   q.limit = 1;
   EXPECT_EQ(Query(**log, q).size(), 1u);
   std::filesystem::remove_all(dir);
+}
+
+// Commit callbacks of records appended while the writer is held in before_commit.
+TEST(AuditLogTest, CallbacksRunOnlyOnceTheirRecordsAreCommittedTogether) {
+  FakeClock clock;
+  absl::Mutex mu;
+  bool held = true;
+  std::vector<size_t> transactions;
+  AuditLog::Options options;
+  options.before_commit = [&](size_t records) {
+    absl::MutexLock lock(&mu);
+    transactions.push_back(records);
+    mu.Await(absl::Condition(
+        +[](bool* h) { return !*h; }, &held));
+  };
+  auto log = AuditLog::Open(":memory:", clock, options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  absl::Notification first, second, barrier;
+  absl::Status first_status = absl::UnknownError("not called");
+  (*log)->Append(Entry("alice", "/genfarm.v1.JobService/CancelJob", 1, absl::OkStatus()),
+                 [&](absl::Status s) {
+                   first_status = s;
+                   first.Notify();
+                 });
+  {
+    // The writer took the first record and waits; the next two queue behind it.
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<size_t>* t) { return !t->empty(); }, &transactions));
+  }
+  (*log)->Append(Entry("bob", "/genfarm.v1.JobService/PauseJob", 1, absl::OkStatus()),
+                 [&](absl::Status) { second.Notify(); });
+  (*log)->Append(Entry("bob", "/genfarm.v1.JobService/ResumeJob", 1, absl::OkStatus()));
+  (*log)->WhenCommitted([&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    barrier.Notify();
+  });
+  EXPECT_FALSE(first.HasBeenNotified());
+  EXPECT_FALSE(second.HasBeenNotified());
+  EXPECT_FALSE(barrier.HasBeenNotified());
+  {
+    absl::MutexLock lock(&mu);
+    held = false;
+  }
+  first.WaitForNotification();
+  second.WaitForNotification();
+  barrier.WaitForNotification();
+  EXPECT_TRUE(first_status.ok()) << first_status;
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(transactions, (std::vector<size_t>{1, 2}));  // the two queued: one transaction
+}
+
+TEST(AuditLogTest, OpenMakesTheDataFolder) {
+  // With the jobs in PostgreSQL nothing else makes the data folder.
+  char tmpl[] = "/tmp/genfarm-audit-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  FakeClock clock;
+  auto log = AuditLog::Open(dir + "/data/sub/audit.db", clock);
+  ASSERT_TRUE(log.ok()) << log.status();
+  log->reset();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/data/sub/audit.db"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AuditLogTest, WhenCommittedWithNothingAppendedIsOk) {
+  FakeClock clock;
+  auto log = AuditLog::Open(":memory:", clock);
+  ASSERT_TRUE(log.ok()) << log.status();
+  absl::Notification done;
+  (*log)->WhenCommitted([&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    done.Notify();
+  });
+  done.WaitForNotification();
+}
+
+TEST(AuditLogTest, ALostRecordsCallbackGetsTheError) {
+  char tmpl[] = "/tmp/genfarm-audit-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string path = dir + "/audit.db";
+  FakeClock clock;
+  auto log = AuditLog::Open(path, clock);
+  ASSERT_TRUE(log.ok()) << log.status();
+  {
+    // Someone drops the table behind the log's back: its next transaction fails.
+    auto other = SqliteConnection::Open(path);
+    ASSERT_TRUE(other.ok()) << other.status();
+    ASSERT_TRUE((*other)->Exec("DROP TABLE audit", "drop").ok());
+  }
+  absl::Notification done;
+  absl::Status status;
+  (*log)->Append(Entry("alice", "/genfarm.v1.JobService/CancelJob", 1, absl::OkStatus()),
+                 [&](absl::Status s) {
+                   status = s;
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("audit record not committed"), absl::string_view::npos) << status;
+  log->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AuditLogTest, ClosingCommitsWhatIsQueuedAndRunsEveryCallback) {
+  FakeClock clock;
+  auto log = AuditLog::Open(":memory:", clock);
+  ASSERT_TRUE(log.ok()) << log.status();
+  int called = 0;  // the callbacks run on the writer thread, joined by the destructor
+  for (int i = 0; i < 100; ++i) {
+    (*log)->Append(Entry("alice", "/genfarm.v1.JobService/CancelJob", i, absl::OkStatus()),
+                   [&called](absl::Status s) {
+                     EXPECT_TRUE(s.ok()) << s;
+                     ++called;
+                   });
+  }
+  log->reset();
+  EXPECT_EQ(called, 100);
 }
 
 }  // namespace

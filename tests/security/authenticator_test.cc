@@ -21,7 +21,7 @@ const char kRolesTemplate[] =
     "  carol: {token_sha256: CAROL, cert_cn: carol, expires: 2027-02-01T00:00:00Z,"
     " roles: {feature: viewer}}\n"
     "  dave: {cert_cn: dave-cert, roles: {'*': ops}}\n"
-    "revoked_certificates: ['beef']\n";
+    "revoked_certificates: ['beef', '0ABC']\n";
 
 class AuthenticatorTest : public ::testing::Test {
  protected:
@@ -97,6 +97,9 @@ TEST_F(AuthenticatorTest, CertificatesOfNeitherKindAndRevokedOnesAreRefused) {
   auto revoked = With("", MakeTestCert("w9", "genfarm-worker", 0xbeef).cert_pem);
   EXPECT_EQ(revoked.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(revoked.status().message()), HasSubstr("revoked"));
+  // A serial whose first byte is below 0x10: openssl prints it with a leading zero.
+  auto padded = With("", MakeTestCert("w8", "genfarm-worker", 0xabc).cert_pem);
+  EXPECT_EQ(padded.status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(AuthenticatorTest, ATokenDecidesEvenWithAWorkerCertificate) {

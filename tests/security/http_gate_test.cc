@@ -1,8 +1,13 @@
 #include "scheduler/auth/http_gate.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "scheduler/auth/token_store.h"
 
@@ -58,6 +63,58 @@ TEST_F(HttpGateTest, MetricsTakeThePrometheusTokenOrOps) {
     EXPECT_EQ(Code(path, "Bearer olga-token"), absl::StatusCode::kOk) << path;
     EXPECT_EQ(Code(path, "Bearer vic-token"), absl::StatusCode::kPermissionDenied) << path;
   }
+}
+
+// Installed on a real server (127.0.0.1): refusals are on record with who, the request and
+// where from; allowed requests are not.
+TEST_F(HttpGateTest, RefusalsAreOnRecordAndAllowedRequestsAreNot) {
+  auto audit = AuditLog::Open(":memory:", clock_);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  gate_->set_audit(audit->get());
+  httplib::Server server;
+  gate_->Install(server);
+  server.Get("/api/jobs", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("[]", "application/json");
+  });
+  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("", "text/plain");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { server.listen_after_bind(); });
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(10);
+  auto status = [&](const char* path, const std::string& token) {
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    httplib::Result result = client.Get(path, headers);
+    return result ? result->status : -1;
+  };
+  EXPECT_EQ(status("/api/jobs", ""), 401);
+  EXPECT_EQ(status("/metrics", "vic-token"), 403);
+  EXPECT_EQ(status("/api/jobs", "vic-token"), 200);
+  EXPECT_EQ(status("/metrics", "prom-token"), 200);
+  server.stop();
+  serving.join();
+
+  std::vector<AuditEntry> rows;
+  absl::Notification done;
+  (*audit)->Query({}, [&](absl::StatusOr<std::vector<AuditEntry>> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (r.ok()) rows = *std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  ASSERT_EQ(rows.size(), 2u);  // newest first
+  EXPECT_EQ(rows[0].method, "http:metrics");
+  EXPECT_EQ(rows[0].who, "vic");
+  EXPECT_EQ(rows[0].code, "PERMISSION_DENIED");
+  EXPECT_EQ(rows[0].object, "GET /metrics");
+  EXPECT_EQ(rows[1].method, "http:dashboard");
+  EXPECT_EQ(rows[1].kind, "anonymous");
+  EXPECT_EQ(rows[1].code, "UNAUTHENTICATED");
+  EXPECT_EQ(rows[1].object, "GET /api/jobs");
+  EXPECT_EQ(rows[1].peer.rfind("127.0.0.1:", 0), 0u) << rows[1].peer;
 }
 
 TEST(HttpGateOffTest, EverythingPassesWhenAuthenticationIsOff) {

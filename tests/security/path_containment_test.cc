@@ -77,8 +77,8 @@ TEST_F(ResolvedTest, PathsNotYetWrittenResolveThroughTheirExistingParent) {
   EXPECT_TRUE(
       CheckResolvedContained("output", (dir_ / "root" / "new" / "o.0001.exr").string(), roots_)
           .ok());
-  EXPECT_TRUE(CheckResolvedContained("input", (dir_ / "root" / "in" / "p.exr").string(), roots_)
-                  .ok());
+  EXPECT_TRUE(
+      CheckResolvedContained("input", (dir_ / "root" / "in" / "p.exr").string(), roots_).ok());
 }
 
 TEST_F(ResolvedTest, TheAssignmentsFramesAreChecked) {

@@ -6,9 +6,11 @@ their state, priority and submitter, and workers, as olga (ops) sees them), and,
 that reach the scheduler as calls, the audit record (FarmService.ListAudit). A TLS
 handshake that fails (plaintext client, a server certificate from another CA, an expired
 client certificate) never becomes a call: the scheduler has no request to record, so those
-cases assert that no record appeared. The symlink case is the worker's: the scheduler's
-part (the assignment carries the project's roots) is asserted here, the worker's refusal
-in tests/security/path_containment_test.cc.
+cases assert that no record appeared. Allowed reads leave no record either. The symlink
+case is the worker's: the scheduler's part (the assignment carries the project's roots) is
+asserted here, the worker's refusal in tests/security/path_containment_test.cc.
+AcknowledgedIsOnRecordTest SIGKILLs a scheduler right after answered calls and reads
+audit.db: what was answered is on record.
 
 Run: ctest -L security --output-on-failure
 """
@@ -386,36 +388,94 @@ class DenialTableTest(unittest.TestCase):
         self.refused(self.submit_call("alice", spec), CODE.PERMISSION_DENIED, "SubmitJob",
                      who="alice", text="must be an absolute path")
 
-    def test_23_dashboard_json_api_and_thumbnail_without_a_login(self):
+    def http_get(self, path, token=None):
+        """GET ``path`` on the HTTPS port; the HTTP status (an error's too)."""
         import ssl
         import urllib.error
         import urllib.request
         context = ssl.create_default_context(cafile=self.ca)
-        before = self.state()
+        request = urllib.request.Request(f"https://127.0.0.1:{self.scheduler.http_port}{path}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as reply:
+                return reply.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def http_refused(self, path, status, area, token=None, who=None):
+        """GET ``path`` gets ``status``, changes nothing, and is recorded as a denial of
+        ``area`` with the path as its object."""
+        before_state, first_id = self.state(), self.last_audit_id()
+        self.assertEqual(self.http_get(path, token), status, path)
+        self.assertEqual(self.state(), before_state)
+        bare = path.split("?", 1)[0]
+        wanted = lambda: [r for r in self.audited_since(first_id, area, who)
+                          if r.object == f"GET {bare}"]
+        record = lib.wait_for(wanted, 10, f"the audit record of GET {bare}")[0]
+        self.assertEqual(record.code,
+                         "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED")
+        self.assertTrue(record.peer.startswith("127.0.0.1:"), record.peer)
+        return record
+
+    def test_23_dashboard_json_api_and_thumbnail_without_a_login(self):
         for path in ("/", "/api/jobs", f"/api/jobs/{self.alice_job}",
                      f"/api/thumbnail?job={self.alice_job}&stage=s&frame=1"):
-            url = f"https://127.0.0.1:{self.scheduler.http_port}{path}"
-            with self.assertRaises(urllib.error.HTTPError) as caught:
-                urllib.request.urlopen(url, timeout=10, context=context)
-            self.assertEqual(caught.exception.code, 401, path)
-        self.assertEqual(self.state(), before)
+            record = self.http_refused(path, 401, "http:dashboard")
+            self.assertEqual(record.kind, "anonymous")
+        # A token that matches nobody is no login either.
+        self.http_refused("/api/jobs", 401, "http:dashboard", token="0" * 64)
+
+    def test_23b_metrics_without_or_with_a_wrong_credential(self):
+        self.http_refused("/metrics", 401, "http:metrics")
+        self.http_refused("/metrics", 401, "http:metrics", token="0" * 64)
+        # A person who is not ops: known, but refused.
+        record = self.http_refused("/metrics", 403, "http:metrics", token=self.tokens["alice"],
+                                   who="alice")
+        self.assertEqual(record.kind, "person")
+        # Allowed requests are reads: not on record.
+        first_id = self.last_audit_id()
+        self.assertEqual(self.http_get("/api/jobs", self.tokens["vic"]), 200)
+        self.assertEqual(self.http_get("/metrics", self.tokens["olga"]), 200)
+        self.assertEqual([r for r in self.audit() if r.id > first_id], [])
 
     def test_24_listings_show_only_viewable_projects(self):
         listed = self.jobs(person="pat").ListJobs(job_service_pb2.ListJobsRequest(page_size=100),
                                                   timeout=lib.RPC_TIMEOUT)
         self.assertEqual(sorted(j.id for j in listed.jobs), [self.pat_job])
-        with self.assertRaises(grpc.RpcError) as caught:
-            self.jobs(person="pat").GetJob(job_service_pb2.GetJobRequest(job_id=self.alice_job),
-                                           timeout=lib.RPC_TIMEOUT)
-        self.assertEqual(caught.exception.code(), CODE.PERMISSION_DENIED)
-        # Tasks: a viewer of the project reads them; another project's artist does not.
+        # Tasks: a viewer of the project reads them (not on record: an allowed read).
         # (alice's job waits for its model, unplanned: the page is empty, but answered.)
+        first_id = self.last_audit_id()
         self.jobs(person="vic").ListTasks(
             job_service_pb2.ListTasksRequest(job_id=self.alice_job), timeout=lib.RPC_TIMEOUT)
-        with self.assertRaises(grpc.RpcError) as caught:
-            self.jobs(person="pat").ListTasks(
-                job_service_pb2.ListTasksRequest(job_id=self.alice_job), timeout=lib.RPC_TIMEOUT)
-        self.assertEqual(caught.exception.code(), CODE.PERMISSION_DENIED)
+        self.jobs(person="vic").GetJob(job_service_pb2.GetJobRequest(job_id=self.alice_job),
+                                       timeout=lib.RPC_TIMEOUT)
+        self.assertEqual([r for r in self.audit() if r.id > first_id], [])
+
+    def test_24b_reads_of_another_projects_job(self):
+        """pat (project_b) reads alice's feature_x job every way there is: each refused and
+        on record, with the job and its project."""
+        stub = self.jobs(person="pat")
+        job = self.alice_job
+        reads = {
+            "GetJob": lambda: stub.GetJob(job_service_pb2.GetJobRequest(job_id=job),
+                                          timeout=lib.RPC_TIMEOUT),
+            "ListTasks": lambda: stub.ListTasks(job_service_pb2.ListTasksRequest(job_id=job),
+                                                timeout=lib.RPC_TIMEOUT),
+            "GetTaskLog": lambda: stub.GetTaskLog(
+                job_service_pb2.GetTaskLogRequest(job_id=job, task_index=-1),
+                timeout=lib.RPC_TIMEOUT),
+            "WatchJob": lambda: next(stub.WatchJob(job_service_pb2.WatchJobRequest(job_id=job),
+                                                   timeout=lib.RPC_TIMEOUT)),
+        }
+        for method, call in reads.items():
+            record = self.refused(call, CODE.PERMISSION_DENIED, method, who="pat")
+            self.assertEqual(record.object, f"job {job}", method)
+            self.assertEqual(record.project, "feature_x", method)
+        record = self.refused(lambda: stub.ListJobs(
+            job_service_pb2.ListJobsRequest(project="feature_x"), timeout=lib.RPC_TIMEOUT),
+            CODE.PERMISSION_DENIED, "ListJobs", who="pat")
+        self.assertEqual(record.project, "feature_x")
 
     def test_25_the_submitter_is_the_caller(self):
         spec = self.spec("feature_x", name="claims-to-be-bob")
@@ -491,6 +551,39 @@ class DenialTableTest(unittest.TestCase):
         out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", env=env)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("ops", out.stderr)
+
+
+class AcknowledgedIsOnRecordTest(unittest.TestCase):
+    """Committed before acknowledged, end to end: the scheduler is SIGKILLed the moment a
+    submission and a cancel are answered, and audit.db (read with sqlite3, as a forensic
+    reader would) holds both records."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="genfarm-audit-kill-")
+        self.procs = lib.ProcessGroup(self.tmp)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.addCleanup(self.procs.stop_all)
+
+    def test_acknowledged_calls_survive_sigkill(self):
+        import sqlite3
+        data = os.path.join(self.tmp, "data")
+        scheduler = lib.start_scheduler(self.procs, data)
+        channel = grpc.insecure_channel(scheduler.address)
+        self.addCleanup(channel.close)
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        stage = types_pb2.StageSpec(name="s", kind=types_pb2.STAGE_KIND_MODEL, model="m-kill",
+                                    input="/tmp/in/p.####.exr", output="/tmp/out/o.####.exr",
+                                    frames="1-2", chunk=2)
+        job = stub.SubmitJob(job_service_pb2.SubmitJobRequest(spec=types_pb2.JobSpec(
+            name="kill", project="p", shot="sh010", stages=[stage])),
+            timeout=lib.RPC_TIMEOUT).job_id
+        stub.CancelJob(job_service_pb2.JobRequest(job_id=job), timeout=lib.RPC_TIMEOUT)
+        scheduler.kill()  # no shutdown, no flush: only what was committed is there
+        db = sqlite3.connect(os.path.join(data, "audit.db"))
+        self.addCleanup(db.close)
+        rows = db.execute("SELECT method, object, allowed FROM audit ORDER BY id").fetchall()
+        self.assertIn(("SubmitJob", f"job {job}", 1), rows)
+        self.assertIn(("CancelJob", f"job {job}", 1), rows)
 
 
 if __name__ == "__main__":
