@@ -27,8 +27,9 @@ inline constexpr absl::string_view kUserUnit = "genfarm-user";
 struct CertificateInfo {
   std::string common_name;
   std::vector<std::string> organizational_units;
-  std::string
-      serial_hex;  // lower-case hex, no leading zeros, as `openssl x509 -serial` less "serial="
+  // Lower-case hex as BN_bn2hex gives it: whole bytes, so it may start with a 0 (compare
+  // serials through CanonicalSerial, scheduler/auth/roles_file.h).
+  std::string serial_hex;
   absl::Time not_after;
 
   bool HasUnit(absl::string_view unit) const;
