@@ -34,6 +34,7 @@
 #include "scheduler/service/farm_service.h"
 #include "scheduler/service/job_service.h"
 #include "scheduler/service/model_catalog_file.h"
+#include "scheduler/service/standby_server.h"
 #include "scheduler/service/worker_service.h"
 #include "scheduler/store/job_store_factory.h"
 #include "scheduler/store/store_writer.h"
@@ -172,7 +173,11 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                              LockDataDir(SqliteDataDir(options.store, options.data_dir)));
   }
   const std::string store_name = DescribeStore(options.store, options.data_dir);
-  GENFARM_ASSIGN_OR_RETURN(parts->store, OpenJobStore(options.store, options.data_dir));
+  if (options.fence.has_value()) {
+    GENFARM_ASSIGN_OR_RETURN(parts->store, OpenFencedJobStore(options.store, *options.fence));
+  } else {
+    GENFARM_ASSIGN_OR_RETURN(parts->store, OpenJobStore(options.store, options.data_dir));
+  }
   const absl::Time load_start = RealClock::Get().Now();
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
   parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
@@ -272,6 +277,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (parts->server == nullptr || parts->grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.grpc_address));
   }
+  // Kubernetes' liveness probe asks for this one: SERVING on leaders and standbys alike.
+  parts->server->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
 
   if (!options.http_address.empty()) {
     if (security.tls.has_identity()) {
