@@ -245,6 +245,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->worker_service =
       std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core, parts->thumbnails.get());
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
+  // The data dir holds the audit log whatever the store (LockDataDir made it for SQLite).
+  if (std::error_code ec; !std::filesystem::create_directories(options.data_dir, ec) && ec) {
+    return absl::InternalError(absl::StrCat("data dir ", options.data_dir, ": ", ec.message()));
+  }
   GENFARM_ASSIGN_OR_RETURN(
       parts->audit,
       auth::AuditLog::Open((std::filesystem::path(options.data_dir) / "audit.db").string(),
