@@ -124,17 +124,24 @@ absl::StatusOr<SchedulerTarget> ParseSchedulerTarget(const std::string& addresse
   }
   std::vector<std::string> v4;
   std::vector<std::string> v6;
+  absl::Status unresolved;
   for (const std::string& part : parts) {
     absl::StatusOr<HostPort> hp = SplitHostPort(part);
     if (!hp.ok()) return hp.status();
     if (out.authority.empty()) out.authority = part;
     absl::StatusOr<std::vector<std::pair<int, std::string>>> ips = Resolve(hp->host);
-    if (!ips.ok()) return ips.status();
+    // One scheduler's name missing from DNS (its host is gone) must not cut the client off
+    // from the others.
+    if (!ips.ok()) {
+      unresolved = ips.status();
+      continue;
+    }
     for (const auto& [family, ip] : *ips) {
       if (family == AF_INET) v4.push_back(absl::StrCat(ip, ":", hp->port));
       if (family == AF_INET6) v6.push_back(absl::StrCat("[", ip, "]:", hp->port));
     }
   }
+  if (v4.empty() && v6.empty()) return unresolved;
   // One target takes one family; IPv4 when there is any (the usual farm network).
   out.target = !v4.empty() ? absl::StrCat("ipv4:", absl::StrJoin(v4, ","))
                            : absl::StrCat("ipv6:", absl::StrJoin(v6, ","));

@@ -68,6 +68,19 @@ std::string WithPort(const std::string& listen, int port) {
   return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
 
+// What to advertise by default: the --listen address, with a wildcard host (0.0.0.0, [::])
+// replaced by this host's name, which clients can at least try.
+std::string DefaultAdvertise(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    gethostname(name, sizeof(name) - 1);
+    return absl::StrCat(name, ":", port);
+  }
+  return WithPort(listen, port);
+}
+
 }  // namespace
 
 struct HaScheduler::Parts {
@@ -109,7 +122,7 @@ absl::StatusOr<std::unique_ptr<HaScheduler>> HaScheduler::Start(Options options)
                                                                 parts->options.server.security));
   parts->port = parts->standby->port();
   parts->address = parts->options.advertise.empty()
-                       ? WithPort(parts->options.server.grpc_address, parts->port)
+                       ? DefaultAdvertise(parts->options.server.grpc_address, parts->port)
                        : parts->options.advertise;
   ha::PostgresLeaderLease::Options lease;
   lease.url = PostgresUrl(parts->options.server.store);

@@ -213,18 +213,22 @@ def scheduler_target(address):
         if _is_ip(host):
             return parts[0], [], False
         return parts[0], [("grpc.service_config", _LEADER_ONLY_SERVICE_CONFIG)], True
-    v4, v6 = [], []
+    v4, v6, unresolved = [], [], None
     for part in parts:
         host, port = _split_host_port(part)
         try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except socket.gaierror as e:
-            raise GenFarmError(f"cannot resolve scheduler {host}: {e}") from None
+            # One scheduler missing from DNS must not cut the client off from the others.
+            unresolved = GenFarmError(f"cannot resolve scheduler {host}: {e}")
+            continue
         for family, _, _, _, sockaddr in infos:
             entry = f"{sockaddr[0]}:{port}" if family == socket.AF_INET else f"[{sockaddr[0]}]:{port}"
             bucket = v4 if family == socket.AF_INET else v6
             if entry not in bucket:
                 bucket.append(entry)
+    if not v4 and not v6:
+        raise unresolved
     target = "ipv4:" + ",".join(v4) if v4 else "ipv6:" + ",".join(v6)
     first_host = _split_host_port(parts[0])[0]
     options = [("grpc.service_config", _LEADER_ONLY_SERVICE_CONFIG),
