@@ -87,6 +87,27 @@ ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen or --http without TLS and authentication (anyone who "
           "reaches the port controls the farm)");
 
+namespace {
+
+// Serves until SIGINT or SIGTERM (SIGHUP re-reads the roles file), then shuts `daemon` down.
+// `signals` are blocked in every thread; one thread waits for them.
+template <typename Daemon>
+void ServeUntilSignalled(Daemon& daemon, sigset_t signals) {
+  std::thread waiter([&daemon, signals] {
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      daemon.ReloadRoles();
+    }
+    daemon.Shutdown();
+  });
+  daemon.Wait();
+  waiter.detach();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   genfarm::SetFlagsUsage("genfarm-scheduler",
                          "the GenFarm scheduler: jobs, tasks and workers over gRPC.");
@@ -183,17 +204,7 @@ int main(int argc, char** argv) {
     }
     std::cout << "genfarm-scheduler standing by on gRPC port " << (*scheduler)->grpc_port()
               << std::endl;
-    std::thread waiter([&] {
-      for (;;) {
-        int sig = 0;
-        sigwait(&signals, &sig);
-        if (sig != SIGHUP) break;
-        (*scheduler)->ReloadRoles();
-      }
-      (*scheduler)->Shutdown();
-    });
-    (*scheduler)->Wait();
-    waiter.detach();
+    ServeUntilSignalled(**scheduler, signals);
     return 0;
   }
   if (!absl::GetFlag(FLAGS_advertise).empty()) {
@@ -217,16 +228,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::thread waiter([&] {
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig != SIGHUP) break;
-      (*server)->ReloadRoles();
-    }
-    (*server)->Shutdown();
-  });
-  (*server)->Wait();
-  waiter.detach();
+  ServeUntilSignalled(**server, signals);
   return 0;
 }

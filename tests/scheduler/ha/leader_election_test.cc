@@ -142,10 +142,10 @@ TEST_F(LeaderElectionTest, FailingRenewalsAreRetriedThenStepDownBeforeTheLeaseCo
     steps.push_back(next);
     next = election.Step();
   }
-  EXPECT_THAT(steps, ElementsAre(elected_at + absl::Milliseconds(500),
-                                 elected_at + absl::Milliseconds(1000),
-                                 elected_at + absl::Milliseconds(1500),
-                                 elected_at + absl::Milliseconds(1750)));
+  EXPECT_THAT(
+      steps,
+      ElementsAre(elected_at + absl::Milliseconds(500), elected_at + absl::Milliseconds(1000),
+                  elected_at + absl::Milliseconds(1500), elected_at + absl::Milliseconds(1750)));
   EXPECT_EQ(lease_.renewed_epochs.size(), 3u);  // none sent once the lease may be gone
   ASSERT_EQ(lost_.size(), 1u);
   EXPECT_THAT(lost_[0].message(), HasSubstr("not renewed in time"));

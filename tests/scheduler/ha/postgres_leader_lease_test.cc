@@ -7,6 +7,7 @@
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -70,6 +71,17 @@ class PostgresLeaderLeaseTest : public ::testing::Test {
     return *std::move(store);
   }
 
+  // Leases "sched-a" (leading at epoch 1) and "sched-b" (standing by).
+  std::pair<std::unique_ptr<PostgresLeaderLease>, std::unique_ptr<PostgresLeaderLease>>
+  OpenLeasesWithALeader() {
+    auto a = OpenLease("sched-a");
+    auto b = OpenLease("sched-b");
+    if (a == nullptr || b == nullptr) return {nullptr, nullptr};
+    absl::StatusOr<LeaseView> first = a->TryAcquire();
+    EXPECT_TRUE(first.ok() && first->ours && first->epoch == 1) << first.status();
+    return {std::move(a), std::move(b)};
+  }
+
   // The lease runs out as the server sees it (time passing on PostgreSQL's clock).
   void ExpireOnServer() {
     ASSERT_TRUE(
@@ -123,10 +135,8 @@ TEST_F(PostgresLeaderLeaseTest, OneLeadsTheOtherSeesWhoUntilTheLeaseExpires) {
 }
 
 TEST_F(PostgresLeaderLeaseTest, ReleaseLetsAStandbyTakeOverAtOnce) {
-  auto a = OpenLease("sched-a");
-  auto b = OpenLease("sched-b");
+  auto [a, b] = OpenLeasesWithALeader();
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->TryAcquire().ok());
   ASSERT_TRUE(a->Release(1).ok());
   absl::StatusOr<LeaseView> taken = b->TryAcquire();
   ASSERT_TRUE(taken.ok()) << taken.status();
@@ -137,10 +147,8 @@ TEST_F(PostgresLeaderLeaseTest, ReleaseLetsAStandbyTakeOverAtOnce) {
 }
 
 TEST_F(PostgresLeaderLeaseTest, TheOldLeadersCommitIsRefusedAndWritesNothing) {
-  auto a = OpenLease("sched-a");
-  auto b = OpenLease("sched-b");
+  auto [a, b] = OpenLeasesWithALeader();
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->TryAcquire().ok());
   std::vector<absl::Status> a_fenced;
   std::vector<absl::Status> b_fenced;
   auto store_a = OpenStore(1, "sched-a", &a_fenced);
@@ -164,7 +172,7 @@ TEST_F(PostgresLeaderLeaseTest, TheOldLeadersCommitIsRefusedAndWritesNothing) {
   ASSERT_EQ(a_fenced.size(), 1u);
   EXPECT_TRUE(absl::IsAborted(a_fenced[0]));
   EXPECT_FALSE(store_a->Commit(stale).ok());  // the writer's retries are refused too ...
-  EXPECT_EQ(a_fenced.size(), 1u);              // ... and reported once
+  EXPECT_EQ(a_fenced.size(), 1u);             // ... and reported once
 
   WriteBatch fresh;
   fresh.jobs.push_back(MakeJob(3));
@@ -186,10 +194,8 @@ TEST_F(PostgresLeaderLeaseTest, TheOldLeadersCommitIsRefusedAndWritesNothing) {
 }
 
 TEST_F(PostgresLeaderLeaseTest, AnAcquireBehindAnOpenCommitTimesOutInsteadOfHanging) {
-  auto a = OpenLease("sched-a");
-  auto b = OpenLease("sched-b");
+  auto [a, b] = OpenLeasesWithALeader();
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->TryAcquire().ok());
   ExpireOnServer();
   // A leader frozen inside a fenced commit: the row is held FOR SHARE.
   pqxx::connection frozen(url_);
