@@ -48,12 +48,17 @@ RUNNING = types_pb2.TASK_STATE_RUNNING
 QUEUED = types_pb2.TASK_STATE_QUEUED
 
 
-def health(port, service=""):
-    """grpc.health.v1 Check of ``service`` on 127.0.0.1:``port``: 'SERVING', 'NOT_SERVING',
-    or None when nothing answers. The request and reply are encoded by hand (one field each):
-    Debian ships no grpc_health module."""
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}",
-                                    options=[("grpc.use_local_subchannel_pool", 1)])
+def health(port, service="", ca=None):
+    """grpc.health.v1 Check of ``service`` on 127.0.0.1:``port`` (TLS verified against ``ca``
+    when given): 'SERVING', 'NOT_SERVING', or None when nothing answers. The request and reply
+    are encoded by hand (one field each): Debian ships no grpc_health module."""
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    if ca:
+        with open(ca, "rb") as f:
+            channel = grpc.secure_channel(f"127.0.0.1:{port}",
+                                          grpc.ssl_channel_credentials(f.read()), options)
+    else:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
     request = (b"\x0a" + bytes([len(service)]) + service.encode()) if service else b""
     try:
         reply = channel.unary_unary("/grpc.health.v1.Health/Check")(request, timeout=0.5)
@@ -67,11 +72,11 @@ def health(port, service=""):
 class HaScheduler:
     """One genfarm-scheduler --ha on a fixed port (restartable in place)."""
 
-    def __init__(self, procs, name, port, data_dir, url):
-        self.procs, self.name, self.port = procs, name, port
+    def __init__(self, procs, name, port, data_dir, url, extra=(), ca=None):
+        self.procs, self.name, self.port, self.ca = procs, name, port, ca
         self.argv = [lib.binary("scheduler", "genfarm-scheduler"), "--ha", f"--store={url}",
                      f"--listen=127.0.0.1:{port}", "--http=127.0.0.1:0", f"--data_dir={data_dir}",
-                     *SCHEDULER_FLAGS]
+                     *SCHEDULER_FLAGS, *extra]
         self.proc = None
         self.runs = 0
 
@@ -85,7 +90,7 @@ class HaScheduler:
         return self
 
     def health(self, service=""):
-        return health(self.port, service)
+        return health(self.port, service, self.ca)
 
 
 @unittest.skipIf(PG_BIN is None, "PostgreSQL server binaries not found (/usr/lib/postgresql/15/bin/"
@@ -304,6 +309,48 @@ class FailoverTest(unittest.TestCase):
         # The new leader carries on with the third job.
         lib.wait_for(lambda: self.get_job_raw(third_id).job.state == types_pb2.JOB_STATE_SUCCEEDED,
                      240, "the third job to finish under the new leader", interval=0.2)
+
+    def test_tls_clients_follow_the_leader(self):
+        """Client-side health checking through TLS: the CLI and the Python client, given both
+        addresses and the farm CA, reach the leader, and the next one after a SIGKILL."""
+        certs = os.path.join(self.tmp, "certs")
+        subprocess.run(["bash", os.path.join(lib.SOURCE_DIR, "deploy", "certs.sh"), "--dir", certs],
+                       check=True, capture_output=True, timeout=120)
+        ca = os.path.join(certs, "ca.pem")
+        tls = (f"--tls_cert={certs}/server.pem", f"--tls_key={certs}/server.key")
+        pair = [HaScheduler(self.procs, f"tls{i}", _free_port(), os.path.join(self.tmp, f"tls{i}"),
+                            self.url, extra=tls, ca=ca) for i in range(2)]
+        addresses = ",".join(f"127.0.0.1:{s.port}" for s in pair)
+        for s in pair:
+            s.start()
+        first = self.wait_leader(among=pair)
+
+        def cli(*args):
+            result = lib.run_cli(addresses, "--tls_ca", ca, *args, timeout=60)
+            self.assertEqual(result.returncode, 0, f"genfarm {args}: {result.stdout}{result.stderr}")
+            return result
+
+        spec = farm.write_spec(os.path.join(self.tmp, "tls.yaml"), farm.job_yaml(
+            "tls_failover", farm.stage_yaml("upres", "esrgan-slim-x2", "/nonexistent/p.####.exr",
+                                            "/nonexistent/up.####.exr", "1-4")))
+        job_id = int(__import__("json").loads(cli("submit", spec, "--json").stdout)["job_id"])
+        self.client = genfarm.Client(addresses, timeout=15, ca=ca)
+        self.assertEqual(self.client.get(job_id).name, "tls_failover")
+        t0 = time.monotonic()
+        first.proc.kill()
+        second = self.wait_leader(among=[s for s in pair if s is not first], timeout=15)
+        sys.stderr.write(f"failover (TLS): SIGKILL {first.name} -> {second.name} SERVING in "
+                         f"{time.monotonic() - t0:.2f} s\n")
+        self.assertIn("tls_failover", cli("jobs").stdout)
+        self.assertEqual(self.client.get(job_id).name, "tls_failover")  # the same Client object
+
+    def test_ha_needs_a_postgres_store(self):
+        result = subprocess.run([lib.binary("scheduler", "genfarm-scheduler"), "--ha",
+                                 "--listen=127.0.0.1:0", "--http=",
+                                 f"--data_dir={os.path.join(self.tmp, 'sqlite')}"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--ha needs --store postgres://", result.stderr)
 
 
 if __name__ == "__main__":
