@@ -321,8 +321,9 @@ class Client:
     def _call(self, method, request):
         stub = self._farm if method in ("ListWorkers", "DrainWorker", "GetFarmStats") else self._jobs
         try:
-            return getattr(stub, method)(request, timeout=self.timeout,
-                                         wait_for_ready=self._wait_for_leader or None)
+            if self._wait_for_leader:
+                return getattr(stub, method)(request, timeout=self.timeout, wait_for_ready=True)
+            return getattr(stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as e:
             raise self._error(method, e) from None
 
