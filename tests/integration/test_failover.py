@@ -104,6 +104,7 @@ class FailoverTest(unittest.TestCase):
                 lib.binary(*parts)
             except FileNotFoundError as e:
                 self.skipTest(str(e))
+        self.client = None
         self.tmp = tempfile.mkdtemp(prefix="genfarm-failover-")
         self.pg = TestPostgres()
         self.url = self.pg.createdb("genfarm")
@@ -114,7 +115,6 @@ class FailoverTest(unittest.TestCase):
                                        os.path.join(self.tmp, f"data{i}"), self.url)
                            for i, port in enumerate(ports)]
         self.addresses = ",".join(f"127.0.0.1:{p}" for p in ports)
-        self.client = None
 
     def _cleanup(self):
         if self.client is not None:
@@ -343,6 +343,24 @@ class FailoverTest(unittest.TestCase):
                          f"{time.monotonic() - t0:.2f} s\n")
         self.assertIn("tls_failover", cli("jobs").stdout)
         self.assertEqual(self.client.get(job_id).name, "tls_failover")  # the same Client object
+
+    def test_the_cli_says_when_no_scheduler_leads(self):
+        # Two standbys and no lease to take: a lease row held by a scheduler that is not there.
+        pair = [HaScheduler(self.procs, f"idle{i}", _free_port(), os.path.join(self.tmp, f"idle{i}"),
+                            self.url) for i in range(2)]
+        pair[0].start()
+        self.wait_leader(among=pair[:1])
+        self.pg.query("genfarm", "UPDATE genfarm_leader SET expires_at = 'infinity' RETURNING epoch")
+        pair[0].proc.freeze()  # holds no lock, serves nothing; the lease never expires
+        pair[1].start()
+        addresses = ",".join(f"127.0.0.1:{s.port}" for s in pair)
+        t0 = time.monotonic()
+        result = lib.run_cli(addresses, "--timeout", "2", "jobs", timeout=30)
+        waited = time.monotonic() - t0
+        pair[0].proc.thaw()
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn(f"no scheduler at {addresses} is leading", result.stderr)
+        self.assertGreaterEqual(waited, 1.9, "the CLI did not wait for a leader")
 
     def test_ha_needs_a_postgres_store(self):
         result = subprocess.run([lib.binary("scheduler", "genfarm-scheduler"), "--ha",
