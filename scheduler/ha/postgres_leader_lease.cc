@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "scheduler/store/postgres_job_store.h"
 #include "scheduler/store/postgres_status.h"
+#include "spdlog/spdlog.h"
 
 namespace genfarm::scheduler::ha {
 
@@ -53,7 +54,13 @@ PostgresLeaderLease::~PostgresLeaderLease() = default;
 absl::StatusOr<std::unique_ptr<PostgresLeaderLease>> PostgresLeaderLease::Open(Options options) {
   if (options.holder.empty()) return absl::InvalidArgumentError("leader lease: empty holder");
   std::unique_ptr<PostgresLeaderLease> lease(new PostgresLeaderLease(std::move(options)));
-  GENFARM_RETURN_IF_ERROR(lease->Connect());
+  // An unreachable server is no reason not to stand by (a leader that stepped down during a
+  // database outage comes back through here): every TryAcquire connects again. Anything else
+  // (a refused login, a bad URL) is a configuration error.
+  if (absl::Status connected = lease->Connect(); !connected.ok()) {
+    if (!absl::IsUnavailable(connected)) return connected;
+    spdlog::warn("{}; standing by until it answers", std::string(connected.message()));
+  }
   return lease;
 }
 

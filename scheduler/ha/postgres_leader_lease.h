@@ -51,6 +51,8 @@ class PostgresLeaderLease : public LeaderLease {
     absl::Duration lock_timeout = absl::Milliseconds(500);
   };
 
+  // Connects and creates the tables. An unreachable server is not an error (each call
+  // reconnects); a refused login or a bad URL is.
   static absl::StatusOr<std::unique_ptr<PostgresLeaderLease>> Open(Options options);
   ~PostgresLeaderLease() override;
 
