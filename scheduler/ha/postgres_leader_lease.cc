@@ -1,9 +1,11 @@
 #include "scheduler/ha/postgres_leader_lease.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "scheduler/store/postgres_job_store.h"
@@ -44,6 +46,16 @@ constexpr char kSchema[] = R"sql(
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
+// `url` with libpq parameter key=value added unless it sets key itself (URI or keywords).
+std::string WithParameter(const std::string& url, const std::string& key,
+                          const std::string& value) {
+  if (absl::StrContains(url, key + "=")) return url;
+  if (absl::StrContains(url, "://")) {
+    return absl::StrCat(url, absl::StrContains(url, "?") ? "&" : "?", key, "=", value);
+  }
+  return absl::StrCat(url, " ", key, "=", value);
+}
+
 }  // namespace
 
 PostgresLeaderLease::PostgresLeaderLease(Options options)
@@ -66,7 +78,15 @@ absl::StatusOr<std::unique_ptr<PostgresLeaderLease>> PostgresLeaderLease::Open(O
 
 absl::Status PostgresLeaderLease::Connect() {
   return PqxxGuard(absl::StrCat("leader lease: connect to ", redacted_url_), [&] {
-    auto conn = std::make_unique<Connection>(options_.url);
+    // Bounded network waits: a connect to a host that drops packets, or a read on a
+    // connection whose peer vanished, would otherwise block the election thread for minutes
+    // (the watchdog steps a leader down meanwhile, but a standby would stop polling).
+    const std::string timeout_s =
+        std::to_string(std::max<int64_t>(1, Millis(options_.lease) / 1000));
+    const std::string url =
+        WithParameter(WithParameter(options_.url, "connect_timeout", timeout_s), "tcp_user_timeout",
+                      std::to_string(Millis(options_.lease)));
+    auto conn = std::make_unique<Connection>(url);
     pqxx::connection& c = conn->conn;
     c.set_variable("client_min_messages", "warning");
     // Bounds every statement, so a slow server cannot stall the election thread for long
