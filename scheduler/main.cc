@@ -11,6 +11,7 @@
 #include "common/flags_usage.h"
 #include "common/port_file.h"
 #include "common/tls/tls_files.h"
+#include "scheduler/service/ha_scheduler.h"
 #include "scheduler/service/scheduler_server.h"
 #include "spdlog/spdlog.h"
 
@@ -72,9 +73,40 @@ ABSL_FLAG(std::string, roles, "",
           "reloaded when it changes. Needs --tls_cert");
 ABSL_FLAG(std::string, metrics_token_file, "",
           "file holding the bearer token Prometheus sends for /metrics and /sd/workers");
+ABSL_FLAG(bool, ha, false,
+          "high availability: run as one of several schedulers on one PostgreSQL (--store "
+          "postgres://...); one leads, the others stand by (gRPC health NOT_SERVING) and take "
+          "over when its lease expires (docs/deploy.md)");
+ABSL_FLAG(std::string, advertise, "",
+          "with --ha: the address clients reach this scheduler at, shown by the standbys; empty: "
+          "the --listen address");
+ABSL_FLAG(double, ha_lease_seconds, 2,
+          "with --ha: the leader lease; the leader renews every quarter of it, standbys ask every "
+          "eighth, so a standby leads about this long after the leader dies");
 ABSL_FLAG(bool, insecure, false,
           "allow a non-loopback --listen or --http without TLS and authentication (anyone who "
           "reaches the port controls the farm)");
+
+namespace {
+
+// Serves until SIGINT or SIGTERM (SIGHUP re-reads the roles file), then shuts `daemon` down.
+// `signals` are blocked in every thread; one thread waits for them.
+template <typename Daemon>
+void ServeUntilSignalled(Daemon& daemon, sigset_t signals) {
+  std::thread waiter([&daemon, signals] {
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      daemon.ReloadRoles();
+    }
+    daemon.Shutdown();
+  });
+  daemon.Wait();
+  waiter.detach();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   genfarm::SetFlagsUsage("genfarm-scheduler",
@@ -154,6 +186,32 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (absl::GetFlag(FLAGS_ha)) {
+    genfarm::scheduler::HaScheduler::Options ha;
+    ha.server = options;
+    ha.advertise = absl::GetFlag(FLAGS_advertise);
+    ha.lease = absl::Seconds(absl::GetFlag(FLAGS_ha_lease_seconds));
+    ha.port_file = absl::GetFlag(FLAGS_port_file);
+    ha.argv.assign(argv, argv + argc);
+    if (ha.lease < absl::Milliseconds(400)) {
+      std::cerr << "genfarm-scheduler: --ha_lease_seconds must be at least 0.4\n";
+      return 2;
+    }
+    auto scheduler = genfarm::scheduler::HaScheduler::Start(std::move(ha));
+    if (!scheduler.ok()) {
+      std::cerr << "genfarm-scheduler: " << scheduler.status().message() << "\n";
+      return scheduler.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    std::cout << "genfarm-scheduler standing by on gRPC port " << (*scheduler)->grpc_port()
+              << std::endl;
+    ServeUntilSignalled(**scheduler, signals);
+    return 0;
+  }
+  if (!absl::GetFlag(FLAGS_advertise).empty()) {
+    std::cerr << "genfarm-scheduler: --advertise is for --ha only\n";
+    return 2;
+  }
+
   auto server = genfarm::scheduler::SchedulerServer::Start(options);
   if (!server.ok()) {
     std::cerr << "genfarm-scheduler: " << server.status().message() << "\n";
@@ -170,16 +228,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::thread waiter([&] {
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig != SIGHUP) break;
-      (*server)->ReloadRoles();
-    }
-    (*server)->Shutdown();
-  });
-  (*server)->Wait();
-  waiter.detach();
+  ServeUntilSignalled(**server, signals);
   return 0;
 }

@@ -61,8 +61,10 @@ int main(int argc, char** argv) {
 
   std::string scheduler = DefaultScheduler();
   double timeout_seconds = 10;
-  app.add_option("--scheduler", scheduler,
-                 "scheduler address HOST:PORT (default: $GENFARM_SCHEDULER, else 127.0.0.1:7070)");
+  app.add_option(
+      "--scheduler", scheduler,
+      "scheduler address HOST:PORT, or several comma-separated (--ha: the leader answers) "
+      "(default: $GENFARM_SCHEDULER, else 127.0.0.1:7070)");
   app.add_option("--timeout", timeout_seconds,
                  "seconds to wait for each call (watch waits forever)")
       ->check(CLI::PositiveNumber);

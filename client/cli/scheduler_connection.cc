@@ -5,18 +5,38 @@
 #include "absl/time/time.h"
 #include "client/cli/rpc_error.h"
 #include "common/clock.h"
+#include "common/tls/scheduler_channel.h"
 
 namespace genfarm::client {
 
+namespace {
+
+tls::SchedulerTarget TargetOf(const std::string& address) {
+  absl::StatusOr<tls::SchedulerTarget> target = tls::ParseSchedulerTarget(address);
+  // Unparseable: handed to gRPC as given, whose error on the first call names it.
+  return target.ok() ? *target : tls::SchedulerTarget{address, "", false, 1};
+}
+
+}  // namespace
+
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline)
-    : SchedulerConnection(address, deadline,
-                          grpc::CreateChannel(address, grpc::InsecureChannelCredentials())) {}
+    : SchedulerConnection(address, deadline, grpc::InsecureChannelCredentials(), false) {}
 
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
                                          std::shared_ptr<grpc::ChannelCredentials> credentials,
                                          bool tls)
-    : SchedulerConnection(address, deadline, grpc::CreateChannel(address, std::move(credentials))) {
+    : SchedulerConnection(address, deadline, TargetOf(address), std::move(credentials)) {
   tls_ = tls;
+}
+
+SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
+                                         const tls::SchedulerTarget& target,
+                                         std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : SchedulerConnection(std::move(address), deadline,
+                          tls::CreateSchedulerChannel(target, std::move(credentials))) {
+  // Several schedulers: wait (within the deadline) for one to lead rather than fail at once
+  // while a standby takes over.
+  wait_for_leader_ = target.balanced;
 }
 
 SchedulerConnection::SchedulerConnection(std::string address, absl::Duration deadline,
@@ -29,6 +49,7 @@ SchedulerConnection::SchedulerConnection(std::string address, absl::Duration dea
 
 void SchedulerConnection::SetDeadline(grpc::ClientContext& context) const {
   context.set_deadline(absl::ToChronoTime(RealClock::Get().Now() + deadline_));
+  if (wait_for_leader_) context.set_wait_for_ready(true);
 }
 
 absl::Status SchedulerConnection::ToStatus(const grpc::Status& status) const {
@@ -49,6 +70,16 @@ absl::Status SchedulerConnection::ToStatus(const grpc::Status& status) const {
     }
   }
   bool connected = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  if (wait_for_leader_ && !connected &&
+      (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+       status.error_code() == grpc::StatusCode::UNAVAILABLE)) {
+    return absl::UnavailableError(absl::StrCat("no scheduler at ", address_,
+                                               " is leading (gRPC health SERVING) after waiting ",
+                                               absl::FormatDuration(deadline_),
+                                               ": are they running, and is one able to reach the "
+                                               "store? (",
+                                               status.error_message(), ")"));
+  }
   return RpcErrorToStatus(status.error_code(), status.error_message(), address_, connected);
 }
 

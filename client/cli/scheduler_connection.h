@@ -1,5 +1,6 @@
-// The CLI's connection to the scheduler: one channel, the JobService and FarmService stubs, and
-// the per-call deadline every unary call carries.
+// The CLI's connection to the scheduler (or to several, --scheduler a:7070,b:7070, of which
+// the leader answers: see common/tls/scheduler_channel.h): one channel, the JobService and
+// FarmService stubs, and the per-call deadline every unary call carries.
 //
 //   SchedulerConnection scheduler("127.0.0.1:7070", absl::Seconds(10));
 //   grpc::ClientContext context;
@@ -16,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/tls/scheduler_channel.h"
 #include "genfarm/v1/farm_service.grpc.pb.h"
 #include "genfarm/v1/job_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -29,6 +31,11 @@ class SchedulerConnection {
   // (for what failures mean).
   SchedulerConnection(std::string address, absl::Duration deadline,
                       std::shared_ptr<grpc::ChannelCredentials> credentials, bool tls);
+  // Over the channel `target` names (common/tls/scheduler_channel.h): several schedulers
+  // make every unary call wait, within its deadline, for the leader.
+  SchedulerConnection(std::string address, absl::Duration deadline,
+                      const tls::SchedulerTarget& target,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials);
   // Over a channel the caller made (tests: a server's InProcessChannel); `address` only
   // names the scheduler in messages.
   SchedulerConnection(std::string address, absl::Duration deadline,
@@ -48,6 +55,7 @@ class SchedulerConnection {
   std::string address_;
   absl::Duration deadline_;
   bool tls_ = false;
+  bool wait_for_leader_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::FarmService::Stub> farm_;

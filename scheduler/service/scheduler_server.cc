@@ -34,6 +34,7 @@
 #include "scheduler/service/farm_service.h"
 #include "scheduler/service/job_service.h"
 #include "scheduler/service/model_catalog_file.h"
+#include "scheduler/service/standby_server.h"
 #include "scheduler/service/worker_service.h"
 #include "scheduler/store/job_store_factory.h"
 #include "scheduler/store/store_writer.h"
@@ -172,7 +173,11 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                              LockDataDir(SqliteDataDir(options.store, options.data_dir)));
   }
   const std::string store_name = DescribeStore(options.store, options.data_dir);
-  GENFARM_ASSIGN_OR_RETURN(parts->store, OpenJobStore(options.store, options.data_dir));
+  if (options.fence.has_value()) {
+    GENFARM_ASSIGN_OR_RETURN(parts->store, OpenFencedJobStore(options.store, *options.fence));
+  } else {
+    GENFARM_ASSIGN_OR_RETURN(parts->store, OpenJobStore(options.store, options.data_dir));
+  }
   const absl::Time load_start = RealClock::Get().Now();
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
   parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
@@ -240,6 +245,10 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   parts->worker_service =
       std::make_unique<GrpcWorkerService>(*parts->executor, *parts->core, parts->thumbnails.get());
   parts->farm_service = std::make_unique<GrpcFarmService>(*parts->executor, *parts->core);
+  // The data dir holds the audit log whatever the store (LockDataDir made it for SQLite).
+  if (std::error_code ec; !std::filesystem::create_directories(options.data_dir, ec) && ec) {
+    return absl::InternalError(absl::StrCat("data dir ", options.data_dir, ": ", ec.message()));
+  }
   GENFARM_ASSIGN_OR_RETURN(
       parts->audit,
       auth::AuditLog::Open((std::filesystem::path(options.data_dir) / "audit.db").string(),
@@ -273,6 +282,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (parts->server == nullptr || parts->grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.grpc_address));
   }
+  // Kubernetes' liveness probe asks for this one: SERVING on leaders and standbys alike.
+  parts->server->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
 
   if (!options.http_address.empty()) {
     if (security.tls.has_identity()) {

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/http/thumbnail_store.h"
 #include "scheduler/policy/genfarm_policy.h"
+#include "scheduler/store/postgres_job_store.h"
 
 namespace genfarm::scheduler {
 
@@ -40,6 +42,10 @@ struct SchedulerServerOptions {
   // Told, on the core thread, how long each closure held it, wall and CPU time (the
   // core-hold benchmark).
   std::function<void(absl::Duration wall, absl::Duration cpu)> on_core_run;
+  // High availability (genfarm-scheduler --ha): the epoch this scheduler was elected at.
+  // Set, the PostgreSQL store's commits are fenced by it (PostgresJobStore::EnableFencing);
+  // empty for a scheduler that runs alone.
+  std::optional<PostgresJobStore::Fence> fence;
   // TLS, authentication and --insecure (docs/security.md); the default is plaintext, open,
   // and loopback only.
   auth::SecurityOptions security;

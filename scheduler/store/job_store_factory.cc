@@ -66,4 +66,22 @@ absl::StatusOr<std::unique_ptr<JobStore>> OpenJobStore(const std::string& store,
   return std::unique_ptr<JobStore>(std::move(*pg));
 }
 
+absl::StatusOr<std::unique_ptr<JobStore>> OpenFencedJobStore(const std::string& store,
+                                                             PostgresJobStore::Fence fence) {
+  absl::StatusOr<StoreKind> kind = ParseStoreKind(store);
+  if (!kind.ok()) return kind.status();
+  if (*kind != StoreKind::kPostgres) {
+    return absl::InvalidArgumentError(
+        "high availability (--ha) needs --store postgres://...: schedulers share their state "
+        "and elect their leader through PostgreSQL");
+  }
+  absl::StatusOr<std::unique_ptr<PostgresJobStore>> pg =
+      PostgresJobStore::Open(PostgresConnectionString(store));
+  if (!pg.ok()) return pg.status();
+  if (absl::Status s = (*pg)->EnableFencing(std::move(fence)); !s.ok()) return s;
+  return std::unique_ptr<JobStore>(std::move(*pg));
+}
+
+std::string PostgresUrl(const std::string& store) { return PostgresConnectionString(store); }
+
 }  // namespace genfarm::scheduler

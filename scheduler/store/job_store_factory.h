@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "scheduler/store/job_store.h"
+#include "scheduler/store/postgres_job_store.h"
 
 namespace genfarm::scheduler {
 
@@ -34,6 +35,14 @@ std::string DescribeStore(const std::string& store, const std::string& data_dir)
 
 absl::StatusOr<std::unique_ptr<JobStore>> OpenJobStore(const std::string& store,
                                                        const std::string& data_dir);
+
+// What libpq is handed for a postgres store (the URI, or the keywords after "postgres:").
+std::string PostgresUrl(const std::string& store);
+
+// The PostgreSQL store `store` names, its commits fenced by the leader lease (high
+// availability, PostgresJobStore::EnableFencing). InvalidArgument for any other store.
+absl::StatusOr<std::unique_ptr<JobStore>> OpenFencedJobStore(const std::string& store,
+                                                             PostgresJobStore::Fence fence);
 
 }  // namespace genfarm::scheduler
 

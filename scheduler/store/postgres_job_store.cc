@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "scheduler/store/frame_ranges.h"
+#include "scheduler/store/postgres_status.h"
 #include "spdlog/spdlog.h"
 
 namespace genfarm::scheduler {
@@ -109,47 +110,10 @@ constexpr char kTaskUpdate[] = R"sql(
 // Rows fetched per round trip when Load walks the tasks cursor.
 constexpr int kFetchRows = 20'000;
 
-// PostgreSQL error classes (SQLSTATE's first two characters) to status codes.
-absl::StatusCode SqlStateToCode(const std::string& state) {
-  const std::string cls = state.substr(0, 2);
-  if (cls == "23") return absl::StatusCode::kAlreadyExists;      // integrity constraint
-  if (cls == "22") return absl::StatusCode::kInvalidArgument;    // data exception (bad UTF-8...)
-  if (cls == "40") return absl::StatusCode::kAborted;            // serialization failure, deadlock
-  if (cls == "53") return absl::StatusCode::kResourceExhausted;  // disk full, out of memory
-  if (cls == "08" || cls == "57") return absl::StatusCode::kUnavailable;  // connection, shutdown
-  if (cls == "28" || state == "42501") return absl::StatusCode::kPermissionDenied;
-  if (cls == "3D") return absl::StatusCode::kFailedPrecondition;  // no such database
-  return absl::StatusCode::kInternal;
-}
-
-// libpq messages end in a newline and sometimes carry a DETAIL line; keep them on one line.
-std::string OneLine(absl::string_view what) {
-  std::string out(what);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  for (char& c : out) {
-    if (c == '\n') c = ' ';
-  }
-  return out;
-}
-
 // Runs `fn`, turning libpqxx's exceptions into a status that names `what`.
 template <typename Fn>
 absl::Status Guard(absl::string_view what, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const pqxx::broken_connection& e) {
-    return absl::UnavailableError(
-        absl::StrCat("postgres store: ", what, ": connection lost: ", OneLine(e.what())));
-  } catch (const pqxx::in_doubt_error& e) {
-    return absl::UnknownError(
-        absl::StrCat("postgres store: ", what, ": commit outcome unknown: ", OneLine(e.what())));
-  } catch (const pqxx::sql_error& e) {
-    return absl::Status(SqlStateToCode(e.sqlstate()),
-                        absl::StrCat("postgres store: ", what, ": ", OneLine(e.what()),
-                                     " (SQLSTATE ", e.sqlstate(), ")"));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("postgres store: ", what, ": ", OneLine(e.what())));
-  }
+  return PqxxGuard(absl::StrCat("postgres store: ", what), std::forward<Fn>(fn));
 }
 
 // Adds the row a failure was about to its message.
@@ -509,17 +473,55 @@ absl::Status PostgresJobStore::CreateSchema() {
   });
 }
 
+absl::Status PostgresJobStore::EnableFencing(Fence fence) {
+  return Guard("enable fencing", [&] {
+    if (fence.idle_in_transaction_timeout > absl::ZeroDuration()) {
+      conn_->conn.set_variable(
+          "idle_in_transaction_session_timeout",
+          std::to_string(absl::ToInt64Milliseconds(fence.idle_in_transaction_timeout)));
+    }
+    pqxx::connection& c = conn_->conn;
+    c.prepare("fence_check", "SELECT epoch, holder FROM genfarm_leader WHERE id = 1 FOR SHARE");
+    // clock_timestamp(): the time of this statement, the last before the commit, so an old
+    // epoch's last_commit_at precedes its successor's acquired_at (which waited for our lock).
+    c.prepare("record_commit", R"sql(
+        INSERT INTO genfarm_epochs (epoch, holder, acquired_at, last_commit_at, commits)
+        VALUES ($1, $2, clock_timestamp(), clock_timestamp(), 1)
+        ON CONFLICT (epoch) DO UPDATE SET
+          last_commit_at = clock_timestamp(), commits = genfarm_epochs.commits + 1)sql");
+    fence_ = std::move(fence);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PostgresJobStore::Commit(const WriteBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
-  return Guard("commit", [&]() -> absl::Status {
+  bool fenced = false;
+  absl::Status status = Guard("commit", [&]() -> absl::Status {
     pqxx::work txn(conn_->conn);
+    if (fence_.has_value()) {
+      const pqxx::row leader = txn.exec_prepared1("fence_check");
+      const int64_t epoch = leader[0].as<int64_t>();
+      if (epoch != fence_->epoch) {
+        fenced = true;
+        return absl::AbortedError(absl::StrCat(
+            "fenced: this scheduler's epoch ", fence_->epoch, " was superseded by ", epoch, " (",
+            leader[1].as<std::string>(), "); nothing of this batch was written"));
+      }
+    }
     GENFARM_RETURN_IF_ERROR(ApplyJobs(txn, batch.jobs));
     GENFARM_RETURN_IF_ERROR(ApplyTasks(txn, batch.tasks, copy_threshold_));
     GENFARM_RETURN_IF_ERROR(ApplyLogs(txn, batch.logs, copy_threshold_));
     GENFARM_RETURN_IF_ERROR(ApplyRest(txn, batch));
+    if (fence_.has_value()) txn.exec_prepared0("record_commit", fence_->epoch, fence_->holder);
     txn.commit();  // on any early return, ~work rolls back: nothing of the batch stays
     return absl::OkStatus();
   });
+  if (fenced && !fenced_) {
+    fenced_ = true;
+    if (fence_->on_fenced) fence_->on_fenced(status);
+  }
+  return status;
 }
 
 absl::StatusOr<StoreSnapshot> PostgresJobStore::Load() {

@@ -44,17 +44,30 @@
 // log lines, worker ids and model fields are stored as U+FFFD (SQLite keeps them as given).
 // Refusing them would fail the batch, which the StoreWriter would retry forever.
 //
+// Fencing (high availability, scheduler/ha): after EnableFencing(epoch), every Commit first
+// reads the leader row (genfarm_leader, see postgres_leader_lease.h) FOR SHARE and writes
+// nothing if its epoch is no longer `epoch` (ABORTED "fenced: ..."; on_fenced is told once),
+// and counts itself in genfarm_epochs in the same transaction. The FOR SHARE lock makes a
+// standby's acquire wait for a commit in flight, so no write of an old epoch can land after
+// a new epoch began. idle_in_transaction_session_timeout is set on the connection so that a
+// leader frozen inside a transaction (SIGSTOP, a VM pause) holds that lock for at most that
+// long.
+//
 // Ownership: owns its connection. Thread-compatible: one caller at a time. Open a second
 // store for a second thread (the scheduler reads task logs on its own connection).
 #ifndef GENFARM_SCHEDULER_STORE_POSTGRES_JOB_STORE_H_
 #define GENFARM_SCHEDULER_STORE_POSTGRES_JOB_STORE_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "scheduler/store/job_store.h"
 
 namespace genfarm::scheduler {
@@ -77,6 +90,18 @@ class PostgresJobStore : public JobStore {
   // Newest `limit` lines (limit <= 0: all), oldest first. task.index < 0: every task of the job.
   absl::StatusOr<std::vector<LogRecord>> ReadLogs(TaskId task, int limit) override;
 
+  struct Fence {
+    int64_t epoch = 0;   // the epoch this scheduler leads at
+    std::string holder;  // recorded with the epoch's commits
+    // Called (once, on the committing thread) when a commit found a newer epoch.
+    std::function<void(const absl::Status&)> on_fenced;
+    // A transaction left open longer than this is ended by the server (0: never).
+    absl::Duration idle_in_transaction_timeout = absl::Seconds(2);
+  };
+  // Makes every later Commit conditional on the lease (see "Fencing" above). The lease tables
+  // must exist (PostgresLeaderLease::Open creates them).
+  absl::Status EnableFencing(Fence fence);
+
   // Batches with at least this many tasks (or logs) go through COPY; smaller ones through the
   // prepared row statements. Tests lower it to cover both paths.
   void set_copy_threshold(size_t rows) { copy_threshold_ = rows; }
@@ -90,6 +115,8 @@ class PostgresJobStore : public JobStore {
 
   std::unique_ptr<Connection> conn_;
   std::string url_;  // redacted
+  std::optional<Fence> fence_;
+  bool fenced_ = false;  // a commit was refused: on_fenced was called
   size_t copy_threshold_ = 256;
 };
 

@@ -106,6 +106,21 @@ class ComposeTest(unittest.TestCase):
         store = dict(parse_flags(self.ha["scheduler-1"]["command"]))["store"]
         self.assertRegex(store, r"^postgres://\w+:[^@]+@postgres:5432/\w+$")
 
+    def test_high_availability(self):
+        # Both schedulers elect a leader on the shared store and name themselves by service
+        # name; the workers are given both and follow the leader. SQLite: no --ha.
+        for n in ("1", "2"):
+            flags = dict(parse_flags(self.ha[f"scheduler-{n}"]["command"]))
+            self.assertIn("ha", flags, f"scheduler-{n}")
+            self.assertEqual(flags["advertise"], f"scheduler-{n}:7070")
+        self.assertNotIn("ha", dict(parse_flags(self.sqlite["scheduler-1"]["command"])))
+        for name in ("worker-1", "worker-2"):
+            flags = dict(parse_flags(self.ha[name]["command"]))
+            self.assertEqual(flags["scheduler"], "scheduler-1:7070,scheduler-2:7070", name)
+        # A standby serves no HTTP: the health check must pass on the gRPC port alone.
+        test = " ".join(self.ha["scheduler-2"]["healthcheck"]["test"])
+        self.assertIn("/dev/tcp/127.0.0.1/7070", test)
+
     def test_worker_stop_grace_covers_the_drain(self):
         for name in ("worker-1", "worker-2"):
             svc = self.ha[name]

@@ -111,6 +111,13 @@ class KustomizeTest(unittest.TestCase):
             self.assertEqual(listen, f"0.0.0.0:{grpc_port}", overlay)
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 self.assertEqual(c[probe]["grpc"]["port"], grpc_port, f"{overlay} {probe}")
+            # Readiness on service "" (NOT_SERVING on a --ha standby: only the leader is an
+            # endpoint); startup and liveness on the service every live scheduler serves, so
+            # a standby is not restarted over and over.
+            self.assertEqual(c["readinessProbe"]["grpc"].get("service", ""), "", overlay)
+            for probe in ("startupProbe", "livenessProbe"):
+                self.assertEqual(c[probe]["grpc"].get("service"), "genfarm.liveness",
+                                 f"{overlay} {probe}")
 
     def test_scheduler_replicas_and_store(self):
         dev = one(self.rendered["dev"], "Deployment", "genfarm-scheduler")
@@ -123,6 +130,18 @@ class KustomizeTest(unittest.TestCase):
         self.assertEqual(studio["spec"]["replicas"], 2)
         flags = dict(parse_flags(container(studio, "scheduler")["args"]))
         self.assertEqual(flags["store"], "$(GENFARM_STORE)")
+        # Two replicas on PostgreSQL elect a leader; the standby names it by pod IP.
+        self.assertIn("ha", flags)
+        self.assertEqual(flags["advertise"], "$(POD_IP):7070")
+        dev_flags = dict(parse_flags(container(dev, "scheduler")["args"]))
+        self.assertNotIn("ha", dev_flags, "--ha needs a PostgreSQL store")
+        # Workers find the leader among every scheduler pod (headless, not-ready included).
+        peers = one(self.rendered["studio"], "Service", "genfarm-scheduler-peers")
+        self.assertEqual(peers["spec"]["clusterIP"], "None")
+        self.assertTrue(peers["spec"]["publishNotReadyAddresses"])
+        worker = container(one(self.rendered["studio"], "Deployment", "genfarm-worker"), "worker")
+        self.assertEqual(dict(parse_flags(worker["args"]))["scheduler"],
+                         "genfarm-scheduler-peers:7070")
         env = {e["name"]: e for e in container(studio, "scheduler")["env"]}
         self.assertEqual(env["GENFARM_STORE"]["valueFrom"]["secretKeyRef"]["name"], "genfarm-postgres")
 

@@ -137,7 +137,8 @@ class SystemdUnitsTest(unittest.TestCase):
             binary, args = exec_args(name)
             self.assertEqual(binary, f"/usr/local/bin/{name.removesuffix('.service')}")
             self.assertEqual(unknown_flags(args, known), [], name)
-        self.assertRegex(env_file("worker.env")["GENFARM_SCHEDULER"], r"^[\w.-]+:\d+$")
+        # One HOST:PORT or several, comma-separated (a --ha pair: the worker follows the leader).
+        self.assertRegex(env_file("worker.env")["GENFARM_SCHEDULER"], r"^[\w.-]+:\d+(,[\w.-]+:\d+)*$")
 
     @unittest.skipUnless(tool("systemd-sysusers"), "systemd-sysusers not found")
     def test_sysusers_creates_the_genfarm_user(self):

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/tls/scheduler_channel.h"
 #include "spdlog/spdlog.h"
 
 namespace genfarm::worker {
@@ -17,8 +18,13 @@ std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
   // Reconnect promptly after a scheduler restart; our own loop adds the backoff.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
-  return grpc::CreateCustomChannel(address, credentials, args);
+  // Several schedulers (--ha): calls go to the one whose health is SERVING, the leader.
+  absl::StatusOr<tls::SchedulerTarget> target = tls::ParseSchedulerTarget(address);
+  if (!target.ok()) {
+    spdlog::error("{}; trying it as one gRPC target", std::string(target.status().message()));
+    target = tls::SchedulerTarget{address, "", false, 1};
+  }
+  return tls::CreateSchedulerChannel(*target, std::move(credentials), std::move(args));
 }
 
 }  // namespace

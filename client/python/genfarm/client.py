@@ -25,6 +25,7 @@ import dataclasses
 import datetime
 import getpass
 import os
+import socket
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import grpc
@@ -171,8 +172,74 @@ def _read_file(what, path):
         raise GenFarmError(f"{what} {path}: {e.strerror}") from None
 
 
+# Several schedulers (genfarm-scheduler --ha): round_robin over them with client-side health
+# checking, so calls go only to the one whose gRPC health is SERVING, the leader. The C++ twin
+# is common/tls/scheduler_channel.h.
+_LEADER_ONLY_SERVICE_CONFIG = (
+    '{"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}}')
+
+
+def _is_ip(host):
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def _split_host_port(address):
+    if address.startswith("["):
+        host, _, port = address[1:].partition("]:")
+    else:
+        host, _, port = address.rpartition(":")
+    if not host or not port:
+        raise GenFarmError(f"scheduler address {address!r} is not HOST:PORT")
+    return host, port
+
+
+def scheduler_target(address):
+    """``(target, options, balanced)`` for ``address``: one HOST:PORT, several
+    comma-separated, or one DNS name with several records. ``balanced``: calls should wait
+    for the leader (``wait_for_ready``), bounded by their deadline."""
+    parts = [a.strip() for a in address.split(",") if a.strip()]
+    if not parts:
+        raise GenFarmError("no scheduler address given")
+    if len(parts) == 1:
+        if "://" in parts[0] or parts[0].startswith(("ipv4:", "ipv6:")):
+            return parts[0], [("grpc.service_config", _LEADER_ONLY_SERVICE_CONFIG)], True
+        host, _ = _split_host_port(parts[0])
+        if _is_ip(host):
+            return parts[0], [], False
+        return parts[0], [("grpc.service_config", _LEADER_ONLY_SERVICE_CONFIG)], True
+    v4, v6, unresolved = [], [], None
+    for part in parts:
+        host, port = _split_host_port(part)
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            # One scheduler missing from DNS must not cut the client off from the others.
+            unresolved = GenFarmError(f"cannot resolve scheduler {host}: {e}")
+            continue
+        for family, _, _, _, sockaddr in infos:
+            entry = f"{sockaddr[0]}:{port}" if family == socket.AF_INET else f"[{sockaddr[0]}]:{port}"
+            bucket = v4 if family == socket.AF_INET else v6
+            if entry not in bucket:
+                bucket.append(entry)
+    if not v4 and not v6:
+        raise unresolved
+    target = "ipv4:" + ",".join(v4) if v4 else "ipv6:" + ",".join(v6)
+    first_host = _split_host_port(parts[0])[0]
+    options = [("grpc.service_config", _LEADER_ONLY_SERVICE_CONFIG),
+               ("grpc.default_authority", parts[0]),
+               ("grpc.ssl_target_name_override", first_host)]
+    return target, options, True
+
+
 def _make_channel(address, ca, token, cert, key):
     """The channel to the scheduler: TLS when a CA or a client certificate is given."""
+    target, options, _ = scheduler_target(address)
     env = os.environ.get
     ca = ca or env("GENFARM_CA") or None
     cert = cert or env("GENFARM_CERT") or None
@@ -188,7 +255,7 @@ def _make_channel(address, ca, token, cert, key):
         if token:
             raise GenFarmError("a token is sent only over TLS: give the farm CA (ca= or "
                                "$GENFARM_CA), or drop the token for an insecure loopback scheduler")
-        return grpc.insecure_channel(address)
+        return grpc.insecure_channel(target, options=options)
     credentials = grpc.ssl_channel_credentials(
         root_certificates=_read_file("ca", ca) if ca else None,
         private_key=_read_file("key", key) if key else None,
@@ -196,11 +263,13 @@ def _make_channel(address, ca, token, cert, key):
     if token:
         credentials = grpc.composite_channel_credentials(
             credentials, grpc.access_token_call_credentials(token))
-    return grpc.secure_channel(address, credentials)
+    return grpc.secure_channel(target, credentials, options=options)
 
 
 class Client:
-    """Talks to one scheduler. Use as a context manager or call ``close()``."""
+    """Talks to one scheduler, or to whichever of several leads (``address`` =
+    ``"sched-a:7070,sched-b:7070"``, or one DNS name with several records). Use as a context
+    manager or call ``close()``."""
 
     def __init__(self, address=None, timeout=10.0, channel=None, ca=None, token=None, cert=None,
                  key=None):
@@ -211,6 +280,8 @@ class Client:
         self.address = address or os.environ.get("GENFARM_SCHEDULER") or DEFAULT_ADDRESS
         self.timeout = timeout
         self._own_channel = channel is None
+        # Several schedulers: a call waits (within its deadline) for one to lead.
+        self._wait_for_leader = channel is None and scheduler_target(self.address)[2]
         self._channel = channel or _make_channel(self.address, ca, token, cert, key)
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._farm = farm_service_pb2_grpc.FarmServiceStub(self._channel)
@@ -250,6 +321,8 @@ class Client:
     def _call(self, method, request):
         stub = self._farm if method in ("ListWorkers", "DrainWorker", "GetFarmStats") else self._jobs
         try:
+            if self._wait_for_leader:
+                return getattr(stub, method)(request, timeout=self.timeout, wait_for_ready=True)
             return getattr(stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as e:
             raise self._error(method, e) from None
