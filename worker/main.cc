@@ -33,7 +33,9 @@
 #include "worker/runtime/torch_model_loader.h"
 
 ABSL_FLAG(std::string, scheduler, "",
-          "scheduler address HOST:PORT (default $GENFARM_SCHEDULER or 127.0.0.1:7070)");
+          "scheduler address HOST:PORT, several comma-separated or a DNS name with several "
+          "records (--ha: the worker follows the leader) (default $GENFARM_SCHEDULER or "
+          "127.0.0.1:7070)");
 ABSL_FLAG(std::string, id, "", "worker id (default: the hostname)");
 ABSL_FLAG(int, slots, 1, "tasks run at once");
 ABSL_FLAG(std::string, tags, "", "comma-separated tags a stage may require");
