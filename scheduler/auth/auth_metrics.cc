@@ -10,6 +10,7 @@ namespace {
 // The service part of a method path, kept to the known services (bounded labels).
 std::string ServiceLabel(absl::string_view service) {
   if (service == "http") return "http";
+  if (service == "tls:handshake") return "tls";  // handshake_audit.h
   for (absl::string_view known : {"JobService", "FarmService", "WorkerService"}) {
     if (service.find(std::string("genfarm.v1.") + std::string(known) + "/") !=
         absl::string_view::npos) {

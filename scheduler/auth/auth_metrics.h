@@ -5,7 +5,8 @@
 //   metrics.Denied("JobService", absl::StatusCode::kPermissionDenied);
 //   // genfarm_scheduler_auth_denials_total{service="JobService",code="permission_denied"} 1
 //
-// Labels are bounded: `service` is JobService, FarmService, WorkerService, http or other;
+// Labels are bounded: `service` is JobService, FarmService, WorkerService, http, tls (a refused
+// TLS handshake) or other;
 // `code` is unauthenticated or permission_denied. Thread-safe.
 #ifndef GENFARM_SCHEDULER_AUTH_AUTH_METRICS_H_
 #define GENFARM_SCHEDULER_AUTH_AUTH_METRICS_H_
@@ -23,7 +24,8 @@ class AuthMetrics {
  public:
   explicit AuthMetrics(prometheus::Registry& registry);
 
-  // `service`: a gRPC method path ("/genfarm.v1.JobService/SubmitJob") or "http".
+  // `service`: a gRPC method path ("/genfarm.v1.JobService/SubmitJob"), "http" or
+  // "tls:handshake".
   void Denied(absl::string_view service, absl::StatusCode code);
 
  private:

@@ -24,6 +24,7 @@
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/authorizer.h"
 #include "scheduler/auth/grpc_auth.h"
+#include "scheduler/auth/handshake_audit.h"
 #include "scheduler/auth/http_gate.h"
 #include "scheduler/auth/listen_policy.h"
 #include "scheduler/auth/roles_store.h"
@@ -97,6 +98,8 @@ struct SchedulerServer::Parts {
   std::unique_ptr<auth::Authorizer> authorizer;
   std::unique_ptr<auth::GrpcAuth> grpc_auth;
   std::unique_ptr<auth::AuditLog> audit;  // audit.db in the data dir (docs/security.md)
+  // Refused TLS handshakes into `audit` (declared after it: uninstalled before it closes).
+  std::unique_ptr<auth::HandshakeAudit> handshake_audit;
   std::unique_ptr<auth::HttpGate> http_gate;
   // Before the writer and the core, which report into the metrics until they stop.
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
@@ -255,6 +258,11 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                            RealClock::Get()));
   parts->grpc_auth->set_audit(parts->audit.get());
   parts->http_gate->set_audit(parts->audit.get());
+  if (security.tls.has_identity()) {
+    parts->handshake_audit = std::make_unique<auth::HandshakeAudit>(
+        parts->audit.get(), parts->auth_metrics.get(), RealClock::Get());
+    parts->handshake_audit->Install();
+  }
   parts->job_service->set_auth(parts->grpc_auth.get());
   parts->worker_service->set_auth(parts->grpc_auth.get());
   parts->farm_service->set_auth(parts->grpc_auth.get());
