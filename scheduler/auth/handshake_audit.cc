@@ -2,6 +2,7 @@
 
 #include <grpc/support/log.h>
 
+#include <cstdio>
 #include <string>
 
 #include "absl/status/status.h"
@@ -15,33 +16,42 @@
 namespace genfarm::scheduler::auth {
 namespace {
 
-// The installed instance. The hook holds `g_mu` shared while it uses it, Uninstall()
-// exclusively, so an instance is never used after it is uninstalled.
-ABSL_CONST_INIT absl::Mutex g_mu(absl::kConstInit);
-HandshakeAudit* g_installed ABSL_GUARDED_BY(g_mu) = nullptr;
+// The installed instance. The hook holds the mutex shared while it uses it, Uninstall()
+// exclusively, so an instance is never used after it is uninstalled. Leaked on purpose:
+// gRPC may log from its threads while the process exits.
+absl::Mutex& InstalledMu() {
+  static absl::Mutex* const mu = new absl::Mutex;
+  return *mu;
+}
+HandshakeAudit* g_installed = nullptr;  // guarded by InstalledMu()
 
-// Every gRPC log line goes to the scheduler's log (spdlog), as gRPC's default logger would
-// print it to stderr; a failed handshake is also recorded.
+// While an instance is installed (the scheduler is up), every gRPC log line goes to the
+// scheduler's log (spdlog) and a failed handshake is also recorded. Otherwise (after
+// shutdown, when spdlog may already be gone) lines go to stderr as gRPC would print them.
 void LogHook(gpr_log_func_args* args) {
   const absl::string_view file = args->file != nullptr ? args->file : "";
   const absl::string_view message = args->message != nullptr ? args->message : "";
   const size_t slash = file.rfind('/');
-  const absl::string_view base = slash == absl::string_view::npos ? file : file.substr(slash + 1);
+  const std::string base(slash == absl::string_view::npos ? file : file.substr(slash + 1));
+  absl::ReaderMutexLock lock(&InstalledMu());
+  if (g_installed == nullptr) {
+    std::fprintf(stderr, "grpc %s:%d: %.*s\n", base.c_str(), args->line,
+                 static_cast<int>(message.size()), message.data());
+    return;
+  }
   switch (args->severity) {
     case GPR_LOG_SEVERITY_ERROR:
-      spdlog::error("grpc {}:{}: {}", std::string(base), args->line, std::string(message));
+      spdlog::error("grpc {}:{}: {}", base, args->line, std::string(message));
       break;
     case GPR_LOG_SEVERITY_INFO:
-      spdlog::info("grpc {}:{}: {}", std::string(base), args->line, std::string(message));
+      spdlog::info("grpc {}:{}: {}", base, args->line, std::string(message));
       break;
     default:
-      spdlog::debug("grpc {}:{}: {}", std::string(base), args->line, std::string(message));
+      spdlog::debug("grpc {}:{}: {}", base, args->line, std::string(message));
       break;
   }
   const absl::string_view reason = HandshakeRefusal(file, message);
-  if (reason.empty()) return;
-  absl::ReaderMutexLock lock(&g_mu);
-  if (g_installed != nullptr) g_installed->Refused(reason);
+  if (!reason.empty()) g_installed->Refused(reason);
 }
 
 }  // namespace
@@ -68,15 +78,15 @@ HandshakeAudit::HandshakeAudit(AuditLog* audit, AuthMetrics* metrics, const Cloc
 HandshakeAudit::~HandshakeAudit() { Uninstall(); }
 
 void HandshakeAudit::Install() {
-  absl::MutexLock lock(&g_mu);
+  absl::MutexLock lock(&InstalledMu());
   g_installed = this;
   gpr_set_log_function(&LogHook);
 }
 
 void HandshakeAudit::Uninstall() {
-  absl::MutexLock lock(&g_mu);
-  // The hook stays (it only logs without an instance): gRPC may be logging on another
-  // thread right now, and swapping the function under it is not synchronised by gRPC.
+  absl::MutexLock lock(&InstalledMu());
+  // The hook stays (without an instance it prints to stderr): gRPC may be logging on
+  // another thread right now, and swapping the function under it is not synchronised.
   if (g_installed == this) g_installed = nullptr;
 }
 
