@@ -57,7 +57,12 @@ absl::StatusOr<SubmitResult> JobCommands::Admit(PreparedJob prepared,
   spdlog::info("job {} '{}' submitted: {} tasks in {} stages{}", job.rec.id.value(),
                job.rec.spec.name(), job.tasks.size(), job.stages.size(),
                job.rec.planned ? "" : absl::StrCat(" (", job.rec.message, ")"));
-  return SubmitResult{job.rec.id, true};
+  const JobId id = job.rec.id;
+  // Prepared off the core thread, it may have missed a hello that taught the catalog its
+  // model between PrepareJob and now: that hello's PlanWaiting ran before this job was
+  // here, and no later one need come. Plan it now if it can be.
+  if (!job.rec.planned) PlanWaiting();
+  return SubmitResult{id, true};
 }
 
 void JobCommands::PlanWaiting() {

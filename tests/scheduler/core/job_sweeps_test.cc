@@ -171,6 +171,27 @@ TEST_F(JobSweepsTest, ASpecPlansTheSameBeforeAndAfterAWorkerAdvertisesItsModel) 
   }
 }
 
+// The server prepares a submission on its planner thread and admits it on the core's: a
+// hello that brings the model in between must not leave the job waiting for a hello.
+TEST_F(JobSweepsTest, AJobPreparedBeforeTheHelloThatBringsItsModelIsPlannedWhenAdmitted) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecYaml(Yaml("rife", "1-6"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<PreparedJob> prepared = core_->PrepareJob(*spec);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_FALSE(prepared->planned());  // nobody has advertised rife yet
+  auto channel = std::make_shared<FakeChannel>();
+  ASSERT_TRUE(
+      core_
+          ->WorkerHello(testing::MakeHello("w1", {testing::CpuDevice()}, {Interpolator()}), channel)
+          .ok());
+  absl::StatusOr<SubmitResult> admitted = core_->AdmitJob(*std::move(prepared), "");
+  ASSERT_TRUE(admitted.ok()) << admitted.status();
+  absl::StatusOr<v1::Job> job = core_->GetJob(admitted->id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state(), v1::JOB_STATE_ACTIVE) << job->message();
+  EXPECT_THAT(*core_->GetTasks(admitted->id), ::testing::SizeIs(6));
+}
+
 TEST_F(JobSweepsTest, AJobWaitingForAModelIsCanceledWhenItsDependencyFails) {
   core_->LearnModels({testing::Model("esrgan")});
   const JobId upstream = Submit(Yaml("esrgan", "1"));
