@@ -240,15 +240,23 @@ class FailoverTest(unittest.TestCase):
         takeovers.append(self.kill_leader_and_time_takeover("kill 1, mid-job"))
         self.assertEqual(self.client.get(job_id).priority, 77, "the priority change was lost")
 
-        # Kill 2: a second job acknowledged just before.
+        # Kill 2: a second job acknowledged just before. It writes its own outputs: its tasks
+        # run as soon as slots free up (before the cancel below reaches them), and a second
+        # job writing the first one's frames would make "written by the last attempt" below
+        # a race between two legitimate jobs (CI saw one).
         self.wait_mid_job(job_id, min_done=6)
-        second = self.cli("submit", spec, "--json", "--idempotency-key", "failover-second")
+        second_spec = farm.write_spec(os.path.join(self.tmp, "second.yaml"), farm.job_yaml(
+            "failover-second",
+            farm.stage_yaml("upres", "esrgan-slim-x2", plates,
+                            os.path.join(self.tmp, "out2", "upres", "up.####.exr"),
+                            f"1-{FRAMES}", chunk=2)))
+        second = self.cli("submit", second_spec, "--json")
         second_id = int(__import__("json").loads(second.stdout)["job_id"])
         takeovers.append(self.kill_leader_and_time_takeover("kill 2, mid-job"))
-        self.assertEqual(self.client.get(second_id).name, "failover",
+        self.assertEqual(self.client.get(second_id).name, "failover-second",
                          "the second job, acknowledged before the kill, was lost")
         self.assertEqual(self.client.get(job_id).priority, 77)
-        self.cli("cancel", second_id)  # it would rewrite the same frames
+        self.cli("cancel", second_id)  # only there to be acknowledged: free the slots
 
         final = lib.wait_for(
             lambda: (lambda r: r if r.job.state in (types_pb2.JOB_STATE_SUCCEEDED,
