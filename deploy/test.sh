@@ -17,4 +17,11 @@ bash deploy/install-deps.sh
 cmake --preset dev >/dev/null
 cmake --build --preset dev
 bash worker/models/fetch_models.sh var/models
+# The tests' throwaway PostgreSQL servers run as this unprivileged user when the suite runs
+# as root. Made here, once, before ctest starts tests in parallel: on a fresh machine, with
+# the first two PostgreSQL tests each creating it, one initdb could not reach its own
+# directory (seen once; the fixtures still create it when run on their own).
+if [[ $(id -u) -eq 0 ]] && ! id -u genfarm-test >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin genfarm-test
+fi
 ctest --preset dev -j2 --timeout 600 "$@"
