@@ -1,6 +1,7 @@
 #include "common/clock.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace genfarm {
 
@@ -18,6 +19,40 @@ bool RealClock::SleepUntil(absl::Time deadline, absl::Notification* stop) const 
 bool RealClock::AwaitUntil(absl::Mutex* mu, const absl::Condition& cond,
                            absl::Time deadline) const {
   return mu->AwaitWithDeadline(cond, deadline);
+}
+
+namespace {
+
+// The longest a MonotonicClock wait goes without re-reading the clock.
+constexpr absl::Duration kMonotonicSlice = absl::Seconds(1);
+
+}  // namespace
+
+absl::Time MonotonicClock::Now() const {
+  return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+bool MonotonicClock::SleepUntil(absl::Time deadline, absl::Notification* stop) const {
+  while (true) {
+    if (stop != nullptr && stop->HasBeenNotified()) return true;
+    const absl::Duration left = deadline - Now();
+    if (left <= absl::ZeroDuration()) return false;
+    const absl::Duration slice = std::min(left, kMonotonicSlice);
+    if (stop != nullptr) {
+      if (stop->WaitForNotificationWithTimeout(slice)) return true;
+    } else {
+      absl::SleepFor(slice);
+    }
+  }
+}
+
+bool MonotonicClock::AwaitUntil(absl::Mutex* mu, const absl::Condition& cond,
+                                absl::Time deadline) const {
+  while (true) {
+    const absl::Duration left = deadline - Now();
+    if (left <= absl::ZeroDuration()) return cond.Eval();
+    if (mu->AwaitWithTimeout(cond, std::min(left, kMonotonicSlice))) return true;
+  }
 }
 
 void FakeClock::Advance(absl::Duration d) {

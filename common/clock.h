@@ -57,6 +57,20 @@ class RealClock : public Clock {
   static RealClock& Get();
 };
 
+// The steady (monotonic) clock, for leases and other deadlines that must not move when the
+// wall clock is stepped (NTP, an operator): a step back would stretch a worker's lease past
+// the scheduler's. Now() is an arbitrary epoch plus the time since boot, good only for
+// durations and deadlines on this same clock, never for dates. Its waits re-read the clock
+// at least once a second (absl's waits take wall-clock deadlines, so a long wait is sliced).
+// Thread-safe; stateless.
+class MonotonicClock : public Clock {
+ public:
+  absl::Time Now() const override;
+  bool SleepUntil(absl::Time deadline, absl::Notification* stop) const override;
+  bool AwaitUntil(absl::Mutex* mu, const absl::Condition& cond, absl::Time deadline) const override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+};
+
 // A clock that only moves when told to. Advance() and Set() wake every waiter whose deadline
 // has passed. Waiters are counted, so a test can wait until the code under test is blocked
 // on the clock before it moves time (AwaitWaiters). Thread-safe.

@@ -22,7 +22,6 @@
 #include "spdlog/spdlog.h"
 #include "worker/daemon/lease_table.h"
 #include "worker/daemon/model_task_runner.h"
-#include "worker/daemon/monotonic_clock.h"
 #include "worker/daemon/scheduler_link.h"
 #include "worker/daemon/task_executor.h"
 #include "worker/dailies/dailies_task_runner.h"
@@ -157,7 +156,7 @@ int main(int argc, char** argv) {
 
   // Lease fencing (docs/fencing.md) on the monotonic clock: a wall-clock step must not stretch
   // a lease past the scheduler's.
-  MonotonicClock monotonic;
+  genfarm::MonotonicClock monotonic;
   LeaseTable::Options lease_options;
   lease_options.on_rename_refused = [&metrics] { metrics.OnRenameRefused(); };
   LeaseTable leases(monotonic, lease_options);

@@ -131,5 +131,35 @@ TEST(RealClockTest, HonoursATinyDeadline) {
   EXPECT_TRUE(clock.SleepUntil(clock.Now() + absl::Hours(1), &stop));
 }
 
+TEST(MonotonicClockTest, NeverGoesBackAndHonoursDeadlinesAndStops) {
+  MonotonicClock clock;
+  const absl::Time start = clock.Now();
+  EXPECT_GE(clock.Now(), start);
+  absl::Mutex mu;
+  bool never = false;
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_FALSE(clock.AwaitUntil(&mu, absl::Condition(&never), start + absl::Milliseconds(2)));
+  }
+  EXPECT_GE(clock.Now(), start + absl::Milliseconds(2));
+  absl::Notification stop;
+  EXPECT_FALSE(clock.SleepUntil(clock.Now() + absl::Milliseconds(1), &stop));
+  EXPECT_FALSE(clock.SleepUntil(clock.Now() + absl::Milliseconds(1), nullptr));
+  std::thread stopper([&stop] { stop.Notify(); });
+  // A far deadline: only the notification can end this wait (the slices re-check it).
+  EXPECT_TRUE(clock.SleepUntil(clock.Now() + absl::Hours(1), &stop));
+  stopper.join();
+  bool ready = false;
+  std::thread setter([&] {
+    absl::MutexLock lock(&mu);
+    ready = true;
+  });
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(clock.AwaitUntil(&mu, absl::Condition(&ready), clock.Now() + absl::Hours(1)));
+  }
+  setter.join();
+}
+
 }  // namespace
 }  // namespace genfarm
