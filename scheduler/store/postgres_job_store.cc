@@ -16,7 +16,7 @@
 #include "common/status_macros.h"
 #include "scheduler/store/frame_ranges.h"
 #include "scheduler/store/postgres_status.h"
-#include "spdlog/spdlog.h"
+#include "scheduler/store/row_checks.h"
 
 namespace genfarm::scheduler {
 
@@ -26,6 +26,9 @@ struct PostgresJobStore::Connection {
 };
 
 namespace {
+
+// How Load names this store in what it logs about damaged rows.
+constexpr absl::string_view kStoreName = "postgres store";
 
 constexpr char kHighWaterKey[] = "attempt_high_water";
 constexpr char kJobHighWaterKey[] = "job_high_water";
@@ -120,21 +123,6 @@ absl::Status Guard(absl::string_view what, Fn&& fn) {
 absl::Status Annotate(const absl::Status& status, absl::string_view row) {
   if (status.ok()) return status;
   return absl::Status(status.code(), absl::StrCat(status.message(), " (", row, ")"));
-}
-
-bool IsKnownJobState(int64_t state) {
-  return state > 0 && state == static_cast<int>(state) &&
-         v1::JobState_IsValid(static_cast<int>(state));
-}
-
-bool IsKnownTaskState(int64_t state) {
-  return state > 0 && state == static_cast<int>(state) &&
-         v1::TaskState_IsValid(static_cast<int>(state));
-}
-
-void Damage(StoreSnapshot& snapshot, JobId job, std::string why) {
-  spdlog::error("postgres store: load: {}; job {} will be quarantined", why, job.value());
-  snapshot.damaged.emplace(job, std::move(why));
 }
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if it is not one (overlong forms,
@@ -540,23 +528,13 @@ absl::Status PostgresJobStore::LoadInto(StoreSnapshot& snapshot) {
     job.id = JobId(Int(row[0]));
     job.idempotency_key = Text(row[1]);
     const pqxx::binarystring spec(row[2]);
-    const int64_t state = Int(row[3]);
-    job.state = static_cast<v1::JobState>(state);
+    const absl::string_view spec_bytes(reinterpret_cast<const char*>(spec.data()), spec.size());
     job.submit_ms = Int(row[4]);
     job.start_ms = Int(row[5]);
     job.end_ms = Int(row[6]);
     job.message = Text(row[7]);
     // A damaged row costs its job only: it is returned for recovery to quarantine.
-    if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size()))) {
-      job.spec.Clear();
-      Damage(snapshot, job.id,
-             absl::StrCat("jobs row ", job.id.value(), ": spec is unreadable (", spec.size(),
-                          " bytes that do not parse as a JobSpec)"));
-    }
-    if (!IsKnownJobState(state)) {
-      Damage(snapshot, job.id,
-             absl::StrCat("jobs row ", job.id.value(), ": state ", state, " is not a job state"));
-    }
+    CheckJobRow(kStoreName, spec_bytes, Int(row[3]), job, snapshot);
   }
 
   snapshot.tasks.reserve(
@@ -571,37 +549,18 @@ absl::Status PostgresJobStore::LoadInto(StoreSnapshot& snapshot) {
     for (const pqxx::row& row : chunk) {
       TaskRecord& task = snapshot.tasks.emplace_back();
       task.id.job = JobId(Int(row[0]));
-      const int64_t index = Int(row[1]);
-      task.id.index = static_cast<int32_t>(index);
-      task.stage = static_cast<int32_t>(Int(row[2]));
-      const absl::string_view frames(row[3].c_str(), row[3].size());
-      const int64_t state = Int(row[4]);
-      const int64_t reason = Int(row[11]);
-      std::string damage;
-      if (index != task.id.index) {
-        damage = absl::StrCat("idx ", index, " is out of range");
-      } else if (!DecodeFrameRangesInto(frames, &task.frames)) {
-        damage = absl::StrCat("frames \"", frames, "\" is not a frame list");
-      } else if (!IsKnownTaskState(state)) {
-        damage = absl::StrCat("state ", state, " is not a task state");
-      } else if (reason != static_cast<int>(reason) ||
-                 !v1::FailureReason_IsValid(static_cast<int>(reason))) {
-        damage = absl::StrCat("failure_reason ", reason, " is not a failure reason");
-      }
-      if (!damage.empty()) {
-        Damage(snapshot, task.id.job,
-               absl::StrCat("tasks row ", task.id.job.value(), "/", index, ": ", damage));
+      if (!CheckTaskRow(kStoreName, Int(row[1]), absl::string_view(row[3].c_str(), row[3].size()),
+                        Int(row[4]), Int(row[11]), task, snapshot)) {
         snapshot.tasks.pop_back();
         continue;
       }
-      task.state = static_cast<v1::TaskState>(state);
+      task.stage = static_cast<int32_t>(Int(row[2]));
       task.attempts = static_cast<int32_t>(Int(row[5]));
       task.attempt = AttemptId(Int(row[6]));
       task.worker = Text(row[7]);
       task.start_ms = Int(row[8]);
       task.end_ms = Int(row[9]);
       task.not_before_ms = Int(row[10]);
-      task.failure_reason = static_cast<v1::FailureReason>(reason);
       task.message = Text(row[12]);
       task.frames_done = Int(row[13]);
     }

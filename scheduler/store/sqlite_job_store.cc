@@ -7,10 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "scheduler/store/frame_ranges.h"
-#include "spdlog/spdlog.h"
+#include "scheduler/store/row_checks.h"
 
 namespace genfarm::scheduler {
 namespace {
+
+// How Load names this store in what it logs about damaged rows.
+constexpr absl::string_view kStoreName = "sqlite store";
 
 constexpr char kDatabaseFile[] = "genfarm.db";
 constexpr char kHighWaterKey[] = "attempt_high_water";
@@ -92,17 +95,6 @@ constexpr const char* kMigrations[] = {
 
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
-// A stored state number this build knows (not UNSPECIFIED, not out of int range).
-bool IsKnownJobState(int64_t state) {
-  return state > 0 && state == static_cast<int>(state) &&
-         v1::JobState_IsValid(static_cast<int>(state));
-}
-
-bool IsKnownTaskState(int64_t state) {
-  return state > 0 && state == static_cast<int>(state) &&
-         v1::TaskState_IsValid(static_cast<int>(state));
-}
-
 // Runs `fn` on each row `stmt` returns, then resets it (on errors too).
 template <typename Fn>
 absl::Status ForEachRow(SqliteStatement& stmt, Fn fn) {
@@ -114,12 +106,6 @@ absl::Status ForEachRow(SqliteStatement& stmt, Fn fn) {
     }
     fn(stmt);
   }
-}
-
-// Records the first thing wrong with a job's rows (each is logged).
-void Damage(StoreSnapshot& snapshot, JobId job, std::string why) {
-  spdlog::error("sqlite store: load: {}; job {} will be quarantined", why, job.value());
-  snapshot.damaged.emplace(job, std::move(why));
 }
 
 }  // namespace
@@ -315,25 +301,13 @@ absl::Status SqliteJobStore::LoadInto(StoreSnapshot& snapshot) {
     JobRecord& job = snapshot.jobs.emplace_back();
     job.id = JobId(row.ColumnInt64(0));
     job.idempotency_key = std::string(row.ColumnText(1));
-    absl::string_view spec = row.ColumnBlob(2);
-    const int64_t state = row.ColumnInt64(3);
-    job.state = static_cast<v1::JobState>(state);
     job.submit_ms = row.ColumnInt64(4);
     job.start_ms = row.ColumnInt64(5);
     job.end_ms = row.ColumnInt64(6);
     job.message = std::string(row.ColumnText(7));
     job.planned = row.ColumnInt64(8) != 0;
     // A damaged row costs its job only: it is returned for recovery to quarantine.
-    if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size()))) {
-      job.spec.Clear();
-      Damage(snapshot, job.id,
-             absl::StrCat("jobs row ", job.id.value(), ": spec is unreadable (", spec.size(),
-                          " bytes that do not parse as a JobSpec)"));
-    }
-    if (!IsKnownJobState(state)) {
-      Damage(snapshot, job.id,
-             absl::StrCat("jobs row ", job.id.value(), ": state ", state, " is not a job state"));
-    }
+    CheckJobRow(kStoreName, row.ColumnBlob(2), row.ColumnInt64(3), job, snapshot);
   }));
 
   GENFARM_RETURN_IF_ERROR(ForEachRow(count_tasks_, [&](const SqliteStatement& row) {
@@ -342,32 +316,18 @@ absl::Status SqliteJobStore::LoadInto(StoreSnapshot& snapshot) {
   GENFARM_RETURN_IF_ERROR(ForEachRow(select_tasks_, [&](const SqliteStatement& row) {
     TaskRecord& task = snapshot.tasks.emplace_back();
     task.id.job = JobId(row.ColumnInt64(0));
-    task.id.index = static_cast<int32_t>(row.ColumnInt64(1));
-    task.stage = static_cast<int32_t>(row.ColumnInt64(2));
-    const int64_t state = row.ColumnInt64(4);
-    const int64_t reason = row.ColumnInt64(11);
-    std::string damage;
-    if (!DecodeFrameRangesInto(row.ColumnText(3), &task.frames)) {
-      damage = absl::StrCat("frames \"", row.ColumnText(3), "\" is not a frame list");
-    } else if (!IsKnownTaskState(state)) {
-      damage = absl::StrCat("state ", state, " is not a task state");
-    } else if (reason != static_cast<int>(reason) ||
-               !v1::FailureReason_IsValid(static_cast<int>(reason))) {
-      damage = absl::StrCat("failure_reason ", reason, " is not a failure reason");
-    }
-    if (!damage.empty()) {
-      Damage(snapshot, task.id.job, absl::StrCat("tasks row ", task.id.ToString(), ": ", damage));
+    if (!CheckTaskRow(kStoreName, row.ColumnInt64(1), row.ColumnText(3), row.ColumnInt64(4),
+                      row.ColumnInt64(11), task, snapshot)) {
       snapshot.tasks.pop_back();
       return;
     }
-    task.state = static_cast<v1::TaskState>(state);
+    task.stage = static_cast<int32_t>(row.ColumnInt64(2));
     task.attempts = static_cast<int32_t>(row.ColumnInt64(5));
     task.attempt = AttemptId(row.ColumnInt64(6));
     task.worker = std::string(row.ColumnText(7));
     task.start_ms = row.ColumnInt64(8);
     task.end_ms = row.ColumnInt64(9);
     task.not_before_ms = row.ColumnInt64(10);
-    task.failure_reason = static_cast<v1::FailureReason>(reason);
     task.message = std::string(row.ColumnText(12));
     task.frames_done = row.ColumnInt64(13);
   }));
