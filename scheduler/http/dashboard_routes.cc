@@ -190,6 +190,10 @@ void GetThumbnail(Context& ctx, const httplib::Request& req, httplib::Response& 
   absl::StatusOr<int64_t> frame =
       ParseInt("frame", req.get_param_value("frame"), INT64_MIN, INT64_MAX);
   if (!frame.ok()) return SendError(res, frame.status());
+  // Only a job the scheduler still has: previews outlive a deleted job in the store (until
+  // evicted), never on the wire.
+  absl::StatusOr<v1::Job> job = ctx.executor.Run([&ctx, &id] { return ctx.core.GetJob(*id); });
+  if (!job.ok()) return SendError(res, job.status());
   const std::string stage = req.get_param_value("stage");
   std::optional<StoredThumbnail> thumbnail = ctx.thumbnails.Get(*id, stage, *frame);
   if (!thumbnail.has_value()) {

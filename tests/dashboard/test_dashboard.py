@@ -235,6 +235,14 @@ stages:
         self.assertEqual(status, 404, body)
         workers = self.api("/api/workers")["workers"]
         self.assertEqual([w["id"] for w in workers], ["w1"])
+        # A deleted job's previews are gone with it (the store keeps them until evicted,
+        # but the route serves only a job the scheduler still has).
+        self.assertEqual(lib.run_cli(self.grpc, "cancel", job_id, timeout=60).returncode, 0)
+        wait_until(lambda: lib.run_cli(self.grpc, "delete", job_id, timeout=60).returncode == 0,
+                   60, f"job {job_id} to be deletable after its cancel")
+        status, _, body = http_get(self.base + thumbs[0]["url"])
+        self.assertEqual(status, 404, body)
+        self.assertIn(f"job {job_id} not found", json.loads(body)["error"])
 
 
 if __name__ == "__main__":
