@@ -189,24 +189,30 @@ void PrintSideBySide(const Throughput& normal, const Throughput& full, const Thr
       full.distinct.commits_per_second, pg.distinct.commits_per_second);
 }
 
+// The recovery benchmarks' jobs have this many tasks each.
+constexpr int64_t kTasksPerJob = 1000;
+
+// The recovery benchmarks' fill: task `i` of a store of kTasksPerJob-task jobs numbered from
+// `first_job`, with its job's row ahead of the job's first task.
+void AddLoadTask(WriteBatch& batch, int64_t first_job, int64_t i) {
+  const int64_t job = first_job + i / kTasksPerJob;
+  if (i % kTasksPerJob == 0) {
+    JobRecord& record = batch.jobs.emplace_back();
+    record.id = JobId(job);
+    record.spec.set_name(absl::StrCat("job", job));
+    record.spec.set_project("bench");
+    record.spec.add_stages()->set_frames("1001-9000");
+  }
+  batch.tasks.push_back(BenchTask(job, static_cast<int32_t>(i % kTasksPerJob), i));
+}
+
 // PostgreSQL recovery: a million tasks committed in one batch, then Open + Load().
 void RunPostgresLoad(const std::string& url, int64_t tasks) {
-  constexpr int64_t kTasksPerJob = 1000;
   {
     std::unique_ptr<PostgresJobStore> store = OpenPostgresOrDie(url);
     WriteBatch batch;
-    for (int64_t i = 0; i < tasks; ++i) {
-      int64_t job = 1'000'000 + i / kTasksPerJob;  // clear of the throughput runs' jobs
-      if (i % kTasksPerJob == 0) {
-        JobRecord record;
-        record.id = JobId(job);
-        record.spec.set_name(absl::StrCat("job", job));
-        record.spec.set_project("bench");
-        record.spec.add_stages()->set_frames("1001-9000");
-        batch.jobs.push_back(record);
-      }
-      batch.tasks.push_back(BenchTask(job, static_cast<int32_t>(i % kTasksPerJob), i));
-    }
+    // Jobs from 1,000,000: clear of the throughput runs' jobs.
+    for (int64_t i = 0; i < tasks; ++i) AddLoadTask(batch, 1'000'000, i);
     batch.attempt_high_water = tasks;
     absl::Time start = RealClock::Get().Now();
     CheckOk(store->Commit(batch), "postgres fill");
@@ -229,22 +235,12 @@ void RunPostgresLoad(const std::string& url, int64_t tasks) {
 
 void RunLoad(const std::string& dir, int64_t tasks) {
   std::string sub = dir + "/load";
-  constexpr int64_t kTasksPerJob = 1000;
   {
     std::unique_ptr<SqliteJobStore> store = OpenOrDie(sub, SqliteJobStore::Synchronous::kNormal);
     absl::Time start = RealClock::Get().Now();
     WriteBatch batch;
     for (int64_t i = 0; i < tasks; ++i) {
-      int64_t job = i / kTasksPerJob + 1;
-      if (i % kTasksPerJob == 0) {
-        JobRecord record;
-        record.id = JobId(job);
-        record.spec.set_name(absl::StrCat("job", job));
-        record.spec.set_project("bench");
-        record.spec.add_stages()->set_frames("1001-9000");
-        batch.jobs.push_back(record);
-      }
-      batch.tasks.push_back(BenchTask(job, static_cast<int32_t>(i % kTasksPerJob), i));
+      AddLoadTask(batch, 1, i);
       if (batch.tasks.size() == 50'000) {
         CheckOk(store->Commit(batch), "fill");
         batch = WriteBatch();
