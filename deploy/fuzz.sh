@@ -7,6 +7,7 @@
 #   deploy/fuzz.sh --seconds 600            # a longer hunt
 #   deploy/fuzz.sh --seconds 5 --targets "manifest frame_set"
 #   deploy/fuzz.sh --runs 10000000           # each target until it has run 10M inputs
+#   deploy/fuzz.sh --timeout 60              # an input slower than 60 s is a hang (default 10)
 #
 # A crash is kept as build-fuzz/fuzz-out/<target>/crash-*; the exit status is non-zero if any
 # target crashed. Per target it prints runs, executions/s and coverage.
@@ -19,8 +20,9 @@ while [[ $# -gt 0 ]]; do
     --seconds) SECONDS_PER_TARGET=$2; shift 2 ;;
     --runs) export FUZZ_RUNS=$2; shift 2 ;;
     --targets) export FUZZ_TARGETS=$2; shift 2 ;;
+    --timeout) export FUZZ_TIMEOUT=$2; shift 2 ;;
     --build) export FUZZ_BUILD_DIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

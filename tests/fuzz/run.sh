@@ -6,6 +6,7 @@
 #   tests/fuzz/run.sh 600        # a longer hunt
 #   FUZZ_TARGETS="manifest frame_set" tests/fuzz/run.sh 60
 #   FUZZ_RUNS=10000000 tests/fuzz/run.sh   # each target for 10M executions (no time limit)
+#   FUZZ_TIMEOUT=60 ...          # seconds one input may take before it counts as a hang (10)
 #
 # Long hunts go about twice as fast with ASAN_OPTIONS=malloc_context_size=0 (ASan stops
 # recording a stack at every malloc, which dominates the YAML target); errors are still
@@ -49,9 +50,11 @@ for target in "${TARGETS[@]}"; do
     echo "fuzz: $target for ${SECONDS_PER_TARGET}s"
   fi
   # -max_len 8192: room for a full job spec; -rss_limit_mb: an input that needs more
-  # memory than that is a bug (every parser bounds what it allocates).
+  # memory than that is a bug (every parser bounds what it allocates). -timeout: a single
+  # input slower than that is a hang; a long hunt sharing a loaded machine raises it
+  # (FUZZ_TIMEOUT) so a starved process is not reported as one.
   if ! (cd "$out" && "$exe" "${limit[@]}" -max_len=8192 \
-          -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$out/" \
+          -rss_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 -artifact_prefix="$out/" \
           "$out/corpus" >"$out/log" 2>&1); then
     grep -v -E '^#[0-9]+' "$out/log" | tail -n 40 >&2
     input=$(ls "$out"/crash-* "$out"/timeout-* "$out"/oom-* "$out"/leak-* 2>/dev/null | head -1)
