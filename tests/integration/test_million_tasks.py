@@ -320,12 +320,19 @@ class MillionTasksTest(unittest.TestCase):
         wait = WebDriverWait(driver, 60, poll_frequency=0.1,
                              ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
+        # The page re-renders its task table every refresh (1.5 s): the rows are read in one
+        # script call, a snapshot of one render. Reading 100 rows one WebDriver call each took
+        # longer than a refresh under load, so every read met a replaced row and the wait
+        # timed out with the table on screen.
         def rows():
-            return [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#job-page #tasks tbody tr")]
+            return driver.execute_script(
+                "return [...document.querySelectorAll('#job-page #tasks tbody tr')]"
+                ".map((r) => r.innerText)")
 
         def first_index():
-            cells = driver.find_elements(By.CSS_SELECTOR, "#job-page #tasks tbody tr td:first-child")
-            return cells[0].text if cells else None
+            return driver.execute_script(
+                "const c = document.querySelector('#job-page #tasks tbody tr td:first-child');"
+                "return c ? c.innerText : null;")
 
         start = time.monotonic()
         driver.get(f"http://127.0.0.1:{self.scheduler.http_port}/#/jobs/{self.job_id}")
