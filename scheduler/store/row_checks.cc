@@ -24,12 +24,13 @@ bool IsKnownFailureReason(int64_t reason) {
   return reason == static_cast<int>(reason) && v1::FailureReason_IsValid(static_cast<int>(reason));
 }
 
-}  // namespace
-
+// Records the first thing wrong with a job's rows, and logs it (prefixed with `store`).
 void Damage(absl::string_view store, StoreSnapshot& snapshot, JobId job, std::string why) {
   spdlog::error("{}: load: {}; job {} will be quarantined", std::string(store), why, job.value());
   snapshot.damaged.emplace(job, std::move(why));
 }
+
+}  // namespace
 
 void CheckJobRow(absl::string_view store, absl::string_view spec, int64_t state, JobRecord& job,
                  StoreSnapshot& snapshot) {

@@ -23,9 +23,6 @@
 
 namespace genfarm::scheduler {
 
-// Records the first thing wrong with a job's rows, and logs it (prefixed with `store`).
-void Damage(absl::string_view store, StoreSnapshot& snapshot, JobId job, std::string why);
-
 // Parses a jobs row's spec into job.spec (cleared if it does not parse) and sets job.state;
 // an unreadable spec or an unknown state is recorded against job.id.
 void CheckJobRow(absl::string_view store, absl::string_view spec, int64_t state, JobRecord& job,
