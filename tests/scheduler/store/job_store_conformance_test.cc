@@ -514,38 +514,41 @@ TEST_P(JobStoreConformanceTest, DamagedRowsAreReportedPerJobAndTheRestLoads) {
   std::unique_ptr<JobStore> store = OpenStore();
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
-  for (int64_t job = 1; job <= 6; ++job) {
+  for (int64_t job = 1; job <= 7; ++job) {
     batch.jobs.push_back(MakeJob(job));
     batch.tasks.push_back(MakeTask(job, 0));
     batch.tasks.push_back(MakeTask(job, 1));
   }
   ASSERT_TRUE(store->Commit(batch).ok());
-  ASSERT_TRUE(
-      env_->ExecSql(
-              absl::StrCat("UPDATE jobs SET spec = ", env_->BadBlobLiteral(),
-                           " WHERE id = 2;"
-                           "UPDATE jobs SET state = 99 WHERE id = 3;"
-                           "UPDATE tasks SET frames = '10-1' WHERE job_id = 4 AND idx = 1;"
-                           "UPDATE tasks SET state = 42 WHERE job_id = 5 AND idx = 0;"
-                           "UPDATE tasks SET failure_reason = -3 WHERE job_id = 6 AND idx = 1;"))
-          .ok());
+  ASSERT_TRUE(env_->ExecSql(absl::StrCat(
+                                "UPDATE jobs SET spec = ", env_->BadBlobLiteral(),
+                                " WHERE id = 2;"
+                                "UPDATE jobs SET state = 99 WHERE id = 3;"
+                                "UPDATE tasks SET frames = '10-1' WHERE job_id = 4 AND idx = 1;"
+                                "UPDATE tasks SET state = 42 WHERE job_id = 5 AND idx = 0;"
+                                "UPDATE tasks SET failure_reason = -3 WHERE job_id = 6 AND idx = 1;"
+                                "UPDATE tasks SET idx = 4294967296 WHERE job_id = 7 AND idx = 1;"))
+                  .ok());
   absl::StatusOr<StoreSnapshot> snapshot = store->Load();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  ASSERT_THAT(snapshot->jobs, SizeIs(6));  // every job row comes back, damaged or not
-  EXPECT_THAT(snapshot->damaged, SizeIs(5));
+  ASSERT_THAT(snapshot->jobs, SizeIs(7));  // every job row comes back, damaged or not
+  EXPECT_THAT(snapshot->damaged, SizeIs(6));
   EXPECT_EQ(snapshot->damaged.count(JobId(1)), 0u);
   EXPECT_THAT(snapshot->damaged[JobId(2)], HasSubstr("jobs row 2: spec is unreadable"));
   EXPECT_THAT(snapshot->damaged[JobId(3)], HasSubstr("jobs row 3: state 99 is not a job state"));
   EXPECT_THAT(snapshot->damaged[JobId(4)], HasSubstr("tasks row 4/1: frames \"10-1\""));
   EXPECT_THAT(snapshot->damaged[JobId(5)], HasSubstr("tasks row 5/0: state 42"));
   EXPECT_THAT(snapshot->damaged[JobId(6)], HasSubstr("tasks row 6/1: failure_reason -3"));
+  EXPECT_THAT(snapshot->damaged[JobId(7)],
+              HasSubstr("tasks row 7/4294967296: idx 4294967296 is out of range"));
   ExpectJobEq(snapshot->jobs[0], MakeJob(1));
   EXPECT_EQ(snapshot->jobs[1].spec.stages_size(), 0);  // the unreadable spec is left empty
   // Damaged task rows are left out; the readable ones are all there.
-  ASSERT_THAT(snapshot->tasks, SizeIs(9));
+  ASSERT_THAT(snapshot->tasks, SizeIs(10));
   ExpectTaskEq(snapshot->tasks[0], MakeTask(1, 0));
   ExpectTaskEq(snapshot->tasks[6], MakeTask(4, 0));
   ExpectTaskEq(snapshot->tasks[7], MakeTask(5, 1));
+  ExpectTaskEq(snapshot->tasks[9], MakeTask(7, 0));
   // The load left no transaction open.
   EXPECT_TRUE(store->Commit(batch).ok());
 }
