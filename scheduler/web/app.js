@@ -1,6 +1,7 @@
 // GenFarm dashboard: a read-only view of the scheduler's JSON API (/api/...).
 // Routes: #/ (jobs), #/jobs/ID (one job), #/workers. Every page re-fetches its data
-// every REFRESH_MS and re-renders; text always goes through textContent, never HTML.
+// every REFRESH_MS and re-renders (render() keeps what did not change); text always goes
+// through textContent, never HTML.
 "use strict";
 
 const REFRESH_MS = 1500;
@@ -22,6 +23,20 @@ function h(tag, attrs, ...children) {
     el.append(child instanceof Node ? child : String(child));
   }
   return el;
+}
+
+// render(parent, ...nodes): makes parent's children the given nodes (or strings), keeping in
+// place each child equal to its replacement. A page re-renders every REFRESH_MS; rebuilding
+// unchanged rows would drop a reader's text selection in them every time.
+function render(parent, ...nodes) {
+  const next = nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false)
+    .map((n) => (n instanceof Node ? n : document.createTextNode(String(n))));
+  next.forEach((node, i) => {
+    const old = parent.childNodes[i];
+    if (!old) parent.append(node);
+    else if (!old.isEqualNode(node)) parent.replaceChild(node, old);
+  });
+  while (parent.childNodes.length > next.length) parent.lastChild.remove();
 }
 
 async function getJson(path) {
@@ -126,7 +141,7 @@ async function refreshFarm() {
   const farm = await getJson("/api/farm");
   const jobs = farm.jobs_by_state || {};
   const box = document.getElementById("farm");
-  box.replaceChildren(
+  render(box,
     h("span", {}, "workers ", h("b", {}, farm.workers_online)),
     h("span", {}, "slots ", h("b", {}, `${farm.slots_busy}/${farm.slots_total}`)),
     h("span", {}, "active jobs ", h("b", {}, jobs.active || 0)),
@@ -188,10 +203,10 @@ function jobsPage() {
       error.replaceChildren();
       const now = data.server_time_ms;
       if (!data.jobs.length) {
-        body.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No jobs yet. Submit one with `genfarm submit job.yaml`.")));
+        render(body, h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No jobs yet. Submit one with `genfarm submit job.yaml`.")));
         return;
       }
-      body.replaceChildren(...data.jobs.map((job) => h("tr", { "data-job-id": job.id, class: job.state === "failed" ? "failed" : "" },
+      render(body, ...data.jobs.map((job) => h("tr", { "data-job-id": job.id, class: job.state === "failed" ? "failed" : "" },
         h("td", { class: "num" }, job.id),
         h("td", {}, h("a", { class: "job-name", href: `#/jobs/${job.id}` }, job.name),
           job.message ? h("div", { class: "message info" }, job.message) : null),
@@ -272,7 +287,7 @@ function jobPage(id) {
     const labels = Object.entries(job.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ");
     if (labels) rows.push(["Labels", labels]);
     if (job.message) rows.push(["Message", h("span", { class: "message" }, job.message)]);
-    meta.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+    render(meta, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   }
 
   function renderThumbs(data) {
@@ -281,10 +296,10 @@ function jobPage(id) {
     thumbKey = key;
     const any = data.stages.some((s) => s.frames.length);
     if (!any) {
-      thumbs.replaceChildren(h("p", { class: "muted" }, "No finished frames yet."));
+      render(thumbs, h("p", { class: "muted" }, "No finished frames yet."));
       return;
     }
-    thumbs.replaceChildren(...data.stages.filter((s) => s.frames.length).map((s) => h("div", {},
+    render(thumbs, ...data.stages.filter((s) => s.frames.length).map((s) => h("div", {},
       h("div", { class: "stage-name" }, s.name),
       h("div", { class: "thumbs" }, s.frames.map((f) => h("figure", { class: "thumb" },
         h("img", { src: f.url, alt: `${s.name} frame ${f.frame}`, "data-frame": f.frame, loading: "eager" }),
@@ -314,9 +329,9 @@ function jobPage(id) {
       const job = data.job;
       const now = data.server_time_ms;
       document.title = `${job.name} \u2014 GenFarm`;
-      title.replaceChildren(h("span", { class: "job-name" }, job.name), " ", h("span", { class: "muted" }, `#${job.id}`));
+      render(title, h("span", { class: "job-name" }, job.name), " ", h("span", { class: "muted" }, `#${job.id}`));
       renderMeta(job, now);
-      stagesBody.replaceChildren(...job.stages.map((s) => h("tr", {},
+      render(stagesBody, ...job.stages.map((s) => h("tr", {},
         h("td", {}, s.name),
         h("td", {}, s.kind === "dailies" ? h("span", { class: "muted" }, "dailies") : s.model),
         h("td", { class: "mono" }, s.frames),
@@ -335,7 +350,7 @@ function jobPage(id) {
       firstButton.disabled = tokens.length <= 1;
       prevButton.disabled = tokens.length <= 1;
       nextButton.disabled = !nextToken;
-      tasksBody.replaceChildren(...data.tasks.map((t) => h("tr", { class: t.state === "failed" ? "failed" : "" },
+      render(tasksBody, ...data.tasks.map((t) => h("tr", { class: t.state === "failed" ? "failed" : "" },
         h("td", { class: "num" }, t.index),
         h("td", {}, t.stage),
         h("td", { class: "mono" }, t.frames),
@@ -399,7 +414,7 @@ function workersPage() {
     async refresh() {
       const data = await getJson("/api/workers");
       error.replaceChildren();
-      grid.replaceChildren(...(data.workers.length
+      render(grid, ...(data.workers.length
         ? data.workers.map((w) => card(w, data.server_time_ms))
         : [h("p", { class: "muted" }, "No workers have connected.")]));
     },

@@ -145,6 +145,17 @@ stages:
             "return [...document.querySelectorAll('#thumbnails img')]"
             ".filter((i) => i.complete && i.naturalWidth > 0).map((i) => [i.naturalWidth, i.src]);")
 
+    def wait_for_refreshes(self, job_id, count):
+        """Waits until the job page has fetched and rendered its job `count` more times."""
+        # Resource timings of /api/jobs/ID?... fetches: the page fetches again only after it
+        # has rendered the previous answer, so count + 1 fetches mean count renders.
+        script = ("return performance.getEntriesByType('resource')"
+                  f".filter((e) => e.name.includes('/api/jobs/{job_id}?')).length;")
+        self.driver.execute_script("performance.setResourceTimingBufferSize(100000);"
+                                   "performance.clearResourceTimings();")
+        self.wait(30).until(lambda d: d.execute_script(script) >= count + 1,
+                            f"{count} refreshes of the job page")
+
     def screenshot(self, name):
         path = os.path.join(BIN_DIR, name)
         self.driver.save_screenshot(path)
@@ -195,6 +206,17 @@ stages:
                              "the job to show succeeded")
         self.wait(30).until(lambda d: len(self.loaded_thumbnails()) >= 3, "several thumbnails")
         self.screenshot("dashboard-screenshot.png")
+
+        # A finished job's task rows do not change: refreshes keep them in place, so text a
+        # reader selected in the table stays selected (the page used to rebuild every row).
+        first_row = driver.find_element(By.CSS_SELECTOR, "#job-page #tasks tbody tr")
+        driver.execute_script("getSelection().selectAllChildren(arguments[0]);", first_row)
+        selected = driver.execute_script("return getSelection().toString();")
+        self.assertIn("succeeded", selected)
+        self.wait_for_refreshes(job_id, 2)
+        self.assertTrue(driver.execute_script("return arguments[0].isConnected;", first_row),
+                        "the first task row was rebuilt by a refresh that changed nothing in it")
+        self.assertEqual(driver.execute_script("return getSelection().toString();"), selected)
 
         # The workers page: the worker, its device and the model it has warm.
         self.wait(30).until(lambda d: d.find_element(By.CSS_SELECTOR, "nav a[data-nav=workers]").click() or True,
