@@ -18,15 +18,21 @@ the farm. Classes covered:
   * the worker stream: bad worker ids and hello fields, a second hello, a duplicate worker
     id from another host, progress out of range, progress and results for someone else's
     attempt (ignored, and counted in genfarm_scheduler_worker_messages_ignored_total)
+  * the HTTP port: 40 clients trickling their headers a byte at a time (before the fix they
+    held every HTTP thread and /healthz stopped answering), oversized headers (431), an
+    oversized or unframed body (413, 411), each with /healthz and /metrics still answering
 
 Run: ctest -R integration.test_bad_input --output-on-failure
 """
 
 import os
+import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
+import urllib.request
 
 import grpc
 
@@ -453,6 +459,59 @@ class BadInputTest(unittest.TestCase):
                 finally:
                     stream.close()
                 self.assert_unchanged(name)
+
+    def _http(self, path):
+        url = f"http://127.0.0.1:{self.scheduler.http_port}{path}"
+        with urllib.request.urlopen(url, timeout=3) as reply:
+            return reply.status
+
+    def _raw_http(self, request):
+        with socket.create_connection(("127.0.0.1", self.scheduler.http_port), timeout=5) as s:
+            s.sendall(request)
+            return s.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+    def test_5_http_clients_cannot_stall_or_flood_the_http_port(self):
+        slow = []
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.is_set():
+                for s in slow:
+                    try:
+                        s.send(b"X")
+                    except OSError:
+                        pass
+                stop.wait(0.2)  # the attack's pace
+
+        try:
+            for _ in range(40):
+                s = socket.create_connection(("127.0.0.1", self.scheduler.http_port), timeout=5)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                slow.append(s)
+            pacer = threading.Thread(target=trickle)
+            pacer.start()
+            try:
+                for i in range(5):
+                    self.assertEqual(self._http("/healthz"), 200, f"/healthz #{i} while 40 trickle")
+                self.assertEqual(self._http("/metrics"), 200, "/metrics while 40 trickle")
+            finally:
+                stop.set()
+                pacer.join()
+        finally:
+            for s in slow:
+                s.close()
+        self.assert_unchanged("http: 40 clients trickling headers")
+        for case, request, status in [
+                ("http: 100 KB of headers", b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 100_000,
+                 "HTTP/1.1 431"),
+                ("http: a 10 MB body", b"GET /healthz HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n",
+                 "HTTP/1.1 413"),
+                ("http: a chunked body", b"GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 "HTTP/1.1 411")]:
+            with self.subTest(case):
+                self.assertTrue(self._raw_http(request).startswith(status), case)
+                self.assertEqual(self._http("/healthz"), 200, case)
+                self.assert_unchanged(case)
 
     def test_6_enough_cases(self):
         # unittest runs the methods in name order: this one last.
