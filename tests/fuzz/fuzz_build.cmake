@@ -29,7 +29,8 @@ target_compile_options(genfarm_warnings INTERFACE -Wall -Wextra -Wno-unused-para
 
 set(GENFARM_FUZZ_SANITIZERS address,undefined)
 add_compile_options(-fsanitize=fuzzer-no-link,${GENFARM_FUZZ_SANITIZERS}
-                    -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
+                    -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
+                    -fsanitize-coverage-ignorelist=${PROJECT_SOURCE_DIR}/tests/fuzz/coverage_ignorelist.txt)
 add_link_options(-fsanitize=${GENFARM_FUZZ_SANITIZERS})
 
 set(GENFARM_PROTO_PY_DIR ${CMAKE_BINARY_DIR}/python)
