@@ -29,6 +29,7 @@ struct ConnectionFront::Connection {
   SSL* ssl = nullptr;
   bool handshaken = false;
   bool tls_wants_write = false;  // the handshake or a read needs the socket writable
+  bool tls_wants_read = false;   // a write needs the socket readable
   bool eof = false;              // the client shut its sending side
 
   std::string in;  // received; in[in_pos, ...) not consumed yet
@@ -380,12 +381,14 @@ void ConnectionFront::OnEvent(Connection& conn, uint32_t events) {
     Close(conn.fd);
     return;
   }
-  if (conn.lingering) {
+  if (conn.lingering) {  // drop what arrives, a few chunks an event (level-triggered)
     char buf[kReadChunk];
-    ssize_t n;
-    while ((n = ::recv(conn.fd, buf, sizeof(buf), 0)) > 0) {
+    for (int i = 0; i < 4; ++i) {
+      const ssize_t n = ::recv(conn.fd, buf, sizeof(buf), 0);
+      if (n > 0) continue;
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) Close(conn.fd);
+      return;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) Close(conn.fd);
     return;
   }
   if (conn.writing()) {
@@ -449,6 +452,7 @@ bool ConnectionFront::ReadAvailable(Connection& conn) {
 }
 
 bool ConnectionFront::WriteAvailable(Connection& conn) {
+  conn.tls_wants_read = false;
   while (conn.writing()) {
     const char* data = conn.out.data() + conn.out_pos;
     const size_t size = conn.out.size() - conn.out_pos;
@@ -458,6 +462,7 @@ bool ConnectionFront::WriteAvailable(Connection& conn) {
       if (n <= 0) {
         const int err = SSL_get_error(conn.ssl, static_cast<int>(n));
         ERR_clear_error();
+        conn.tls_wants_read = err == SSL_ERROR_WANT_READ;
         if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return true;
         Close(conn.fd);
         return false;
@@ -495,7 +500,7 @@ bool ConnectionFront::WriteAvailable(Connection& conn) {
 
 void ConnectionFront::AfterIo(Connection& conn) {
   if (conn.writing()) {
-    Watch(conn, EPOLLOUT);
+    Watch(conn, conn.tls_wants_read ? EPOLLIN : EPOLLOUT);
     return;
   }
   Framing f = FrameRequest(absl::string_view(conn.in).substr(conn.in_pos), limits_);
@@ -516,7 +521,7 @@ void ConnectionFront::AfterIo(Connection& conn) {
     conn.close_after_write = true;
     conn.lingering = true;
     conn.deadline = clock_.Now() + limits_.write_timeout;
-    if (WriteAvailable(conn)) Watch(conn, EPOLLOUT);
+    if (WriteAvailable(conn)) Watch(conn, conn.tls_wants_read ? EPOLLIN : EPOLLOUT);
     return;
   }
   if (f.kind == Framing::kIncomplete) {
@@ -547,7 +552,7 @@ void ConnectionFront::Refuse(Connection& conn, absl::string_view status_line) {
   conn.close_after_write = true;
   conn.lingering = true;
   conn.deadline = clock_.Now() + limits_.write_timeout;
-  if (WriteAvailable(conn)) Watch(conn, EPOLLOUT);
+  if (WriteAvailable(conn)) Watch(conn, conn.tls_wants_read ? EPOLLIN : EPOLLOUT);
 }
 
 void ConnectionFront::Watch(Connection& conn, uint32_t events) {

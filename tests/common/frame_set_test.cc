@@ -42,6 +42,17 @@ TEST(FrameSetTest, ListIsSortedAndDeduplicated) {
   EXPECT_THAT(Frames("10-12,1,5,11,1"), ElementsAre(1, 5, 10, 11, 12));
 }
 
+// Out of order or overlapping: unit-step ranges are merged as intervals, stepped ones
+// sorted; both give the sorted set without duplicates.
+TEST(FrameSetTest, OutOfOrderAndOverlappingTokensGiveTheSortedSet) {
+  EXPECT_THAT(Frames("10-12, 1-3, 2, 11-14"), ElementsAre(1, 2, 3, 10, 11, 12, 13, 14));
+  EXPECT_THAT(Frames("7-11x2, 1-5x2, 5"), ElementsAre(1, 3, 5, 7, 9, 11));
+  absl::StatusOr<FrameSet> big = FrameSet::Parse("1-100000, 1, 50000-100001");
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->size(), 100001u);
+  EXPECT_EQ(big->ToString(), "1-100001");
+}
+
 // Tokens in ascending order skip the sort; touching or overlapping ones still merge.
 TEST(FrameSetTest, AscendingTokensAndTouchingTokensGiveTheSameSet) {
   EXPECT_THAT(Frames("1-3,5,7-9x2"), ElementsAre(1, 2, 3, 5, 7, 9));
