@@ -195,8 +195,12 @@ TEST(StoreWriterTest, FailedCommitIsRetriedAndNothingIsLost) {
     return stats.size();
   };
   StoreWriter writer(store, clock, options);
+  // One unit, so the first (failing) commit holds all 11 records: without it the writer
+  // thread could take the 10 tasks before the log is queued (seen once in CI).
+  writer.BeginUnit();
   for (int i = 0; i < 10; ++i) writer.PutTask(MakeTask(1, i));
   writer.AppendLog(MakeLog(1, 0, 1, 1, "kept"));
+  writer.EndUnit();
 
   // Each retry waits out the next backoff on the clock: 1 s, 2 s, then capped at 2 s.
   const absl::Duration delays[] = {absl::Seconds(1), absl::Seconds(2), absl::Seconds(2)};
