@@ -22,7 +22,8 @@
 // `max_connections` open: a new connection closes the longest-idle one (a flood of idle
 // connections cannot lock a new client out).
 //
-//   ConnectionFront front(limits, MonotonicClock::Get(), ssl_ctx_or_null,
+//   MonotonicClock clock;
+//   ConnectionFront front(limits, clock, ssl_ctx_or_null,
 //                         [&](httplib::Stream& s, bool close, bool& closed) {
 //                           return server.Process(s, close, closed);   // httplib's parser
 //                         });
@@ -75,7 +76,8 @@ struct HttpFrontCounts {
   int64_t request_timeouts = 0;  // request not complete within request_timeout (408)
   int64_t write_timeouts = 0;    // response not taken within write_timeout
   int64_t refused = 0;           // 400, 411, 413, 431 before the handler
-  int64_t evicted = 0;           // closed for a newer connection at max_connections
+  int64_t evicted =
+      0;  // at max_connections: the longest idle closed, or the new one if all are busy
 };
 
 class ConnectionFront {
