@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/enum_names.h"
 #include "common/flags_usage.h"
+#include "common/http/http_metrics.h"
 #include "common/http/http_server.h"
 #include "common/port_file.h"
 #include "common/tls/certificate_info.h"
@@ -150,6 +151,7 @@ int main(int argc, char** argv) {
   ModelTaskRunner model_runner(repository, cache, *devices, clock);
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics metrics(*registry);
+  genfarm::HttpMetrics http_metrics(*registry, "genfarm_worker");
   cache.SetObserver([&metrics](const CacheEvent& e) { metrics.OnCacheEvent(e); });
   model_runner.SetTimingObserver([&metrics](const TaskTimings& t) { metrics.OnTaskTimings(t); });
   DailiesTaskRunner dailies_runner(DailiesOptions{}, clock);
@@ -245,6 +247,7 @@ int main(int argc, char** argv) {
         snapshot.devices.push_back(device);
       }
       metrics.Refresh(snapshot);
+      http_metrics.Refresh(http->counts(), http->open_connections());
       res.set_content(prometheus::TextSerializer().Serialize(registry->Collect()),
                       "text/plain; version=0.0.4");
     });

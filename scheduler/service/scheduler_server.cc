@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/http/http_metrics.h"
 #include "common/http/http_server.h"
 #include "common/serial_executor.h"
 #include "common/status_macros.h"
@@ -104,6 +105,7 @@ struct SchedulerServer::Parts {
   // Before the writer and the core, which report into the metrics until they stop.
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<SchedulerMetrics> metrics;
+  std::unique_ptr<HttpMetrics> http_metrics;  // the HTTP port's own (genfarm_scheduler_http_*)
   // Before the executor and the HTTP server, whose work puts into and reads from it.
   std::unique_ptr<ThumbnailStore> thumbnails;
   std::unique_ptr<JobStore> store;
@@ -184,6 +186,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   const absl::Time load_start = RealClock::Get().Now();
   GENFARM_ASSIGN_OR_RETURN(StoreSnapshot snapshot, parts->store->Load());
   parts->metrics = std::make_unique<SchedulerMetrics>(*parts->registry);
+  parts->http_metrics = std::make_unique<HttpMetrics>(*parts->registry, "genfarm_scheduler");
   parts->thumbnails =
       std::make_unique<ThumbnailStore>(RealClock::Get(), options.thumbnails, parts->registry.get());
   StoreWriter::Options writer_options;
@@ -314,12 +317,15 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
         });
     std::weak_ptr<prometheus::Registry> registry = parts->registry;
     SchedulerMetrics* metrics = parts->metrics.get();
-    parts->http->server().Get("/metrics", [registry, metrics, executor, core](
+    HttpMetrics* http_metrics = parts->http_metrics.get();
+    HttpServer* http = parts->http.get();
+    parts->http->server().Get("/metrics", [registry, metrics, http_metrics, http, executor, core](
                                               const httplib::Request&, httplib::Response& res) {
       auto r = registry.lock();
       if (!r) return;
       // Gauges are read from the core on its executor (the core is single-threaded).
       metrics->Refresh(executor->Run([core] { return TakeFarmSnapshot(*core); }));
+      http_metrics->Refresh(http->counts(), http->open_connections());
       res.set_content(prometheus::TextSerializer().Serialize(r->Collect()),
                       "text/plain; version=0.0.4");
     });
