@@ -21,6 +21,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # common/http (not built)
+find_package(prometheus-cpp CONFIG REQUIRED)  # common/http/http_metrics (not built)
 
 # Our warnings, without -Werror: clang warns about things GCC does not, and a new clang
 # warning must not stop a fuzzing run.
