@@ -16,12 +16,11 @@ prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& reg
       .Register(registry);
 }
 
-// Moves `counter` up to `total`, remembering it in `seen`.
-void Advance(prometheus::Counter& counter, int64_t total, int64_t& seen) {
-  if (total > seen) {
-    counter.Increment(static_cast<double>(total - seen));
-    seen = total;
-  }
+// Moves `counter` up to `total`. Only Refresh() increments these counters, so the counter's
+// value is what it has seen of the front's total (exact in a double up to 2^53).
+void Advance(prometheus::Counter& counter, int64_t total) {
+  const double behind = static_cast<double>(total) - counter.Value();
+  if (behind > 0) counter.Increment(behind);
 }
 
 }  // namespace
@@ -51,12 +50,12 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, std::string_view prefix
 void HttpMetrics::Refresh(const HttpFrontCounts& counts, int open_connections) {
   absl::MutexLock lock(&mu_);
   open_.Set(open_connections);
-  Advance(accepted_, counts.accepted, seen_.accepted);
-  Advance(served_, counts.served, seen_.served);
-  Advance(request_timeouts_, counts.request_timeouts, seen_.request_timeouts);
-  Advance(write_timeouts_, counts.write_timeouts, seen_.write_timeouts);
-  Advance(refused_, counts.refused, seen_.refused);
-  Advance(evicted_, counts.evicted, seen_.evicted);
+  Advance(accepted_, counts.accepted);
+  Advance(served_, counts.served);
+  Advance(request_timeouts_, counts.request_timeouts);
+  Advance(write_timeouts_, counts.write_timeouts);
+  Advance(refused_, counts.refused);
+  Advance(evicted_, counts.evicted);
 }
 
 }  // namespace genfarm

@@ -26,7 +26,6 @@
 
 #include <string_view>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http/connection_front.h"
 #include "prometheus/counter.h"
@@ -54,8 +53,7 @@ class HttpMetrics {
   prometheus::Counter& write_timeouts_;
   prometheus::Counter& refused_;
   prometheus::Counter& evicted_;
-  absl::Mutex mu_;
-  HttpFrontCounts seen_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex mu_;  // a Refresh() reads each counter, then increments it
 };
 
 }  // namespace genfarm

@@ -78,12 +78,6 @@ def scheduler_metrics():
     return {names[k]: kinds.get(k, "?") for k in names}
 
 
-def documented_metrics():
-    """{metric name: type} from the tables of docs/metrics.md."""
-    text = (REPO / "docs/metrics.md").read_text()
-    return dict(re.findall(r"^\| `(genfarm_\w+)` \| (\w+) \|", text, re.M))
-
-
 def tool(name, env=None):
     """Path of a tool ($env overrides), or None."""
     return (os.environ.get(env) if env else None) or shutil.which(name)

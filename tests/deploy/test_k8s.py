@@ -16,9 +16,10 @@ import unittest
 import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from deploy_common import (BIN_DIR, PLANNED_SCHEDULER_FLAGS, REPO, documented_metrics,  # noqa: E402
+from deploy_common import (BIN_DIR, PLANNED_SCHEDULER_FLAGS, REPO,  # noqa: E402
                            flag_file_args, main, parse_flags, run, scheduler_flags,
                            scheduler_metrics, tool, unknown_flags, worker_flags)
+from genfarm_testlib import documented_metrics  # noqa: E402
 
 K8S = REPO / "deploy/k8s"
 KUBECTL = tool("kubectl", "GENFARM_KUBECTL")

@@ -15,10 +15,10 @@ import unittest
 
 import yaml
 
+from genfarm_testlib import documented_metrics
 from metrics_farm import SOURCE_DIR, MetricsFarm, metric_names, sample_labels, sample_value, wait_for
 
 DASHBOARD = os.path.join(SOURCE_DIR, "deploy", "grafana", "genfarm-dashboard.json")
-METRICS_DOC = os.path.join(SOURCE_DIR, "docs", "metrics.md")
 ALERTS = os.path.join(SOURCE_DIR, "deploy", "prometheus", "alerts.yml")
 # Series Prometheus itself creates for every target.
 PROMETHEUS_BUILTINS = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
@@ -79,12 +79,6 @@ def declared_names():
     return out
 
 
-def documented_names():
-    """The metric names in the tables of docs/metrics.md."""
-    with open(METRICS_DOC) as f:
-        return set(re.findall(r"^\| `(genfarm_\w+)` \|", f.read(), re.M))
-
-
 def undocumented(live, documented):
     """Live genfarm_ names no docs/metrics.md row names (a histogram's series by their family,
     a counter family by its _total name)."""
@@ -134,7 +128,7 @@ class MetricNamesTest(unittest.TestCase):
                          % sorted(n for n in live if n.startswith("genfarm_")))
 
         # And every exported metric has its row in docs/metrics.md.
-        self.assertEqual(undocumented(live, documented_names()), [], "exported but not in docs/metrics.md")
+        self.assertEqual(undocumented(live, set(documented_metrics())), [], "exported but not in docs/metrics.md")
 
         # The dashboard covers what ops asked for.
         titles = " ".join(p.get("title", "") for p in dash["panels"]).lower()

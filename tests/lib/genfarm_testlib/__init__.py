@@ -25,5 +25,6 @@ from .wait import Deadline, wait_for  # noqa: F401
 from .ports import listening_ports, read_port_file, wait_listening_port, wait_port_file  # noqa: F401
 from .procs import (Process, ProcessGroup, SchedulerDaemon, WorkerDaemon, run_cli,  # noqa: F401
                     start_scheduler, start_worker, tail)
-from .metrics import http_get, parse_metrics, metric_names, sample_labels, sample_value, scrape_metrics  # noqa: F401
+from .metrics import (documented_metrics, http_get, parse_metrics, metric_names, sample_labels,  # noqa: F401
+                      sample_value, scrape_metrics)
 from .cases import test_failed  # noqa: F401

@@ -4,9 +4,13 @@
     sample_value(families, "genfarm_scheduler_frames_completed_total", {"model": "esrgan-slim-x2"})
 """
 
+import os
+import re
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from .env import SOURCE_DIR
 
 
 def http_get(url, timeout=5.0):
@@ -51,3 +55,9 @@ def sample_labels(metrics):
     """Every label name used by any sample (to check labels stay bounded)."""
     return {key for family in _families(metrics) for sample in family.samples
             for key in sample.labels}
+
+
+def documented_metrics():
+    """{metric name: type} from the tables of docs/metrics.md."""
+    with open(os.path.join(SOURCE_DIR, "docs", "metrics.md")) as f:
+        return dict(re.findall(r"^\| `(genfarm_\w+)` \| (\w+) \|", f.read(), re.M))
