@@ -18,6 +18,7 @@
 #include "common/port_file.h"
 #include "common/tls/certificate_info.h"
 #include "common/tls/grpc_credentials.h"
+#include "common/tls/server_check.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "spdlog/spdlog.h"
@@ -218,6 +219,14 @@ int main(int argc, char** argv) {
   link_options.address = address;
   link_options.credentials = *credentials;
   link_options.lease = &leases;
+  if (tls->enabled()) {
+    const std::string ca_source = tls_files.ca.path.empty()
+                                      ? std::string("the system's CA certificates")
+                                      : absl::StrCat("--tls_ca ", tls_files.ca.path);
+    link_options.check_server = [address, ca = tls->ca, ca_source] {
+      return genfarm::tls::CheckSchedulerCertificates(address, ca, ca_source, absl::Seconds(3));
+    };
+  }
   link_options.on_log_lines_dropped = [&metrics](int64_t lines) {
     metrics.OnLogLinesDropped(lines);
   };

@@ -2,6 +2,7 @@
 // commands.h; every command's logic lives there.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -10,11 +11,13 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
 #include "client/cli/scheduler_connection.h"
 #include "common/clock.h"
 #include "common/tls/grpc_credentials.h"
+#include "common/tls/server_check.h"
 
 namespace {
 
@@ -226,6 +229,15 @@ int main(int argc, char** argv) {
   }
   gc::SchedulerConnection connection(scheduler, absl::Seconds(timeout_seconds), *credentials,
                                      tls->enabled());
+  if (tls->enabled()) {
+    const std::string ca_source = tls_files.ca.path.empty()
+                                      ? std::string("the system's CA certificates")
+                                      : absl::StrCat(tls_files.ca.flag, " ", tls_files.ca.path);
+    const absl::Duration check_timeout = absl::Seconds(std::clamp(timeout_seconds, 1.0, 5.0));
+    connection.set_tls_check([scheduler, ca = tls->ca, ca_source, check_timeout] {
+      return genfarm::tls::CheckSchedulerCertificates(scheduler, ca, ca_source, check_timeout);
+    });
+  }
   CommandContext ctx{&connection,
                      &std::cout,
                      &std::cerr,

@@ -57,6 +57,12 @@ absl::Status SchedulerConnection::ToStatus(const grpc::Status& status) const {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     const std::string& message = status.error_message();
     if (const size_t at = message.find("handshake failed"); at != std::string::npos) {
+      if (tls_check_) {
+        if (absl::Status why = tls_check_(); !why.ok()) {
+          return absl::UnavailableError(
+              absl::StrCat("TLS with the scheduler failed: ", why.message()));
+        }
+      }
       return absl::UnavailableError(absl::StrCat(
           "TLS with the scheduler at ", address_, " failed (", message.substr(at),
           "): is --tls_ca ($GENFARM_CA) the farm CA that signed its certificate, and is the "

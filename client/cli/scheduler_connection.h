@@ -12,8 +12,10 @@
 #ifndef GENFARM_CLIENT_CLI_SCHEDULER_CONNECTION_H_
 #define GENFARM_CLIENT_CLI_SCHEDULER_CONNECTION_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -51,11 +53,17 @@ class SchedulerConnection {
   // A failed call's status, explained for the terminal (see rpc_error.h).
   absl::Status ToStatus(const grpc::Status& status) const;
 
+  // What ToStatus runs when a TLS handshake failed on our side: a check that says why the
+  // scheduler's certificate was refused, and tells the scheduler (common/tls/server_check.h).
+  // OK: no finding, the usual explanation stands.
+  void set_tls_check(std::function<absl::Status()> check) { tls_check_ = std::move(check); }
+
  private:
   std::string address_;
   absl::Duration deadline_;
   bool tls_ = false;
   bool wait_for_leader_ = false;
+  std::function<absl::Status()> tls_check_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::FarmService::Stub> farm_;

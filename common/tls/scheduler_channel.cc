@@ -149,6 +149,34 @@ absl::StatusOr<SchedulerTarget> ParseSchedulerTarget(const std::string& addresse
   return out;
 }
 
+std::string SchedulerEndpoint::ToString() const {
+  return ip.find(':') == std::string::npos ? absl::StrCat(ip, ":", port)
+                                           : absl::StrCat("[", ip, "]:", port);
+}
+
+std::vector<SchedulerEndpoint> SchedulerEndpoints(const std::string& addresses, int max) {
+  std::vector<SchedulerEndpoint> out;
+  std::string tls_name;  // the first address's host: what the channel checks every one against
+  for (absl::string_view part : absl::StrSplit(addresses, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty()) continue;
+    if (absl::StrContains(part, ":///") || absl::StartsWith(part, "ipv4:") ||
+        absl::StartsWith(part, "ipv6:") || absl::StartsWith(part, "unix:")) {
+      return {};
+    }
+    absl::StatusOr<HostPort> hp = SplitHostPort(part);
+    if (!hp.ok()) return {};
+    if (tls_name.empty()) tls_name = hp->host;
+    absl::StatusOr<std::vector<std::pair<int, std::string>>> ips = Resolve(hp->host);
+    if (!ips.ok()) continue;
+    for (const auto& entry : *ips) {
+      if (static_cast<int>(out.size()) >= max) return out;
+      out.push_back(SchedulerEndpoint{entry.second, hp->port, tls_name});
+    }
+  }
+  return out;
+}
+
 std::shared_ptr<grpc::Channel> CreateSchedulerChannel(
     const SchedulerTarget& target, std::shared_ptr<grpc::ChannelCredentials> credentials,
     grpc::ChannelArguments args) {

@@ -71,6 +71,23 @@ absl::string_view HandshakeRefusal(absl::string_view file, absl::string_view mes
   return reason.empty() ? message : reason;
 }
 
+absl::string_view HandshakeMeaning(absl::string_view reason) {
+  if (absl::StrContains(reason, "wrong version number") ||
+      absl::StrContains(reason, "http request")) {
+    return "a client that does not speak TLS";
+  }
+  if (absl::StrContains(reason, "certificate verify failed")) {
+    return "the client's certificate is not from the farm CA, or has expired";
+  }
+  // The alerts OpenSSL sends for a certificate it does not accept (ssl_x509err2alert).
+  for (absl::string_view alert : {"alert unknown ca", "alert bad certificate",
+                                  "alert certificate expired", "alert certificate unknown",
+                                  "alert certificate revoked", "alert unsupported certificate"}) {
+    if (absl::StrContains(reason, alert)) return "the client refused the scheduler's certificate";
+  }
+  return "";
+}
+
 HandshakeAudit::HandshakeAudit(AuditLog* audit, AuthMetrics* metrics, const Clock& clock,
                                int max_per_second)
     : audit_(audit), metrics_(metrics), clock_(clock), max_per_second_(max_per_second) {}
@@ -109,7 +126,10 @@ void HandshakeAudit::Refused(absl::string_view reason) {
     left_out = left_out_;
     left_out_ = 0;
   }
-  std::string text = absl::StrCat("TLS handshake refused: ", reason);
+  const absl::string_view meaning = HandshakeMeaning(reason);
+  std::string text = meaning.empty()
+                         ? absl::StrCat("TLS handshake refused: ", reason)
+                         : absl::StrCat("TLS handshake refused: ", meaning, " (", reason, ")");
   if (left_out > 0) {
     absl::StrAppend(&text, " (and ", left_out, " more refused handshakes not recorded)");
   }

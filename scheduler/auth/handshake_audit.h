@@ -1,12 +1,13 @@
 // HandshakeAudit: puts TLS handshakes the scheduler refused (a plaintext client, a client that
-// does not trust the server's certificate, a client certificate that is expired or from
-// another CA) in the audit log and the denials metric. Such a refusal never becomes a call,
+// does not trust the server's certificate and says so, a client certificate that is expired
+// or from another CA) in the audit log and the denials metric. Such a refusal never becomes a call,
 // and gRPC 1.51 gives the application no hook on it: the only place it surfaces is gRPC's own
 // log line from the TLS layer ("Handshake failed with fatal error SSL_ERROR_SSL: ...
 // certificate verify failed"). So this installs a gRPC log function (gpr_set_log_function)
 // that passes every line on to gRPC's default logger and, for those lines, records
 //
-//   who: anonymous, method "tls:handshake", the reason OpenSSL gave, code UNAUTHENTICATED.
+//   who: anonymous, method "tls:handshake", code UNAUTHENTICATED, and the reason OpenSSL
+//   gave, after what it means where HandshakeMeaning knows.
 //
 // The line carries no peer address, so the record has none. Records are rate-limited
 // (`max_per_second`; the next record says how many were left out), so a flood of bad
@@ -37,6 +38,13 @@ inline constexpr absl::string_view kTlsHandshake = "tls:handshake";
 
 // The refusal a gRPC log line reports, or "" when it is not a failed TLS handshake.
 absl::string_view HandshakeRefusal(absl::string_view file, absl::string_view message);
+
+// What an OpenSSL reason means, in words, for the kinds of refusal the farm knows, else "":
+// "wrong version number" is a client that does not speak TLS; "certificate verify failed"
+// a client certificate the farm CA did not sign or that has expired; an alert about a
+// certificate ("tlsv1 alert unknown ca", "sslv3 alert bad certificate") the client refusing
+// the scheduler's (sent by genfarm's own clients, common/tls/server_check.h).
+absl::string_view HandshakeMeaning(absl::string_view reason);
 
 class HandshakeAudit {
  public:

@@ -32,6 +32,20 @@ TEST(HandshakeRefusalTest, RecognisesOnlyTheTlsLayersFailedHandshakeLine) {
   EXPECT_EQ(HandshakeRefusal("src/core/lib/surface/server.cc", "Handshake failed with x"), "");
 }
 
+TEST(HandshakeMeaningTest, NamesTheKindsOfRefusalTheFarmKnows) {
+  EXPECT_EQ(HandshakeMeaning("SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version number"),
+            "a client that does not speak TLS");
+  EXPECT_EQ(HandshakeMeaning("error:0A000086:SSL routines::certificate verify failed"),
+            "the client's certificate is not from the farm CA, or has expired");
+  for (const char* alert : {"error:0A000418:SSL routines::tlsv1 alert unknown ca",
+                            "error:0A000412:SSL routines::sslv3 alert bad certificate",
+                            "error:0A000415:SSL routines::sslv3 alert certificate expired"}) {
+    EXPECT_EQ(HandshakeMeaning(alert), "the client refused the scheduler's certificate") << alert;
+  }
+  EXPECT_EQ(HandshakeMeaning("error:0A000410:SSL routines::sslv3 alert handshake failure"), "");
+  EXPECT_EQ(HandshakeMeaning("Handshake failed with error SSL_ERROR_SYSCALL"), "");
+}
+
 std::vector<AuditEntry> All(AuditLog& log) {
   std::vector<AuditEntry> rows;
   absl::Notification done;
@@ -67,7 +81,9 @@ TEST_F(HandshakeAuditTest, EachRefusalIsAnAnonymousUnauthenticatedRecord) {
   EXPECT_EQ(rows[0].who, "");
   EXPECT_FALSE(rows[0].allowed);
   EXPECT_EQ(rows[0].code, "UNAUTHENTICATED");
-  EXPECT_EQ(rows[0].reason, "TLS handshake refused: SSL_ERROR_SSL: certificate verify failed");
+  EXPECT_EQ(rows[0].reason,
+            "TLS handshake refused: the client's certificate is not from the farm CA, or has "
+            "expired (SSL_ERROR_SSL: certificate verify failed)");
 }
 
 TEST_F(HandshakeAuditTest, AFloodIsRateLimitedAndTheNextRecordCountsWhatWasLeftOut) {
@@ -79,8 +95,8 @@ TEST_F(HandshakeAuditTest, AFloodIsRateLimitedAndTheNextRecordCountsWhatWasLeftO
   std::vector<AuditEntry> rows = All(*log_);
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0].reason,
-            "TLS handshake refused: wrong version number (and 7 more refused handshakes not "
-            "recorded)");
+            "TLS handshake refused: a client that does not speak TLS (wrong version number) (and "
+            "7 more refused handshakes not recorded)");
 }
 
 TEST_F(HandshakeAuditTest, InstalledItRecordsWhatGrpcLogsUntilUninstalled) {
@@ -96,7 +112,9 @@ TEST_F(HandshakeAuditTest, InstalledItRecordsWhatGrpcLogsUntilUninstalled) {
   grpc_shutdown();
   std::vector<AuditEntry> rows = All(*log_);
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].reason, "TLS handshake refused: SSL_ERROR_SSL: tlsv1 alert unknown ca");
+  EXPECT_EQ(rows[0].reason,
+            "TLS handshake refused: the client refused the scheduler's certificate "
+            "(SSL_ERROR_SSL: tlsv1 alert unknown ca)");
 }
 
 }  // namespace

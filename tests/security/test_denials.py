@@ -7,9 +7,12 @@ that reach the scheduler as calls, the audit record (FarmService.ListAudit). A T
 handshake that fails (plaintext client, a server certificate from another CA, an expired
 client certificate) never becomes a call: where the scheduler's TLS layer refuses it
 (plaintext, expired client certificate) the case asserts the anonymous tls:handshake record
-with OpenSSL's reason (scheduler/auth/handshake_audit.h); a client that refuses the
-server's certificate just hangs up, and that case asserts no record of the call.
-Allowed reads leave no record either. The symlink
+with OpenSSL's reason (scheduler/auth/handshake_audit.h). A client that refuses the server's
+certificate: a bare gRPC client just hangs up (no record of the call), and the CLI, the
+Python client and a real worker say why and send the TLS alert, which the scheduler records.
+Allowed reads leave no record either. The last case runs the allowed path on the same
+scheduler: a real worker on mutual TLS completes a job submitted with the CLI and one with
+the Python client (needs the fetched models). The symlink
 case is the worker's: the scheduler's part (the assignment carries the project's roots) is
 asserted here, the worker's refusal in tests/security/path_containment_test.cc.
 AcknowledgedIsOnRecordTest SIGKILLs a scheduler right after answered calls and reads
@@ -18,6 +21,7 @@ audit.db: what was answered is on record.
 Run: ctest -L security --output-on-failure
 """
 
+import json
 import os
 import queue
 import shutil
@@ -28,6 +32,7 @@ import unittest
 
 import grpc
 
+import genfarm
 import genfarm_testlib as lib
 from genfarm.v1 import farm_service_pb2
 from genfarm.v1 import farm_service_pb2_grpc
@@ -250,6 +255,19 @@ class DenialTableTest(unittest.TestCase):
         self.assertEqual([r for r in self.audit() if r.id > first_id and not r.allowed
                           and r.method != "tls:handshake"], [])
 
+    def refused_by_client(self, call, reason):
+        """``call()`` (a genfarm client that refuses the scheduler, and asserts so) changes
+        nothing, leaves no record of a call, and a tls:handshake record with ``reason``."""
+        before_state, first_id = self.state(), self.last_audit_id()
+        call()
+        self.assertEqual(self.state(), before_state)
+        records = lib.wait_for(
+            lambda: [r for r in self.audit() if r.id > first_id and r.method == "tls:handshake"
+                     and reason in r.reason], 10, f"a tls:handshake record with {reason!r}")
+        self.assertEqual({(r.kind, r.code, r.allowed) for r in records},
+                         {("anonymous", "UNAUTHENTICATED", False)})
+        self.assertEqual(self.calls_audited_since(first_id), [])
+
     def job_call(self, person, rpc, job_id, **kw):
         stub = self.jobs(person=person)
         if rpc == "SetPriority":
@@ -303,12 +321,64 @@ class DenialTableTest(unittest.TestCase):
                                "wrong version number")
 
     def test_03_server_certificate_from_another_ca(self):
-        # The refusal is the client's: it hangs up mid-handshake, and the scheduler's TLS
-        # layer logs nothing it could record (docs/security.md, Limits). No call is recorded.
-        stub = self.jobs(person="alice", ca=os.path.join(self.other, "ca.pem"))
+        """A client that does not trust the scheduler's certificate refuses the call. gRPC's
+        client just hangs up; genfarm's clients then say why and send the TLS alert, which
+        the scheduler records (common/tls/server_check.h, docs/security.md)."""
+        other_ca = os.path.join(self.other, "ca.pem")
+        refusal = "the client refused the scheduler's certificate (SSL_ERROR_SSL"
+        why = "does not trust: "
+        # A bare gRPC client: refused, no call recorded, and (gRPC drops its alert) nothing
+        # the scheduler could record.
+        stub = self.jobs(person="alice", ca=other_ca)
         self.refused(lambda: stub.CancelJob(job_service_pb2.JobRequest(job_id=self.alice_job),
                                             timeout=lib.RPC_TIMEOUT),
                      CODE.UNAVAILABLE, "CancelJob", audited=False)
+
+        # The Python client.
+        def python_client():
+            with genfarm.Client(self.scheduler.address, timeout=lib.RPC_TIMEOUT, ca=other_ca,
+                                token=self.tokens["alice"]) as client:
+                with self.assertRaises(genfarm.GenFarmError) as caught:
+                    client.cancel(self.alice_job)
+            self.assertEqual(caught.exception.code, CODE.UNAVAILABLE)
+            self.assertIn(why, str(caught.exception))
+        self.refused_by_client(python_client, refusal)
+
+        # The CLI.
+        def cli():
+            out = lib.run_cli(self.scheduler.address, "--tls_ca", other_ca, "cancel",
+                              str(self.alice_job),
+                              env={**os.environ, "GENFARM_TOKEN": self.tokens["alice"]})
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(f"presented a certificate that --tls_ca {other_ca} {why}", out.stderr)
+        self.refused_by_client(cli, refusal)
+
+    def test_03b_worker_that_does_not_trust_the_scheduler_certificate(self):
+        """A real genfarm-worker given another CA: it never says hello, logs why once, and
+        its refusal is on record."""
+        first_id, before_state = self.last_audit_id(), self.state()
+        models = os.path.join(self.tmp, "no-models")
+        os.makedirs(models, exist_ok=True)
+        worker = lib.start_worker(
+            self.procs, self.scheduler.address, "w1", f"--tls_ca={self.other}/ca.pem",
+            f"--tls_cert={self.dir}/workers/w1.pem", f"--tls_key={self.dir}/workers/w1.key",
+            models=models, http=False)
+        try:
+            lib.wait_for(lambda: "does not trust: " in worker.log_text(), 30,
+                         "the worker's explanation of the refused certificate")
+            self.assertIn(f"presented a certificate that --tls_ca {self.other}/ca.pem does not "
+                          "trust: ", worker.log_text())
+            time.sleep(3)  # the channel retries at least every 2 s: said once per run
+            self.assertEqual(worker.log_text().count("does not trust: "), 1, worker.log_text())
+            lib.wait_for(
+                lambda: [r for r in self.audit() if r.id > first_id
+                         and r.method == "tls:handshake"
+                         and "the client refused the scheduler's certificate" in r.reason],
+                10, "a tls:handshake record of the worker's refusal")
+            self.assertEqual(self.state(), before_state)  # never listed, nothing assigned
+            self.assertEqual(self.calls_audited_since(first_id), [])
+        finally:
+            worker.stop()
 
     def test_04_expired_client_certificate(self):
         channel = self.channel(key_pem=self.expired)
@@ -585,6 +655,54 @@ class DenialTableTest(unittest.TestCase):
         out = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "audit", env=env)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("ops", out.stderr)
+
+
+    def test_99_allowed_calls_run_to_completion_on_a_mutual_tls_worker(self):
+        """On the same TLS scheduler, after the table: a real genfarm-worker on mutual TLS
+        (w2, its id from its certificate) runs a job submitted with the CLI (alice's token)
+        and one with the Python client (carol's user certificate) to completion; both
+        submissions are on record as allowed. Needs the fetched models; skipped without."""
+        model = "esrgan-slim-x2"
+        if not os.path.isdir(os.path.join(lib.MODELS, model)):
+            self.skipTest(f"no {model} in {lib.MODELS} (worker/models/fetch_models.sh)")
+        first_id = self.last_audit_id()
+        root = os.path.join(self.storage, "feature_x")
+        plates = os.path.join(root, "plates", "p.####.exr")
+        subprocess.run([lib.PYTHON, os.path.join(lib.SOURCE_DIR, "examples", "make_plates.py"),
+                        plates, "1", "2", "--size", "32x24"], check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
+        worker = lib.start_worker(
+            self.procs, self.scheduler.address, "w2", f"--tls_ca={self.ca}",
+            f"--tls_cert={self.dir}/workers/w2.pem", f"--tls_key={self.dir}/workers/w2.key",
+            models=lib.MODELS)
+        self.addCleanup(worker.stop)
+
+        def spec(name, output):
+            path = os.path.join(self.tmp, f"{name}.yaml")
+            with open(path, "w") as f:
+                f.write(f"name: {name}\nproject: feature_x\nstages:\n"
+                        f"  - name: upres\n    model: {model}\n    input: {plates}\n"
+                        f"    output: {output}\n    frames: 1-2\n")
+            return path
+
+        cli_out = os.path.join(root, "cli", "up.####.exr")
+        result = lib.run_cli(self.scheduler.address, "--tls_ca", self.ca, "submit",
+                             spec("from_cli", cli_out), "--wait", "--json", timeout=240,
+                             env={**os.environ, "GENFARM_TOKEN": self.tokens["alice"]})
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(json.loads(result.stdout)["state"], "succeeded")
+        py_out = os.path.join(root, "py", "up.####.exr")
+        with genfarm.Client(self.scheduler.address, ca=self.ca,
+                            cert=os.path.join(self.dir, "users", "carol.pem"),
+                            key=os.path.join(self.dir, "users", "carol.key")) as carol:
+            job = carol.submit(spec("from_python", py_out), wait=True)
+            self.assertTrue(job.succeeded, job)
+        for pattern in (cli_out, py_out):
+            for frame in (1, 2):
+                self.assertTrue(os.path.isfile(pattern.replace("####", f"{frame:04d}")), pattern)
+        submits = {r.who for r in self.audit(method="SubmitJob")
+                   if r.id > first_id and r.allowed}
+        self.assertEqual(submits, {"alice", "carol"})
 
 
 class AcknowledgedIsOnRecordTest(unittest.TestCase):

@@ -243,13 +243,20 @@ class SecuredSchedulerTest(unittest.TestCase):
                           os.path.join(self.dir, "tokens", "alice.token"), "--timeout", "3",
                           "submit", EXAMPLE)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("TLS with the scheduler", result.stderr)
-        self.assertIn("certificate verify failed", result.stderr)
+        self.assertIn(f"TLS with the scheduler failed: the scheduler at {self.scheduler.address} "
+                      f"presented a certificate that --tls_ca {other_ca} does not trust: ",
+                      result.stderr)
+        self.assertIn("(its certificate: subject O=GenFarm,OU=genfarm-scheduler,"
+                      "CN=genfarm-scheduler, issuer O=GenFarm,CN=GenFarm farm CA); give the CA "
+                      "that signed", result.stderr)
         with self.assertRaises(genfarm.GenFarmError) as caught:
             with genfarm.Client(self.scheduler.address, timeout=3, ca=other_ca,
                                 token=self.tokens["alice"]) as client:
                 client.jobs()
         self.assertEqual(caught.exception.code, CODE.UNAVAILABLE)
+        self.assertIn(f"presented a certificate that ca={other_ca} does not trust: ",
+                      str(caught.exception))
+        self.assertIn("give the CA that signed", str(caught.exception))
 
     def test_a_client_certificate_from_another_ca_is_refused(self):
         stub = self.jobs(cert=os.path.join(self.other, "workers", "w1"))

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "common/tls/scheduler_channel.h"
 #include "spdlog/spdlog.h"
 
@@ -27,12 +28,30 @@ std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
   return tls::CreateSchedulerChannel(*target, std::move(credentials), std::move(args));
 }
 
+const char* ChannelStateName(grpc_connectivity_state state) {
+  switch (state) {
+    case GRPC_CHANNEL_IDLE:
+      return "IDLE";
+    case GRPC_CHANNEL_CONNECTING:
+      return "CONNECTING";
+    case GRPC_CHANNEL_READY:
+      return "READY";
+    case GRPC_CHANNEL_TRANSIENT_FAILURE:
+      return "TRANSIENT_FAILURE";
+    case GRPC_CHANNEL_SHUTDOWN:
+      return "SHUTDOWN";
+  }
+  return "UNKNOWN";
+}
+
 }  // namespace
 
 SchedulerLink::SchedulerLink(Options options, HelloFactory hello, Handler handler,
                              HeartbeatFactory heartbeat, const Clock& clock, absl::BitGenRef bitgen)
     : SchedulerLink(ChannelTo(options.address, options.credentials), options, std::move(hello),
-                    std::move(handler), std::move(heartbeat), clock, bitgen) {}
+                    std::move(handler), std::move(heartbeat), clock, bitgen) {
+  watch_channel_ = true;
+}
 
 SchedulerLink::SchedulerLink(std::shared_ptr<grpc::ChannelInterface> channel, Options options,
                              HelloFactory hello, Handler handler, HeartbeatFactory heartbeat,
@@ -43,7 +62,8 @@ SchedulerLink::SchedulerLink(std::shared_ptr<grpc::ChannelInterface> channel, Op
       heartbeat_(std::move(heartbeat)),
       clock_(clock),
       reconnect_backoff_(options_.reconnect, bitgen),
-      stub_(v1::WorkerService::NewStub(std::move(channel))) {}
+      channel_(std::move(channel)),
+      stub_(v1::WorkerService::NewStub(channel_)) {}
 
 SchedulerLink::~SchedulerLink() { Stop(); }
 
@@ -126,8 +146,39 @@ void SchedulerLink::KeepLocked(const v1::WorkerMessage& message) {
   }
 }
 
+bool SchedulerLink::AwaitChannel() {
+  if (!watch_channel_) return true;
+  const absl::Time since = absl::Now();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return false;
+    }
+    // In slices, so that Stop() is noticed (it cancels streams, not this wait).
+    if (channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Milliseconds(250)))) {
+      return true;
+    }
+    if (!unreachable_said_ && absl::Now() - since >= options_.report_unreachable_after) {
+      unreachable_said_ = true;
+      spdlog::warn("cannot reach scheduler {} for {} (gRPC channel {}); still trying",
+                   options_.address, absl::FormatDuration(options_.report_unreachable_after),
+                   ChannelStateName(channel_->GetState(false)));
+      CheckServerOnce();
+    }
+  }
+}
+
+void SchedulerLink::CheckServerOnce() {
+  if (!options_.check_server || server_checked_) return;
+  server_checked_ = true;
+  if (absl::Status why = options_.check_server(); !why.ok()) {
+    spdlog::error("{}", std::string(why.message()));
+  }
+}
+
 void SchedulerLink::Loop() {
   while (true) {
+    if (!AwaitChannel()) return;
     grpc::ClientContext context;
     // Wait for the channel instead of failing fast: a fail-fast call returns the channel's
     // cached "connection refused" while the channel sits in its reconnect backoff, so after
@@ -177,6 +228,8 @@ void SchedulerLink::Loop() {
           spdlog::info("connected to scheduler {} as {}", options_.address,
                        message.welcome().worker_id());
           reconnect_backoff_.Reset();
+          server_checked_ = false;
+          unreachable_said_ = false;
           continue;
         }
         if (message.has_lease()) {
@@ -204,6 +257,7 @@ void SchedulerLink::Loop() {
     if (!welcomed) {
       spdlog::warn("cannot reach scheduler {}: {}; retrying in {:.1f} s", options_.address,
                    status.error_message(), absl::ToDoubleSeconds(wait));
+      if (absl::StrContains(status.error_message(), "andshake failed")) CheckServerOnce();
     } else {
       spdlog::warn("lost scheduler {}: {}; reconnecting in {:.1f} s", options_.address,
                    status.error_message(), absl::ToDoubleSeconds(wait));

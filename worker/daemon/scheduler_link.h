@@ -40,6 +40,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/random/bit_gen_ref.h"
 #include "absl/random/random.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
@@ -65,6 +66,13 @@ class SchedulerLink {
     // and reported to on_log_lines_dropped (called with the link's lock held: keep it short).
     int64_t max_buffered_log_lines = 20000;
     std::function<void(int64_t lines)> on_log_lines_dropped;
+    // Run once per run of failed connects whose TLS handshake failed on our side: says why
+    // the scheduler's certificate was refused, and tells the scheduler
+    // (common/tls/server_check.h). Its error is logged; OK means no finding. Null: none.
+    std::function<absl::Status()> check_server;
+    // A channel not connected this long (real time, like gRPC's own) is reported, once per
+    // run of failures, and check_server runs: the stream would wait for it in silence.
+    absl::Duration report_unreachable_after = absl::Seconds(5);
   };
   using HelloFactory = std::function<v1::Hello()>;
   using HeartbeatFactory = std::function<v1::Heartbeat()>;
@@ -72,8 +80,9 @@ class SchedulerLink {
 
   SchedulerLink(Options options, HelloFactory hello, Handler handler, HeartbeatFactory heartbeat,
                 const Clock& clock, absl::BitGenRef bitgen);
-  // Over a channel the caller made (tests: a server's InProcessChannel); options.address
-  // then only names the scheduler in logs.
+  // Over a channel the caller made (tests: a server's InProcessChannel, which has no
+  // connectivity state, so the link does not wait for it to connect or report it
+  // unreachable); options.address then only names the scheduler in logs.
   SchedulerLink(std::shared_ptr<grpc::ChannelInterface> channel, Options options,
                 HelloFactory hello, Handler handler, HeartbeatFactory heartbeat, const Clock& clock,
                 absl::BitGenRef bitgen);
@@ -95,6 +104,10 @@ class SchedulerLink {
 
  private:
   void Loop();
+  // Waits for the channel to connect; false when stopping.
+  bool AwaitChannel();
+  // Runs options_.check_server once per run of failures and logs what it found.
+  void CheckServerOnce();
   void HeartbeatLoop();
   bool WriteLocked(const v1::WorkerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void KeepLocked(const v1::WorkerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -105,6 +118,10 @@ class SchedulerLink {
   HeartbeatFactory heartbeat_;
   const Clock& clock_;
   ExponentialBackoff reconnect_backoff_;  // reader thread only
+  bool server_checked_ = false;           // reader thread only: check_server ran this streak
+  bool unreachable_said_ = false;         // reader thread only: AwaitChannel said so this streak
+  std::shared_ptr<grpc::ChannelInterface> channel_;
+  bool watch_channel_ = false;  // a channel of our own, with connectivity to wait for
   std::unique_ptr<v1::WorkerService::Stub> stub_;
 
   mutable absl::Mutex mu_;

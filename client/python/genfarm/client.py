@@ -30,6 +30,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import grpc
 
+from genfarm import server_check
 from genfarm import spec as spec_lib
 from genfarm.v1 import farm_service_pb2
 from genfarm.v1 import farm_service_pb2_grpc
@@ -237,10 +238,39 @@ def scheduler_target(address):
     return target, options, True
 
 
+def scheduler_endpoints(address, limit=8):
+    """``[(ip, port, tls_name)]``: every scheduler ``address`` names (as ``scheduler_target``
+    takes it), resolved, at most ``limit``; ``tls_name`` is the name the channel checks each
+    certificate against (the first address's host). A gRPC URI gives none."""
+    parts = [a.strip() for a in address.split(",") if a.strip()]
+    out, tls_name = [], None
+    for part in parts:
+        if "://" in part or part.startswith(("ipv4:", "ipv6:", "unix:")):
+            return []
+        try:
+            host, port = _split_host_port(part)
+        except GenFarmError:
+            return []
+        tls_name = tls_name or host
+        try:
+            infos = [] if _is_ip(host) else socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            continue
+        ips = [host] if _is_ip(host) else [info[4][0] for info in infos]
+        for ip in dict.fromkeys(ips):
+            if len(out) >= limit:
+                return out
+            out.append((ip, port, tls_name))
+    return out
+
+
 def _make_channel(address, ca, token, cert, key):
-    """The channel to the scheduler: TLS when a CA or a client certificate is given."""
+    """``(channel, tls_check)``: the channel to the scheduler, TLS when a CA or a client
+    certificate is given, and for TLS the check that says why a failed handshake refused
+    the scheduler's certificate (genfarm/server_check.py; else ``None``)."""
     target, options, _ = scheduler_target(address)
     env = os.environ.get
+    ca_source = f"ca={ca}" if ca else f"$GENFARM_CA {env('GENFARM_CA')}"
     ca = ca or env("GENFARM_CA") or None
     cert = cert or env("GENFARM_CERT") or None
     key = key or env("GENFARM_KEY") or None
@@ -255,15 +285,25 @@ def _make_channel(address, ca, token, cert, key):
         if token:
             raise GenFarmError("a token is sent only over TLS: give the farm CA (ca= or "
                                "$GENFARM_CA), or drop the token for an insecure loopback scheduler")
-        return grpc.insecure_channel(target, options=options)
+        return grpc.insecure_channel(target, options=options), None
+    ca_pem = _read_file("ca", ca) if ca else None
     credentials = grpc.ssl_channel_credentials(
-        root_certificates=_read_file("ca", ca) if ca else None,
+        root_certificates=ca_pem,
         private_key=_read_file("key", key) if key else None,
         certificate_chain=_read_file("cert", cert) if cert else None)
     if token:
         credentials = grpc.composite_channel_credentials(
             credentials, grpc.access_token_call_credentials(token))
-    return grpc.secure_channel(target, credentials, options=options)
+    ca_source = ca_source if ca else "the system's CA certificates"
+
+    def tls_check(timeout):
+        for ip, port, tls_name in scheduler_endpoints(address):
+            why = server_check.check_server_certificate(ip, port, tls_name, ca_pem, ca_source,
+                                                        timeout)
+            if why:
+                return why
+        return None
+    return grpc.secure_channel(target, credentials, options=options), tls_check
 
 
 class Client:
@@ -282,7 +322,10 @@ class Client:
         self._own_channel = channel is None
         # Several schedulers: a call waits (within its deadline) for one to lead.
         self._wait_for_leader = channel is None and scheduler_target(self.address)[2]
-        self._channel = channel or _make_channel(self.address, ca, token, cert, key)
+        self._tls_check = None
+        if channel is None:
+            channel, self._tls_check = _make_channel(self.address, ca, token, cert, key)
+        self._channel = channel
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._farm = farm_service_pb2_grpc.FarmServiceStub(self._channel)
 
@@ -301,6 +344,11 @@ class Client:
     def _error(self, method, e):
         code = e.code() if hasattr(e, "code") else None
         details = e.details() if hasattr(e, "details") else str(e)
+        if (code == grpc.StatusCode.UNAVAILABLE and self._tls_check
+                and "handshake failed" in (details or "").lower()):
+            why = self._tls_check(min(max(self.timeout, 1.0), 5.0))
+            if why:
+                return GenFarmError(f"{method}: TLS with the scheduler failed: {why}", code)
         if code == grpc.StatusCode.UNAVAILABLE or (
                 code == grpc.StatusCode.DEADLINE_EXCEEDED and not self._connected()):
             why = "deadline exceeded" if code == grpc.StatusCode.DEADLINE_EXCEEDED else (

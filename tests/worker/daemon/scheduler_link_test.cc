@@ -2,8 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -32,9 +35,10 @@ class FakeScheduler : public v1::WorkerService::CallbackService {
 
   Reactor* Connect(grpc::CallbackServerContext*) override { return new Stream(this); }
 
-  void RefuseNextHellos(int n) {
+  void RefuseNextHellos(int n, std::string why = "scheduler starting") {
     absl::MutexLock lock(&mu_);
     refusals_ = n;
+    refusal_ = std::move(why);
   }
   void SetHeartbeatIntervalMs(int32_t ms) {
     absl::MutexLock lock(&mu_);
@@ -111,7 +115,7 @@ class FakeScheduler : public v1::WorkerService::CallbackService {
     if (!message.has_hello()) return;
     if (refusals_ > 0) {
       --refusals_;
-      writer->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "scheduler starting"));
+      writer->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, refusal_));
       return;
     }
     v1::SchedulerMessage welcome;
@@ -137,6 +141,7 @@ class FakeScheduler : public v1::WorkerService::CallbackService {
   std::vector<v1::WorkerMessage> received_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Writer> current_ ABSL_GUARDED_BY(mu_);
   int refusals_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string refusal_ ABSL_GUARDED_BY(mu_);
   int32_t heartbeat_interval_ms_ ABSL_GUARDED_BY(mu_) = 5000;
   int streams_done_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -159,6 +164,10 @@ class SchedulerLinkTest : public ::testing::Test {
     options.lease = &leases_;
     options.max_buffered_log_lines = 5;
     options.on_log_lines_dropped = [this](int64_t n) { dropped_lines_ += n; };
+    options.check_server = [this] {
+      ++server_checks_;
+      return absl::FailedPreconditionError("the scheduler presented a certificate ...");
+    };
     link_ = std::make_unique<SchedulerLink>(
         server_->InProcessChannel(grpc::ChannelArguments()), options,
         [this] {
@@ -206,6 +215,7 @@ class SchedulerLinkTest : public ::testing::Test {
   absl::BitGen bitgen_;
   LeaseTable leases_{clock_};
   int64_t dropped_lines_ = 0;  // written with the link's lock held, read after it is stopped
+  std::atomic<int> server_checks_{0};
   FakeScheduler scheduler_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<SchedulerLink> link_;
@@ -312,6 +322,36 @@ TEST_F(SchedulerLinkTest, ReconnectDelayGrowsWithEachFailureAndResetsAfterAWelco
   EXPECT_LE(delay, absl::Milliseconds(200));
   clock_.Advance(delay);
   EXPECT_THAT(scheduler_.AwaitHellos(5), ::testing::SizeIs(5));
+}
+
+TEST_F(SchedulerLinkTest, AFailedHandshakeChecksTheServerOncePerRunOfFailures) {
+  scheduler_.SetHeartbeatIntervalMs(3'600'000);
+  scheduler_.RefuseNextHellos(3, "Ssl handshake failed: SSL_ERROR_SSL: certificate verify failed");
+  link_->Start();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(scheduler_.AwaitHellos(i + 1), ::testing::SizeIs(i + 1));
+    clock_.Advance(AwaitReconnectDelay());
+  }
+  ASSERT_THAT(scheduler_.AwaitHellos(4), ::testing::SizeIs(4));  // welcomed
+  AwaitConnected(absl::Hours(1));
+  EXPECT_EQ(server_checks_.load(), 1);  // three failures, one check
+
+  // Other failures are not the certificate's; after a welcome a new run checks again.
+  scheduler_.RefuseNextHellos(1);
+  scheduler_.DropStream();
+  clock_.Advance(AwaitReconnectDelay());
+  ASSERT_THAT(scheduler_.AwaitHellos(5), ::testing::SizeIs(5));
+  clock_.Advance(AwaitReconnectDelay());
+  ASSERT_THAT(scheduler_.AwaitHellos(6), ::testing::SizeIs(6));
+  AwaitConnected(absl::Hours(1));
+  EXPECT_EQ(server_checks_.load(), 1);
+  scheduler_.RefuseNextHellos(1, "Ssl handshake failed");
+  scheduler_.DropStream();
+  clock_.Advance(AwaitReconnectDelay());
+  ASSERT_THAT(scheduler_.AwaitHellos(7), ::testing::SizeIs(7));
+  clock_.Advance(AwaitReconnectDelay());
+  ASSERT_THAT(scheduler_.AwaitHellos(8), ::testing::SizeIs(8));
+  EXPECT_EQ(server_checks_.load(), 2);
 }
 
 TEST_F(SchedulerLinkTest, StopCutsAReconnectWaitShortAndClosesTheStream) {
