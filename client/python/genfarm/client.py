@@ -26,6 +26,7 @@ import datetime
 import getpass
 import os
 import socket
+import time
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import grpc
@@ -297,9 +298,13 @@ def _make_channel(address, ca, token, cert, key):
     ca_source = ca_source if ca else "the system's CA certificates"
 
     def tls_check(timeout):
+        deadline = time.monotonic() + timeout  # for all of them
         for ip, port, tls_name in scheduler_endpoints(address):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             why = server_check.check_server_certificate(ip, port, tls_name, ca_pem, ca_source,
-                                                        timeout)
+                                                        left)
             if why:
                 return why
         return None
@@ -349,6 +354,11 @@ class Client:
             why = self._tls_check(min(max(self.timeout, 1.0), 5.0))
             if why:
                 return GenFarmError(f"{method}: TLS with the scheduler failed: {why}", code)
+            # The scheduler's certificate is fine: the failure is elsewhere (our own
+            # certificate refused, or a scheduler that hung up).
+            return GenFarmError(f"{method}: TLS with the scheduler at {self.address} failed "
+                                f"({details}): is ca ($GENFARM_CA) the farm CA that signed its "
+                                "certificate, and is the address one of its names?", code)
         if code == grpc.StatusCode.UNAVAILABLE or (
                 code == grpc.StatusCode.DEADLINE_EXCEEDED and not self._connected()):
             why = "deadline exceeded" if code == grpc.StatusCode.DEADLINE_EXCEEDED else (
