@@ -3,6 +3,8 @@
 // Names are resolved with getaddrinfo; only "localhost" and literals are used here.
 #include "common/tls/scheduler_channel.h"
 
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -54,6 +56,26 @@ TEST(SchedulerTargetTest, ANameThatDoesNotResolveIsSkippedWhileAnotherDoes) {
       ParseSchedulerTarget("no-such-a.invalid:7070,no-such-b.invalid:7071");
   EXPECT_FALSE(none.ok());
   EXPECT_THAT(none.status().message(), HasSubstr("cannot resolve"));
+}
+
+TEST(SchedulerEndpointsTest, EveryAddressResolvedWithTheFirstHostAsTheTlsName) {
+  std::vector<SchedulerEndpoint> e =
+      SchedulerEndpoints(" 127.0.0.2:7070, localhost:7071 ,[::1]:7072", 8);
+  ASSERT_GE(e.size(), 3u);
+  EXPECT_EQ(e[0].ToString(), "127.0.0.2:7070");
+  EXPECT_EQ(e.back().ToString(), "[::1]:7072");
+  for (const SchedulerEndpoint& endpoint : e) EXPECT_EQ(endpoint.tls_name, "127.0.0.2");
+  std::vector<SchedulerEndpoint> one = SchedulerEndpoints("localhost:7070", 8);
+  ASSERT_FALSE(one.empty());
+  EXPECT_EQ(one[0].tls_name, "localhost");  // what the channel checks the certificate for
+  EXPECT_EQ(SchedulerEndpoints("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", 2).size(), 2u);
+}
+
+TEST(SchedulerEndpointsTest, AUriOrABadAddressGivesNone) {
+  EXPECT_TRUE(SchedulerEndpoints("dns:///sched.farm:7070", 8).empty());
+  EXPECT_TRUE(SchedulerEndpoints("ipv4:127.0.0.1:7070", 8).empty());
+  EXPECT_TRUE(SchedulerEndpoints("127.0.0.1:7070,nohostport", 8).empty());
+  EXPECT_TRUE(SchedulerEndpoints("", 8).empty());
 }
 
 TEST(SchedulerTargetTest, BadAddressesNameTheFlag) {
