@@ -66,9 +66,11 @@ class SchedulerLink {
     // and reported to on_log_lines_dropped (called with the link's lock held: keep it short).
     int64_t max_buffered_log_lines = 20000;
     std::function<void(int64_t lines)> on_log_lines_dropped;
-    // Run once per run of failed connects whose TLS handshake failed on our side: says why
-    // the scheduler's certificate was refused, and tells the scheduler
-    // (common/tls/server_check.h). Its error is logged; OK means no finding. Null: none.
+    // Run at most once per run of failures (a welcome starts a new run): when a stream
+    // fails with a TLS handshake that failed on our side, or the channel has not connected
+    // for report_unreachable_after. Says why the scheduler's certificate was refused, and
+    // tells the scheduler (common/tls/server_check.h). Its error is logged; OK means no
+    // finding. Null: none.
     std::function<absl::Status()> check_server;
     // A channel not connected this long (real time, like gRPC's own) is reported, once per
     // run of failures, and check_server runs: the stream would wait for it in silence.
