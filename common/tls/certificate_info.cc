@@ -11,16 +11,10 @@
 #include <memory>
 
 #include "absl/strings/ascii.h"
+#include "common/tls/openssl_ptr.h"
 
 namespace genfarm::tls {
 namespace {
-
-struct Free {
-  void operator()(BIO* b) const { BIO_free(b); }
-  void operator()(X509* x) const { X509_free(x); }
-  void operator()(BIGNUM* n) const { BN_free(n); }
-  void operator()(char* s) const { OPENSSL_free(s); }
-};
 
 std::vector<std::string> EntriesOf(X509_NAME* name, int nid) {
   std::vector<std::string> out;
@@ -44,8 +38,8 @@ bool CertificateInfo::HasUnit(absl::string_view unit) const {
 }
 
 absl::StatusOr<CertificateInfo> ParseCertificate(absl::string_view pem) {
-  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<X509, Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  OpenSslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  OpenSslPtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) return absl::InvalidArgumentError("not a PEM certificate");
   CertificateInfo info;
   X509_NAME* subject = X509_get_subject_name(cert.get());
@@ -55,10 +49,9 @@ absl::StatusOr<CertificateInfo> ParseCertificate(absl::string_view pem) {
   }
   info.common_name = cn.front();
   info.organizational_units = EntriesOf(subject, NID_organizationalUnitName);
-  std::unique_ptr<BIGNUM, Free> serial(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  OpenSslPtr<BIGNUM> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
   if (serial != nullptr) {
-    std::unique_ptr<char, Free> hex(BN_bn2hex(serial.get()));
+    OpenSslPtr<char> hex(BN_bn2hex(serial.get()));
     if (hex != nullptr) info.serial_hex = absl::AsciiStrToLower(hex.get());
   }
   struct tm end {};

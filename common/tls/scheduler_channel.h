@@ -25,7 +25,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -44,21 +43,6 @@ struct SchedulerTarget {
 extern const char kLeaderOnlyServiceConfig[];
 
 absl::StatusOr<SchedulerTarget> ParseSchedulerTarget(const std::string& addresses);
-
-// One scheduler to connect to without gRPC (common/tls/server_check.h): its address, and the
-// name its certificate must carry, the one the channel checks it against.
-struct SchedulerEndpoint {
-  std::string ip;  // a literal, without brackets
-  std::string port;
-  std::string tls_name;  // a host name or an IP literal
-
-  std::string ToString() const;  // "127.0.0.1:7070", "[::1]:7070"
-};
-
-// Every address `addresses` (as ParseSchedulerTarget takes them) names, resolved, at most
-// `max` of them. A gRPC URI (dns:///..., ipv4:..., unix:...) or an unparseable value gives
-// none: such a target is the caller's own.
-std::vector<SchedulerEndpoint> SchedulerEndpoints(const std::string& addresses, int max);
 
 std::shared_ptr<grpc::Channel> CreateSchedulerChannel(
     const SchedulerTarget& target, std::shared_ptr<grpc::ChannelCredentials> credentials,

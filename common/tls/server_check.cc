@@ -21,16 +21,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/tls/openssl_ptr.h"
 
 namespace genfarm::tls {
 namespace {
-
-struct Free {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-  void operator()(SSL* p) const { SSL_free(p); }
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-};
 
 // A connected socket, closed on destruction.
 class Socket {
@@ -56,7 +50,7 @@ struct Refusal {
 };
 
 std::string NameText(const X509_NAME* name) {
-  std::unique_ptr<BIO, Free> bio(BIO_new(BIO_s_mem()));
+  OpenSslPtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || name == nullptr) return "";
   // RFC 2253 escaping, in the order the certificate lists them: O=GenFarm,CN=GenFarm farm CA.
   X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV);
@@ -159,11 +153,11 @@ class SigpipeBlocked {
 
 bool LoadCa(SSL_CTX* ctx, absl::string_view ca_pem) {
   if (ca_pem.empty()) return SSL_CTX_set_default_verify_paths(ctx) == 1;
-  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())));
+  OpenSslPtr<BIO> bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())));
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   int loaded = 0;
   while (true) {
-    std::unique_ptr<X509, Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    OpenSslPtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (cert == nullptr) break;
     if (X509_STORE_add_cert(store, cert.get()) == 1) ++loaded;
   }
@@ -194,22 +188,20 @@ std::string Advice(int error, const SchedulerEndpoint& endpoint) {
 absl::Status CheckServerCertificate(const SchedulerEndpoint& endpoint, absl::string_view ca_pem,
                                     absl::string_view ca_source, absl::Duration timeout) {
   const absl::Time deadline = RealClock::Get().Now() + timeout;
-  std::unique_ptr<SSL_CTX, Free> ctx(SSL_CTX_new(TLS_client_method()));
+  OpenSslPtr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
   if (ctx == nullptr || !LoadCa(ctx.get(), ca_pem)) {
     ERR_clear_error();
     return absl::OkStatus();  // no verdict: the CA was checked when it was loaded
   }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, &VerifyCallback);
-  std::unique_ptr<SSL, Free> ssl(SSL_new(ctx.get()));
+  OpenSslPtr<SSL> ssl(SSL_new(ctx.get()));
   if (ssl == nullptr) return absl::OkStatus();
   Refusal refusal;
   SSL_set_app_data(ssl.get(), &refusal);
-  unsigned char ip[sizeof(in6_addr)];
-  const bool is_ip = inet_pton(AF_INET, endpoint.tls_name.c_str(), ip) == 1 ||
-                     inet_pton(AF_INET6, endpoint.tls_name.c_str(), ip) == 1;
+  int family = 0;
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
-  if (is_ip) {
+  if (IsIpLiteral(endpoint.tls_name, &family)) {
     X509_VERIFY_PARAM_set1_ip_asc(param, endpoint.tls_name.c_str());
   } else {
     SSL_set_tlsext_host_name(ssl.get(), endpoint.tls_name.c_str());

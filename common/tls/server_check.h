@@ -29,7 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/tls/scheduler_channel.h"
+#include "common/tls/scheduler_address.h"
 
 namespace genfarm::tls {
 

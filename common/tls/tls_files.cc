@@ -14,39 +14,28 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/tls/openssl_ptr.h"
 
 namespace genfarm::tls {
 namespace {
 
 std::string Where(const NamedFile& file) { return absl::StrCat(file.flag, " ", file.path); }
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-
-std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& text) {
-  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+OpenSslPtr<BIO> MemoryBio(const std::string& text) {
+  return OpenSslPtr<BIO>(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
 
 // The key must be the certificate's: a swapped key otherwise fails every handshake with an
 // error that names neither file.
 absl::Status CheckKeyMatches(const TlsPem& pem, const TlsFiles& files) {
   auto cert_bio = MemoryBio(pem.cert_chain);
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  OpenSslPtr<X509> cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat(Where(files.cert), ": not a readable PEM certificate"));
   }
   auto key_bio = MemoryBio(pem.private_key);
-  std::unique_ptr<EVP_PKEY, KeyFree> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  OpenSslPtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         Where(files.key), ": not a readable PEM private key (encrypted keys are not supported)"));

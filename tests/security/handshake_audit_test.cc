@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "scheduler/auth/audit_log.h"
+#include "tests/security/audit_test_util.h"
 
 namespace genfarm::scheduler::auth {
 namespace {
+
+using ::genfarm::testing::AllAuditRecords;
 
 constexpr char kTsi[] = "src/core/tsi/ssl_transport_security.cc";
 
@@ -46,17 +48,6 @@ TEST(HandshakeMeaningTest, NamesTheKindsOfRefusalTheFarmKnows) {
   EXPECT_EQ(HandshakeMeaning("Handshake failed with error SSL_ERROR_SYSCALL"), "");
 }
 
-std::vector<AuditEntry> All(AuditLog& log) {
-  std::vector<AuditEntry> rows;
-  absl::Notification done;
-  log.Query({}, [&](absl::StatusOr<std::vector<AuditEntry>> r) {
-    if (r.ok()) rows = *std::move(r);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return rows;
-}
-
 class HandshakeAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -74,7 +65,7 @@ class HandshakeAuditTest : public ::testing::Test {
 TEST_F(HandshakeAuditTest, EachRefusalIsAnAnonymousUnauthenticatedRecord) {
   HandshakeAudit handshakes(log_.get(), nullptr, clock_);
   handshakes.Refused("SSL_ERROR_SSL: certificate verify failed");
-  std::vector<AuditEntry> rows = All(*log_);
+  std::vector<AuditEntry> rows = AllAuditRecords(*log_);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].method, "tls:handshake");
   EXPECT_EQ(rows[0].kind, "anonymous");
@@ -89,10 +80,10 @@ TEST_F(HandshakeAuditTest, EachRefusalIsAnAnonymousUnauthenticatedRecord) {
 TEST_F(HandshakeAuditTest, AFloodIsRateLimitedAndTheNextRecordCountsWhatWasLeftOut) {
   HandshakeAudit handshakes(log_.get(), nullptr, clock_, /*max_per_second=*/3);
   for (int i = 0; i < 10; ++i) handshakes.Refused("wrong version number");
-  EXPECT_EQ(All(*log_).size(), 3u);
+  EXPECT_EQ(AllAuditRecords(*log_).size(), 3u);
   clock_.Advance(absl::Seconds(1));
   handshakes.Refused("wrong version number");
-  std::vector<AuditEntry> rows = All(*log_);
+  std::vector<AuditEntry> rows = AllAuditRecords(*log_);
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0].reason,
             "TLS handshake refused: a client that does not speak TLS (wrong version number) (and "
@@ -110,7 +101,7 @@ TEST_F(HandshakeAuditTest, InstalledItRecordsWhatGrpcLogsUntilUninstalled) {
   }  // uninstalled: later lines are only logged
   gpr_log(kTsi, 1501, GPR_LOG_SEVERITY_ERROR, "%s", "Handshake failed with fatal error X.");
   grpc_shutdown();
-  std::vector<AuditEntry> rows = All(*log_);
+  std::vector<AuditEntry> rows = AllAuditRecords(*log_);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].reason,
             "TLS handshake refused: the client refused the scheduler's certificate "

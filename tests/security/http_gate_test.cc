@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "scheduler/auth/token_store.h"
+#include "tests/security/audit_test_util.h"
 
 namespace genfarm::scheduler::auth {
 namespace {
@@ -97,14 +97,7 @@ TEST_F(HttpGateTest, RefusalsAreOnRecordAndAllowedRequestsAreNot) {
   server.stop();
   serving.join();
 
-  std::vector<AuditEntry> rows;
-  absl::Notification done;
-  (*audit)->Query({}, [&](absl::StatusOr<std::vector<AuditEntry>> r) {
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (r.ok()) rows = *std::move(r);
-    done.Notify();
-  });
-  done.WaitForNotification();
+  std::vector<AuditEntry> rows = genfarm::testing::AllAuditRecords(**audit);
   ASSERT_EQ(rows.size(), 2u);  // newest first
   EXPECT_EQ(rows[0].method, "http:metrics");
   EXPECT_EQ(rows[0].who, "vic");

@@ -27,7 +27,6 @@ import queue
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
 import grpc
@@ -368,7 +367,10 @@ class DenialTableTest(unittest.TestCase):
                          "the worker's explanation of the refused certificate")
             self.assertIn(f"presented a certificate that --tls_ca {self.other}/ca.pem does not "
                           "trust: ", worker.log_text())
-            time.sleep(3)  # the channel retries at least every 2 s: said once per run
+            # gRPC's client logs each failed handshake: after three more, still said once.
+            said_at = worker.log_text().count("certificate verify failed")
+            lib.wait_for(lambda: worker.log_text().count("certificate verify failed")
+                         >= said_at + 3, 30, "three more handshakes refused by the worker")
             self.assertEqual(worker.log_text().count("does not trust: "), 1, worker.log_text())
             lib.wait_for(
                 lambda: [r for r in self.audit() if r.id > first_id

@@ -1,5 +1,7 @@
 #include "worker/daemon/scheduler_link.h"
 
+#include <grpc/support/time.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -148,17 +150,21 @@ void SchedulerLink::KeepLocked(const v1::WorkerMessage& message) {
 
 bool SchedulerLink::AwaitChannel() {
   if (!watch_channel_) return true;
-  const absl::Time since = absl::Now();
-  while (true) {
+  // gRPC's own monotonic deadline, in slices so that Stop() is noticed (it cancels streams,
+  // not this wait); time unconnected is counted in slices, so no clock is read here.
+  constexpr int kSliceMs = 250;
+  const int64_t report_after =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.report_unreachable_after) / kSliceMs);
+  for (int64_t slices = 1;; ++slices) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return false;
     }
-    // In slices, so that Stop() is noticed (it cancels streams, not this wait).
-    if (channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Milliseconds(250)))) {
+    if (channel_->WaitForConnected(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                gpr_time_from_millis(kSliceMs, GPR_TIMESPAN)))) {
       return true;
     }
-    if (!unreachable_said_ && absl::Now() - since >= options_.report_unreachable_after) {
+    if (!unreachable_said_ && slices >= report_after) {
       unreachable_said_ = true;
       spdlog::warn("cannot reach scheduler {} for {} (gRPC channel {}); still trying",
                    options_.address, absl::FormatDuration(options_.report_unreachable_after),

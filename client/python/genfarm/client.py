@@ -191,6 +191,11 @@ def _is_ip(host):
     return False
 
 
+def _is_grpc_uri(address):
+    """dns:///..., ipv4:..., ipv6:..., unix:...: a target for gRPC's own resolvers."""
+    return "://" in address or address.startswith(("ipv4:", "ipv6:", "unix:"))
+
+
 def _split_host_port(address):
     if address.startswith("["):
         host, _, port = address[1:].partition("]:")
@@ -201,6 +206,16 @@ def _split_host_port(address):
     return host, port
 
 
+def _resolve(host):
+    """``[(family, ip)]`` that ``host`` names, without repeats (a literal is itself); raises
+    ``socket.gaierror`` when it does not resolve."""
+    if _is_ip(host):
+        return [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys((family, sockaddr[0]) for family, _, _, _, sockaddr in infos
+                              if family in (socket.AF_INET, socket.AF_INET6)))
+
+
 def scheduler_target(address):
     """``(target, options, balanced)`` for ``address``: one HOST:PORT, several
     comma-separated, or one DNS name with several records. ``balanced``: calls should wait
@@ -209,7 +224,9 @@ def scheduler_target(address):
     if not parts:
         raise GenFarmError("no scheduler address given")
     if len(parts) == 1:
-        if "://" in parts[0] or parts[0].startswith(("ipv4:", "ipv6:")):
+        if parts[0].startswith("unix:"):  # one local scheduler, as the C++ twin has it
+            return parts[0], [], False
+        if _is_grpc_uri(parts[0]):
             return parts[0], [("grpc.service_config", _LEADER_ONLY_SERVICE_CONFIG)], True
         host, _ = _split_host_port(parts[0])
         if _is_ip(host):
@@ -219,13 +236,13 @@ def scheduler_target(address):
     for part in parts:
         host, port = _split_host_port(part)
         try:
-            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            ips = _resolve(host)
         except socket.gaierror as e:
             # One scheduler missing from DNS must not cut the client off from the others.
             unresolved = GenFarmError(f"cannot resolve scheduler {host}: {e}")
             continue
-        for family, _, _, _, sockaddr in infos:
-            entry = f"{sockaddr[0]}:{port}" if family == socket.AF_INET else f"[{sockaddr[0]}]:{port}"
+        for family, ip in ips:
+            entry = f"{ip}:{port}" if family == socket.AF_INET else f"[{ip}]:{port}"
             bucket = v4 if family == socket.AF_INET else v6
             if entry not in bucket:
                 bucket.append(entry)
@@ -246,7 +263,7 @@ def scheduler_endpoints(address, limit=8):
     parts = [a.strip() for a in address.split(",") if a.strip()]
     out, tls_name = [], None
     for part in parts:
-        if "://" in part or part.startswith(("ipv4:", "ipv6:", "unix:")):
+        if _is_grpc_uri(part):
             return []
         try:
             host, port = _split_host_port(part)
@@ -254,11 +271,10 @@ def scheduler_endpoints(address, limit=8):
             return []
         tls_name = tls_name or host
         try:
-            infos = [] if _is_ip(host) else socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            ips = _resolve(host)
         except socket.gaierror:
             continue
-        ips = [host] if _is_ip(host) else [info[4][0] for info in infos]
-        for ip in dict.fromkeys(ips):
+        for _, ip in ips:
             if len(out) >= limit:
                 return out
             out.append((ip, port, tls_name))
@@ -271,7 +287,8 @@ def _make_channel(address, ca, token, cert, key):
     the scheduler's certificate (genfarm/server_check.py; else ``None``)."""
     target, options, _ = scheduler_target(address)
     env = os.environ.get
-    ca_source = f"ca={ca}" if ca else f"$GENFARM_CA {env('GENFARM_CA')}"
+    ca_source = (f"ca={ca}" if ca else f"$GENFARM_CA {env('GENFARM_CA')}" if env("GENFARM_CA")
+                 else "the system's CA certificates")
     ca = ca or env("GENFARM_CA") or None
     cert = cert or env("GENFARM_CERT") or None
     key = key or env("GENFARM_KEY") or None
@@ -295,7 +312,6 @@ def _make_channel(address, ca, token, cert, key):
     if token:
         credentials = grpc.composite_channel_credentials(
             credentials, grpc.access_token_call_credentials(token))
-    ca_source = ca_source if ca else "the system's CA certificates"
 
     def tls_check(timeout):
         deadline = time.monotonic() + timeout  # for all of them

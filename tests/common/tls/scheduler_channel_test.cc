@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "common/tls/scheduler_address.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
